@@ -1,0 +1,833 @@
+use chrono::{DateTime, NaiveDate};
+use geo_types::{Geometry, MultiLineString, MultiPolygon};
+
+use crate::feature::{Feature, Value};
+use crate::vocab::{self, Code};
+
+/// The two databases of the "2 + 5 + 1" design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Database {
+    /// 城市更新库
+    Renewal,
+    /// 社区治理库
+    Community,
+}
+
+impl Database {
+    pub fn name(self) -> &'static str {
+        match self {
+            Database::Renewal => "renewal",
+            Database::Community => "community",
+        }
+    }
+}
+
+/// The geometry type of a feature layer. Polygons and lines are stored as their multi-types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeometryType {
+    Point,
+    MultiLineString,
+    MultiPolygon,
+}
+
+impl GeometryType {
+    /// The OGC name, as GeoPackage and PostGIS spell it.
+    pub fn ogc_name(self) -> &'static str {
+        match self {
+            GeometryType::Point => "POINT",
+            GeometryType::MultiLineString => "MULTILINESTRING",
+            GeometryType::MultiPolygon => "MULTIPOLYGON",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    Int,
+    Real,
+    Bool,
+    /// `YYYY-MM-DD`
+    Date,
+    /// RFC 3339
+    DateTime,
+}
+
+/// One declared property of a layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub required: bool,
+    /// When set, a text value must be one of these codes.
+    pub codes: Option<&'static [Code]>,
+    pub zh: &'static str,
+}
+
+/// Every layer of both databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LayerId {
+    AdminUnits,
+    RenewalObjects,
+    Parcels,
+    Buildings,
+    Roads,
+    PlanZones,
+    Projects,
+    Milestones,
+    ProgressReports,
+    Attachments,
+    Grids,
+    Population,
+    Facilities,
+    EpidemicCases,
+    SpecialPopulations,
+    Supplies,
+    Deliveries,
+    ResidentReports,
+}
+
+/// A table of one database: its name, geometry and fields.
+#[derive(Debug)]
+pub struct Layer {
+    pub id: LayerId,
+    pub database: Database,
+    /// Unique across both databases; the name used by the API.
+    pub name: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+    /// `None` for attribute (non-spatial) layers.
+    pub geometry: Option<GeometryType>,
+    pub fields: &'static [Field],
+    /// Holds personal information (PIPL); access rules apply.
+    pub personal: bool,
+}
+
+/// Why a feature does not fit its layer. Messages name the layer, the feature and the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("{layer}: feature id must be 1–128 printable characters, got {id:?}")]
+    BadId { layer: &'static str, id: String },
+    #[error("{layer}/{id}: provenance must not be empty")]
+    NoProvenance { layer: &'static str, id: String },
+    #[error("{layer}/{id}: unknown field `{field}`")]
+    UnknownField {
+        layer: &'static str,
+        id: String,
+        field: String,
+    },
+    #[error("{layer}/{id}: required field `{field}` is missing")]
+    MissingField {
+        layer: &'static str,
+        id: String,
+        field: &'static str,
+    },
+    #[error("{layer}/{id}: field `{field}` expects {expected}, got {got}")]
+    WrongType {
+        layer: &'static str,
+        id: String,
+        field: &'static str,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("{layer}/{id}: field `{field}` has code {got:?}, not one of its code list")]
+    UnknownCode {
+        layer: &'static str,
+        id: String,
+        field: &'static str,
+        got: String,
+    },
+    #[error("{layer}/{id}: {problem}")]
+    Geometry {
+        layer: &'static str,
+        id: String,
+        problem: String,
+    },
+}
+
+impl Layer {
+    /// The layer's table name where a store has no schemas (GeoPackage): `{database}_{name}`.
+    pub fn table(&self) -> String {
+        format!("{}_{}", self.database.name(), self.name)
+    }
+
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn by_id(id: LayerId) -> &'static Layer {
+        catalogue()
+            .iter()
+            .find(|l| l.id == id)
+            .expect("every LayerId is in the catalogue")
+    }
+
+    pub fn by_name(name: &str) -> Option<&'static Layer> {
+        catalogue().iter().find(|l| l.name == name)
+    }
+
+    /// Normalises a feature to this layer (polygons to multipolygons, integers in real fields to
+    /// reals) and checks it: id, provenance, geometry type and coordinate range, field names,
+    /// types and code lists, required fields.
+    pub fn check(&self, mut f: Feature) -> Result<Feature, ValidationError> {
+        let layer = self.name;
+        if f.id.is_empty() || f.id.chars().count() > 128 || f.id.chars().any(char::is_control) {
+            return Err(ValidationError::BadId { layer, id: f.id });
+        }
+        if f.provenance.trim().is_empty() {
+            return Err(ValidationError::NoProvenance { layer, id: f.id });
+        }
+        let geo_err = |id: &str, problem: String| ValidationError::Geometry {
+            layer,
+            id: id.to_owned(),
+            problem,
+        };
+        f.geometry = match (self.geometry, f.geometry.take()) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(geo_err(&f.id, "attribute layer takes no geometry".into()));
+            }
+            (Some(_), None) => return Err(geo_err(&f.id, "geometry is missing".into())),
+            (Some(want), Some(g)) => Some(normalise(want, g).map_err(|p| geo_err(&f.id, p))?),
+        };
+        if let Some(g) = &f.geometry {
+            check_coordinates(g).map_err(|p| geo_err(&f.id, p))?;
+        }
+        for (name, value) in f.properties.iter_mut() {
+            let Some(field) = self.field(name) else {
+                return Err(ValidationError::UnknownField {
+                    layer,
+                    id: f.id.clone(),
+                    field: name.clone(),
+                });
+            };
+            check_value(field, value).map_err(|(expected, got)| match expected {
+                "code" => ValidationError::UnknownCode {
+                    layer,
+                    id: f.id.clone(),
+                    field: field.name,
+                    got,
+                },
+                _ => ValidationError::WrongType {
+                    layer,
+                    id: f.id.clone(),
+                    field: field.name,
+                    expected,
+                    got,
+                },
+            })?;
+        }
+        f.properties.retain(|_, v| *v != Value::Null);
+        if let Some(missing) = self
+            .fields
+            .iter()
+            .find(|fd| fd.required && !f.properties.contains_key(fd.name))
+        {
+            return Err(ValidationError::MissingField {
+                layer,
+                id: f.id,
+                field: missing.name,
+            });
+        }
+        Ok(f)
+    }
+}
+
+fn normalise(want: GeometryType, g: Geometry<f64>) -> Result<Geometry<f64>, String> {
+    Ok(match (want, g) {
+        (GeometryType::Point, g @ Geometry::Point(_)) => g,
+        (GeometryType::MultiPolygon, g @ Geometry::MultiPolygon(_)) => g,
+        (GeometryType::MultiPolygon, Geometry::Polygon(p)) => MultiPolygon(vec![p]).into(),
+        (GeometryType::MultiLineString, g @ Geometry::MultiLineString(_)) => g,
+        (GeometryType::MultiLineString, Geometry::LineString(l)) => MultiLineString(vec![l]).into(),
+        (want, g) => {
+            return Err(format!(
+                "expected {}, got {}",
+                want.ogc_name(),
+                geometry_name(&g)
+            ));
+        }
+    })
+}
+
+fn geometry_name(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "POINT",
+        Geometry::Line(_) | Geometry::LineString(_) => "LINESTRING",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "POLYGON",
+        Geometry::MultiPoint(_) => "MULTIPOINT",
+        Geometry::MultiLineString(_) => "MULTILINESTRING",
+        Geometry::MultiPolygon(_) => "MULTIPOLYGON",
+        Geometry::GeometryCollection(_) => "GEOMETRYCOLLECTION",
+    }
+}
+
+fn check_coordinates(g: &Geometry<f64>) -> Result<(), String> {
+    use geo::CoordsIter;
+    let mut n = 0usize;
+    for c in g.coords_iter() {
+        n += 1;
+        if !c.x.is_finite() || !c.y.is_finite() {
+            return Err("coordinate is not a finite number".into());
+        }
+        if !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y) {
+            return Err(format!(
+                "coordinate ({}, {}) is outside lon/lat range; geometries are stored in EPSG:4490 degrees",
+                c.x, c.y
+            ));
+        }
+    }
+    if n == 0 {
+        return Err("geometry is empty".into());
+    }
+    Ok(())
+}
+
+/// Checks (and where lossless, converts) a value for its field. On error returns what was
+/// expected and what was found.
+fn check_value(field: &Field, v: &mut Value) -> Result<(), (&'static str, String)> {
+    let got = || format!("{v:?}");
+    match (field.ty, &*v) {
+        (_, Value::Null) => Ok(()),
+        (FieldType::Real, Value::Real(r)) if !r.is_finite() => Err(("a finite number", got())),
+        (FieldType::Int, Value::Int(_))
+        | (FieldType::Real, Value::Real(_))
+        | (FieldType::Bool, Value::Bool(_)) => Ok(()),
+        (FieldType::Real, Value::Int(i)) => {
+            *v = Value::Real(*i as f64);
+            Ok(())
+        }
+        (FieldType::Text, Value::Text(s)) => match field.codes {
+            Some(list) if vocab::find(list, s).is_none() => Err(("code", s.clone())),
+            _ => Ok(()),
+        },
+        (FieldType::Date, Value::Text(s)) if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+            Ok(())
+        }
+        (FieldType::DateTime, Value::Text(s)) if DateTime::parse_from_rfc3339(s).is_ok() => Ok(()),
+        (ty, _) => Err((type_name(ty), got())),
+    }
+}
+
+fn type_name(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Text => "text",
+        FieldType::Int => "an integer",
+        FieldType::Real => "a number",
+        FieldType::Bool => "a boolean",
+        FieldType::Date => "a date YYYY-MM-DD",
+        FieldType::DateTime => "an RFC 3339 timestamp",
+    }
+}
+
+const fn f(name: &'static str, ty: FieldType, zh: &'static str) -> Field {
+    Field {
+        name,
+        ty,
+        required: false,
+        codes: None,
+        zh,
+    }
+}
+const fn req(name: &'static str, ty: FieldType, zh: &'static str) -> Field {
+    Field {
+        name,
+        ty,
+        required: true,
+        codes: None,
+        zh,
+    }
+}
+const fn code(name: &'static str, codes: &'static [Code], zh: &'static str) -> Field {
+    Field {
+        name,
+        ty: FieldType::Text,
+        required: true,
+        codes: Some(codes),
+        zh,
+    }
+}
+
+use FieldType::{Bool, Date, DateTime as Ts, Int, Real, Text};
+
+static CATALOGUE: &[Layer] = &[
+    Layer {
+        id: LayerId::AdminUnits,
+        database: Database::Renewal,
+        name: "admin_units",
+        zh: "行政区划",
+        en: "Administrative units",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: &[
+            req("code", Text, "区划代码"),
+            req("name", Text, "名称"),
+            code("level", vocab::ADMIN_LEVELS, "层级"),
+            code("kind", vocab::ADMIN_KINDS, "类型"),
+            f("parent_code", Text, "上级区划代码"),
+            f("area_m2", Real, "面积(平方米)"),
+            f("geometry_provenance", Text, "边界来源"),
+        ],
+    },
+    Layer {
+        id: LayerId::RenewalObjects,
+        database: Database::Renewal,
+        name: "renewal_objects",
+        zh: "更新对象",
+        en: "Renewal objects",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: &[
+            req("name", Text, "名称"),
+            code("kind", vocab::RENEWAL_KINDS, "类型"),
+            req("district_code", Text, "所属区"),
+            f("street_code", Text, "所属街道"),
+            f("community_code", Text, "所属社区/村"),
+            f("area_m2", Real, "用地面积(平方米)"),
+            f("building_area_m2", Real, "建筑面积(平方米)"),
+            f("households", Int, "户数"),
+            f("build_year", Int, "建成年代"),
+        ],
+    },
+    Layer {
+        id: LayerId::Parcels,
+        database: Database::Renewal,
+        name: "parcels",
+        zh: "地块",
+        en: "Land parcels",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: &[
+            req("code", Text, "地块编号"),
+            code("land_use", vocab::LAND_USES, "现状用地"),
+            req("area_m2", Real, "面积(平方米)"),
+            f("far", Real, "容积率"),
+            f("building_density", Real, "建筑密度"),
+            f("green_ratio", Real, "绿地率"),
+            Field {
+                codes: Some(vocab::LAND_USES),
+                required: false,
+                ..f("planned_use", Text, "规划用地")
+            },
+            f("planned_far", Real, "规划容积率"),
+            req("district_code", Text, "所属区"),
+            f("community_code", Text, "所属社区/村"),
+            f("renewal_object_id", Text, "所属更新对象"),
+        ],
+    },
+    Layer {
+        id: LayerId::Buildings,
+        database: Database::Renewal,
+        name: "buildings",
+        zh: "建筑",
+        en: "Buildings",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: &[
+            f("name", Text, "名称"),
+            f("parcel_id", Text, "所属地块"),
+            f("floors", Int, "层数"),
+            f("height_m", Real, "高度(米)"),
+            f("year_built", Int, "建成年份"),
+            Field {
+                codes: Some(vocab::BUILDING_STRUCTURES),
+                required: false,
+                ..f("structure", Text, "结构")
+            },
+            Field {
+                codes: Some(vocab::BUILDING_USES),
+                required: false,
+                ..f("use", Text, "用途")
+            },
+            f("footprint_m2", Real, "基底面积(平方米)"),
+            f("district_code", Text, "所属区"),
+            f("community_code", Text, "所属社区/村"),
+        ],
+    },
+    Layer {
+        id: LayerId::Roads,
+        database: Database::Renewal,
+        name: "roads",
+        zh: "道路",
+        en: "Roads",
+        geometry: Some(GeometryType::MultiLineString),
+        personal: false,
+        fields: &[
+            f("name", Text, "名称"),
+            code("class", vocab::ROAD_CLASSES, "等级"),
+            f("width_m", Real, "宽度(米)"),
+            f("district_code", Text, "所属区"),
+        ],
+    },
+    Layer {
+        id: LayerId::PlanZones,
+        database: Database::Renewal,
+        name: "plan_zones",
+        zh: "规划图层",
+        en: "Plan layers",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: &[
+            code("plan_kind", vocab::PLAN_KINDS, "规划类型"),
+            req("name", Text, "名称"),
+            f("plan_year", Int, "规划年份"),
+            Field {
+                codes: Some(vocab::LAND_USES),
+                required: false,
+                ..f("land_use", Text, "规划用地")
+            },
+            f("far", Real, "容积率"),
+            f("district_code", Text, "所属区"),
+            f("renewal_object_id", Text, "更新对象"),
+            f("parcel_id", Text, "地块"),
+        ],
+    },
+    Layer {
+        id: LayerId::Projects,
+        database: Database::Renewal,
+        name: "projects",
+        zh: "更新项目",
+        en: "Renewal projects",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("code", Text, "项目编号"),
+            req("name", Text, "项目名称"),
+            req("renewal_object_id", Text, "更新对象"),
+            req("district_code", Text, "所属区"),
+            code("stage", vocab::PROJECT_STAGES, "当前阶段"),
+            f("entity", Text, "改造主体"),
+            f("investment_total_wan", Real, "总投资(万元)"),
+            f("investment_done_wan", Real, "已完成投资(万元)"),
+            f("progress_pct", Real, "总体进度(%)"),
+            f("plan_year", Int, "计划年度"),
+            req("start_date", Date, "开始日期"),
+            req("planned_end_date", Date, "计划完成日期"),
+            f("actual_end_date", Date, "实际完成日期"),
+            f("parcel_ids", Text, "关联地块(JSON)"),
+        ],
+    },
+    Layer {
+        id: LayerId::Milestones,
+        database: Database::Renewal,
+        name: "milestones",
+        zh: "项目节点",
+        en: "Project milestones",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("project_id", Text, "项目"),
+            req("seq", Int, "序号"),
+            code("stage", vocab::PROJECT_STAGES, "阶段"),
+            req("name", Text, "节点名称"),
+            req("planned_date", Date, "计划日期"),
+            f("actual_date", Date, "实际日期"),
+            code("status", vocab::MILESTONE_STATUSES, "状态"),
+        ],
+    },
+    Layer {
+        id: LayerId::ProgressReports,
+        database: Database::Renewal,
+        name: "progress_reports",
+        zh: "进度填报",
+        en: "Progress reports",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("project_id", Text, "项目"),
+            req("period", Text, "填报期(YYYY-MM)"),
+            req("report_date", Date, "填报日期"),
+            code("stage", vocab::PROJECT_STAGES, "阶段"),
+            req("progress_pct", Real, "总体进度(%)"),
+            f("investment_done_wan", Real, "累计完成投资(万元)"),
+            f("note", Text, "说明"),
+            f("reported_by", Text, "填报单位"),
+        ],
+    },
+    Layer {
+        id: LayerId::Attachments,
+        database: Database::Renewal,
+        name: "attachments",
+        zh: "附件",
+        en: "Attachments",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("owner_layer", Text, "所属图层"),
+            req("owner_id", Text, "所属对象"),
+            req("file_name", Text, "文件名"),
+            req("media_type", Text, "类型"),
+            req("size_bytes", Int, "大小(字节)"),
+            req("sha256", Text, "SHA-256"),
+            f("description", Text, "说明"),
+        ],
+    },
+    Layer {
+        id: LayerId::Grids,
+        database: Database::Community,
+        name: "grids",
+        zh: "网格",
+        en: "Grids",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: &[
+            req("code", Text, "网格编码(15位)"),
+            req("name", Text, "名称"),
+            req("community_code", Text, "所属社区/村"),
+            f("households", Int, "户数"),
+        ],
+    },
+    Layer {
+        id: LayerId::Population,
+        database: Database::Community,
+        name: "population",
+        zh: "人口",
+        en: "Population",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("community_code", Text, "社区/村"),
+            req("year", Int, "年份"),
+            req("total", Int, "常住人口"),
+            req("age_0_14", Int, "0-14岁"),
+            req("age_15_59", Int, "15-59岁"),
+            req("age_60_64", Int, "60-64岁"),
+            req("age_65_plus", Int, "65岁及以上"),
+            f("households", Int, "户数"),
+            f("method", Text, "来源说明"),
+        ],
+    },
+    Layer {
+        id: LayerId::Facilities,
+        database: Database::Community,
+        name: "facilities",
+        zh: "公共服务设施",
+        en: "Public facilities",
+        geometry: Some(GeometryType::Point),
+        personal: false,
+        fields: &[
+            req("name", Text, "名称"),
+            code("category", vocab::FACILITY_CATEGORIES, "类别(GB 50180)"),
+            code("tier", vocab::FACILITY_TIERS, "生活圈层级"),
+            f("capacity", Int, "规模/容量"),
+            f("floor_area_m2", Real, "建筑面积(平方米)"),
+            f("district_code", Text, "所属区"),
+            f("community_code", Text, "所属社区/村"),
+        ],
+    },
+    Layer {
+        id: LayerId::EpidemicCases,
+        database: Database::Community,
+        name: "epidemic_cases",
+        zh: "疫情病例",
+        en: "Epidemic cases",
+        geometry: Some(GeometryType::Point),
+        personal: true,
+        fields: &[
+            code("case_kind", vocab::EPIDEMIC_CASE_KINDS, "类型"),
+            code("status", vocab::EPIDEMIC_CASE_STATUSES, "状态"),
+            req("reported_date", Date, "报告日期"),
+            f("age", Int, "年龄"),
+            Field {
+                codes: Some(vocab::SEXES),
+                required: false,
+                ..f("sex", Text, "性别")
+            },
+            f("building_id", Text, "所在建筑"),
+            req("community_code", Text, "所属社区/村"),
+        ],
+    },
+    Layer {
+        id: LayerId::SpecialPopulations,
+        database: Database::Community,
+        name: "special_populations",
+        zh: "特殊人群",
+        en: "Special populations",
+        geometry: Some(GeometryType::Point),
+        personal: true,
+        fields: &[
+            code("kind", vocab::SPECIAL_POPULATION_KINDS, "类别"),
+            req("person_name", Text, "姓名"),
+            f("phone", Text, "联系电话"),
+            f("birth_year", Int, "出生年份"),
+            Field {
+                codes: Some(vocab::SEXES),
+                required: false,
+                ..f("sex", Text, "性别")
+            },
+            f("needs", Text, "需求"),
+            f("building_id", Text, "所在建筑"),
+            req("community_code", Text, "所属社区/村"),
+        ],
+    },
+    Layer {
+        id: LayerId::Supplies,
+        database: Database::Community,
+        name: "supplies",
+        zh: "应急物资",
+        en: "Emergency supplies",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("community_code", Text, "社区/村"),
+            req("item", Text, "物资"),
+            req("unit", Text, "单位"),
+            req("quantity", Real, "库存"),
+            f("min_quantity", Real, "最低储备"),
+            f("as_of", Date, "盘点日期"),
+        ],
+    },
+    Layer {
+        id: LayerId::Deliveries,
+        database: Database::Community,
+        name: "deliveries",
+        zh: "物资配送",
+        en: "Supply deliveries",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("community_code", Text, "社区/村"),
+            req("item", Text, "物资"),
+            req("quantity", Real, "数量"),
+            code("status", vocab::DELIVERY_STATUSES, "状态"),
+            req("requested_at", Ts, "申请时间"),
+            f("delivered_at", Ts, "送达时间"),
+            f("building_id", Text, "送达建筑"),
+        ],
+    },
+    Layer {
+        id: LayerId::ResidentReports,
+        database: Database::Community,
+        name: "resident_reports",
+        zh: "居民反映问题",
+        en: "Resident reports",
+        geometry: Some(GeometryType::Point),
+        personal: false,
+        fields: &[
+            code("category", vocab::REPORT_CATEGORIES, "类别"),
+            req("description", Text, "描述"),
+            code("status", vocab::REPORT_STATUSES, "状态"),
+            req("reported_at", Ts, "反映时间"),
+            f("closed_at", Ts, "结案时间"),
+            f("address", Text, "地址"),
+            req("community_code", Text, "所属社区/村"),
+            f("anonymous", Bool, "匿名"),
+        ],
+    },
+];
+
+/// Every layer of both databases, renewal first, in a fixed order that stores and exports keep.
+pub fn catalogue() -> &'static [Layer] {
+    CATALOGUE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use geo_types::{Point, polygon};
+
+    fn at() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn parcel() -> Feature {
+        Feature::new("p1", crate::GENERATED, at())
+            .with_geometry(
+                polygon![(x: 114.0, y: 30.0), (x: 114.01, y: 30.0), (x: 114.01, y: 30.01)],
+            )
+            .set("code", "P-1")
+            .set("land_use", "0701")
+            .set("area_m2", 1000_i64)
+            .set("district_code", "420102")
+    }
+
+    #[test]
+    fn every_layer_id_is_in_the_catalogue_once_with_unique_names() {
+        let mut names: Vec<_> = catalogue().iter().map(|l| l.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), catalogue().len());
+        assert_eq!(Layer::by_id(LayerId::Parcels).table(), "renewal_parcels");
+    }
+
+    #[test]
+    fn check_normalises_polygon_and_int_to_real() {
+        let f = Layer::by_id(LayerId::Parcels).check(parcel()).unwrap();
+        assert!(matches!(f.geometry, Some(Geometry::MultiPolygon(_))));
+        assert_eq!(f.get("area_m2"), &Value::Real(1000.0));
+    }
+
+    #[test]
+    fn check_refuses_what_does_not_fit() {
+        let l = Layer::by_id(LayerId::Parcels);
+        let e = l.check(parcel().set("land_use", "9999")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ValidationError::UnknownCode {
+                    field: "land_use",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = l.check(parcel().set("colour", "red")).unwrap_err();
+        assert_eq!(e.to_string(), "parcels/p1: unknown field `colour`");
+        let mut p = parcel();
+        p.properties.remove("code");
+        assert!(matches!(
+            l.check(p).unwrap_err(),
+            ValidationError::MissingField { field: "code", .. }
+        ));
+        let e = l.check(parcel().set("far", "high")).unwrap_err();
+        assert!(
+            matches!(e, ValidationError::WrongType { field: "far", .. }),
+            "{e}"
+        );
+        let e = l
+            .check(parcel().with_geometry(Point::new(114.0, 30.0)))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("expected MULTIPOLYGON, got POINT"),
+            "{e}"
+        );
+        let e = l
+            .check(parcel().with_geometry(polygon![(x: 500000.0, y: 3380000.0), (x: 500100.0, y: 3380000.0), (x: 500100.0, y: 3380100.0)]))
+            .unwrap_err();
+        assert!(e.to_string().contains("outside lon/lat range"), "{e}");
+        let e = l
+            .check(parcel().with_geometry(
+                polygon![(x: f64::NAN, y: 30.0), (x: 114.0, y: 30.0), (x: 114.0, y: 30.1)],
+            ))
+            .unwrap_err();
+        assert!(e.to_string().contains("finite"), "{e}");
+        let mut p = parcel();
+        p.id = String::new();
+        assert!(matches!(
+            l.check(p).unwrap_err(),
+            ValidationError::BadId { .. }
+        ));
+        let e = Layer::by_id(LayerId::Projects).check(parcel()).unwrap_err();
+        assert!(
+            e.to_string().contains("attribute layer takes no geometry"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn dates_and_timestamps_must_parse() {
+        let l = Layer::by_id(LayerId::Milestones);
+        let m = Feature::new("m1", crate::GENERATED, at())
+            .set("project_id", "x")
+            .set("seq", 1_i64)
+            .set("stage", "reserve")
+            .set("name", "立项")
+            .set("status", "done");
+        assert!(
+            l.check(m.clone().set("planned_date", "2026-02-30"))
+                .is_err()
+        );
+        assert!(l.check(m.set("planned_date", "2026-02-28")).is_ok());
+    }
+}
