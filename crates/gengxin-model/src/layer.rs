@@ -366,7 +366,7 @@ static CATALOGUE: &[Layer] = &[
             code("kind", vocab::ADMIN_KINDS, "类型"),
             f("parent_code", Text, "上级区划代码"),
             f("area_m2", Real, "面积(平方米)"),
-            f("geometry_provenance", Text, "边界来源"),
+            f("code_source", Text, "区划代码来源"),
         ],
     },
     Layer {

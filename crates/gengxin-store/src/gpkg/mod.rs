@@ -31,8 +31,10 @@ pub use schema::latest_version;
 /// A Gengxin store in one GeoPackage file.
 pub struct GeoPackageStore {
     path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
+    // Field order matters: readers are dropped first, so the writer is the last connection to
+    // close and checkpoints the WAL into the file (a read-only connection cannot).
     readers: r2d2::Pool<SqliteConnectionManager>,
+    writer: Arc<Mutex<Connection>>,
 }
 
 impl GeoPackageStore {

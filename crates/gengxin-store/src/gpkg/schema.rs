@@ -1,7 +1,7 @@
 //! The GeoPackage schema: the OGC core tables, one table per catalogue layer, and the versioned
 //! migrations that create them.
 //!
-//! Feature tables follow GeoPackage 1.4: an `fid INTEGER PRIMARY KEY AUTOINCREMENT`, a `geom`
+//! Feature tables follow GeoPackage 1.3: an `fid INTEGER PRIMARY KEY AUTOINCREMENT`, a `geom`
 //! column registered in `gpkg_geometry_columns` with SRS 4490, and an R-tree index kept by the
 //! `gpkg_rtree_index` triggers. Attribute layers are registered with data type `attributes`.
 //! Fields whose name ends in `_id` or `_code` are foreign keys and get an index.
@@ -11,8 +11,8 @@ use rusqlite::{Transaction, params};
 
 /// `PRAGMA application_id` of every GeoPackage: ASCII "GPKG".
 pub const APPLICATION_ID: i32 = 0x4750_4B47;
-/// `PRAGMA user_version` for GeoPackage 1.4.0.
-pub const GPKG_USER_VERSION: i32 = 10400;
+/// `PRAGMA user_version` for GeoPackage 1.3.0 (GDAL 3.6, Debian 12's, warns on 1.4).
+pub const GPKG_USER_VERSION: i32 = 10300;
 
 /// One migration per schema version, in order; the store's version is how many have run.
 /// Append only: a released migration never changes.
@@ -163,7 +163,7 @@ fn create_layer(tx: &Transaction, layer: &Layer) -> rusqlite::Result<()> {
         "INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
         params![t],
     )?;
-    // The triggers of the GeoPackage 1.4 R-tree extension (spec F.3), with t = table, c = geom, i = fid.
+    // The triggers of the GeoPackage 1.3 R-tree extension (spec F.3), with t = table, c = geom, i = fid.
     let r = format!("rtree_{t}_geom");
     tx.execute_batch(&format!(
         r#"
@@ -172,15 +172,15 @@ CREATE TRIGGER "{r}_insert" AFTER INSERT ON "{t}" WHEN (new.geom NOT NULL AND NO
 BEGIN
   INSERT OR REPLACE INTO "{r}" VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
 END;
-CREATE TRIGGER "{r}_update6" AFTER UPDATE OF geom ON "{t}" WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+CREATE TRIGGER "{r}_update1" AFTER UPDATE OF geom ON "{t}" WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
 BEGIN
-  UPDATE "{r}" SET minx = ST_MinX(NEW.geom), maxx = ST_MaxX(NEW.geom), miny = ST_MinY(NEW.geom), maxy = ST_MaxY(NEW.geom) WHERE id = NEW.fid;
+  INSERT OR REPLACE INTO "{r}" VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
 END;
-CREATE TRIGGER "{r}_update7" AFTER UPDATE OF geom ON "{t}" WHEN OLD.fid = NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+CREATE TRIGGER "{r}_update2" AFTER UPDATE OF geom ON "{t}" WHEN OLD.fid = NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
 BEGIN
   DELETE FROM "{r}" WHERE id = OLD.fid;
 END;
-CREATE TRIGGER "{r}_update5" AFTER UPDATE ON "{t}" WHEN OLD.fid != NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+CREATE TRIGGER "{r}_update3" AFTER UPDATE ON "{t}" WHEN OLD.fid != NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
 BEGIN
   DELETE FROM "{r}" WHERE id = OLD.fid;
   INSERT OR REPLACE INTO "{r}" VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
