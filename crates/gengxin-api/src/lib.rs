@@ -1,1 +1,111 @@
+//! Gengxin's HTTP API: JSON over HTTP, GeoJSON for features, an OpenAPI document, and a plain
+//! landing page.
+//!
+//! This is the only crate that knows the wire format: domain types from `gengxin-model` become
+//! DTOs and GeoJSON here, and store errors become HTTP statuses with stable public error codes
+//! ([`error::ApiError`]). It holds no SQL (that is `gengxin-store`) and no analysis (that is
+//! `gengxin-engine`); handlers parse, call the store, and shape the answer.
 
+mod error;
+mod features;
+mod units;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use gengxin_store::Store;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+pub use error::ApiError;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+/// The whole HTTP application over one store.
+pub fn app(store: Arc<dyn Store>) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/units/{code}", get(units::unit))
+        .route("/api/units/{code}/children", get(units::children))
+        .route("/api/layers", get(features::layers))
+        .route("/api/layers/{layer}/features", get(features::features))
+        .route("/api/layers/{layer}/features/{id}", get(features::feature))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(AppState { store })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gengxin (更新) API",
+        description = "Urban renewal and community governance decision support."
+    ),
+    paths(
+        health,
+        units::children,
+        units::unit,
+        features::layers,
+        features::features,
+        features::feature
+    ),
+    components(schemas(
+        Health,
+        units::UnitItem,
+        features::LayerInfo,
+        features::FieldInfo,
+        features::CodeInfo,
+        error::ErrorBody,
+        error::ErrorDetail
+    ))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of this API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi() -> impl IntoResponse {
+    axum::Json(openapi_document())
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok` when the store answers.
+    status: &'static str,
+    /// `geopackage` (embedded) or another backend.
+    backend: &'static str,
+    location: String,
+    schema_version: i64,
+}
+
+/// Whether the server and its store answer.
+#[utoipa::path(get, path = "/api/health", responses(
+    (status = 200, description = "The store answers", body = Health),
+    (status = 503, description = "The store does not answer", body = error::ErrorBody),
+))]
+async fn health(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
+    let info = s.store.info().await.map_err(|e| match e {
+        gengxin_store::StoreError::Unavailable(_) => ApiError::from(e),
+        other => ApiError::from(gengxin_store::StoreError::Unavailable(other.to_string())),
+    })?;
+    Ok(axum::Json(Health {
+        status: "ok",
+        backend: info.backend,
+        location: info.location,
+        schema_version: info.schema_version,
+    }))
+}
+
+async fn landing() -> Html<&'static str> {
+    Html(include_str!("landing.html"))
+}

@@ -2,7 +2,7 @@
 //! generalised outlines removed), generated street and community boundaries that partition them,
 //! and the real 2020 census population spread over communities.
 
-use geo::{BooleanOps, Centroid, unary_union};
+use geo::{BooleanOps, Centroid, Densify, Euclidean, unary_union};
 use geo_types::{Coord, MultiPolygon};
 use rayon::prelude::*;
 
@@ -69,27 +69,43 @@ pub const OLD_TOWN_COMMUNITIES: usize = 120;
 
 pub fn build(ctx: &Ctx, real: &RealData) -> Admin {
     // District outlines in metres; each loses what earlier districts already cover, so that the
-    // generalised outlines partition the city without overlap.
+    // generalised outlines partition the city without overlap. Edges are densified first (in
+    // degrees, so the extra vertices lie on the real outline): a long straight edge in one CRS
+    // is a curve in the other, and short edges keep that difference far below a centimetre.
     let mut districts: Vec<Unit> = Vec::new();
     for (div, outline) in &real.districts {
-        let mut g = ctx.gk.project_geometry(outline);
+        let mut g = ctx.gk.project_geometry(&Euclidean.densify(outline, 0.002));
         for d in &districts {
             g = g.difference(&d.geom);
         }
-        districts.push(Unit { div: div.clone(), kind: "district", geom: g });
+        districts.push(Unit {
+            div: div.clone(),
+            kind: "district",
+            geom: g,
+        });
     }
     let city = unary_union(districts.iter().flat_map(|d| d.geom.0.iter()));
 
     let streets: Vec<Unit> = districts
         .par_iter()
         .flat_map_iter(|d| {
-            let divs: Vec<&Division> = real.streets.iter().filter(|s| s.parent == d.div.code).collect();
+            let divs: Vec<&Division> = real
+                .streets
+                .iter()
+                .filter(|s| s.parent == d.div.code)
+                .collect();
             let mut rng = rng_for(ctx.seed, &d.div.code);
-            let sites = weighted_sites(&d.geom, divs.len(), &mut rng, |c| 0.08 + (-ctx.dist_km(c) / 5.0).exp());
+            let sites = weighted_sites(&d.geom, divs.len(), &mut rng, |c| {
+                0.08 + (-ctx.dist_km(c) / 5.0).exp()
+            });
             let cells = voronoi_cells(&d.geom, &relax(&d.geom, sites, 1));
             divs.into_iter()
                 .zip(cells)
-                .map(|(div, geom)| Unit { div: div.clone(), kind: street_kind(&div.name), geom })
+                .map(|(div, geom)| Unit {
+                    div: div.clone(),
+                    kind: street_kind(&div.name),
+                    geom,
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -97,17 +113,30 @@ pub fn build(ctx: &Ctx, real: &RealData) -> Admin {
     let mut communities: Vec<Community> = streets
         .par_iter()
         .flat_map_iter(|s| {
-            let divs: Vec<&Division> = real.communities.iter().filter(|c| c.parent == s.div.code).collect();
+            let divs: Vec<&Division> = real
+                .communities
+                .iter()
+                .filter(|c| c.parent == s.div.code)
+                .collect();
             let mut rng = rng_for(ctx.seed, &s.div.code);
-            let sites = weighted_sites(&s.geom, divs.len(), &mut rng, |c| 0.3 + (-ctx.dist_km(c) / 4.0).exp());
+            let sites = weighted_sites(&s.geom, divs.len(), &mut rng, |c| {
+                0.3 + (-ctx.dist_km(c) / 4.0).exp()
+            });
             let cells = voronoi_cells(&s.geom, &relax(&s.geom, sites, 1));
             let district = s.div.parent.clone();
             divs.into_iter()
                 .zip(cells)
                 .map(|(div, geom)| {
+                    // Dense edges: neighbours that cut the same long edge at different points
+                    // must still agree on it after reprojection (see above).
+                    let geom = Euclidean.densify(&geom, 100.0);
                     let dist_km = geom.centroid().map_or(99.0, |c| ctx.dist_km(c.0));
                     Community {
-                        unit: Unit { div: div.clone(), kind: community_kind(&div.name), geom },
+                        unit: Unit {
+                            div: div.clone(),
+                            kind: community_kind(&div.name),
+                            geom,
+                        },
                         district: district.clone(),
                         zone: zone_of(&district),
                         pop: 0,
@@ -121,19 +150,32 @@ pub fn build(ctx: &Ctx, real: &RealData) -> Admin {
 
     assign_roles(ctx, &mut communities);
     spread_population(ctx, real, &mut communities);
-    Admin { city, districts, streets, communities }
+    Admin {
+        city,
+        districts,
+        streets,
+        communities,
+    }
 }
 
 /// The 156 urban villages are the villages nearest the centre outside the outer districts' rural
 /// parts; old-town areas sit in residents' committees of the old core.
 fn assign_roles(ctx: &Ctx, cs: &mut [Community]) {
-    let mut villages: Vec<usize> = (0..cs.len()).filter(|&i| cs[i].unit.kind == "village").collect();
-    villages.sort_by(|&a, &b| cs[a].dist_km.total_cmp(&cs[b].dist_km).then(cs[a].unit.div.code.cmp(&cs[b].unit.div.code)));
+    let mut villages: Vec<usize> = (0..cs.len())
+        .filter(|&i| cs[i].unit.kind == "village")
+        .collect();
+    villages.sort_by(|&a, &b| {
+        cs[a]
+            .dist_km
+            .total_cmp(&cs[b].dist_km)
+            .then(cs[a].unit.div.code.cmp(&cs[b].unit.div.code))
+    });
     for &i in villages.iter().take(URBAN_VILLAGES) {
         cs[i].role = Role::UrbanVillage;
     }
-    let mut core: Vec<usize> =
-        (0..cs.len()).filter(|&i| cs[i].zone == Zone::Core && cs[i].unit.kind == "residents_committee").collect();
+    let mut core: Vec<usize> = (0..cs.len())
+        .filter(|&i| cs[i].zone == Zone::Core && cs[i].unit.kind == "residents_committee")
+        .collect();
     let mut rng = rng_for(ctx.seed, "old-town");
     for k in 0..OLD_TOWN_COMMUNITIES.min(core.len()) {
         let j = rng.gen_range(k..core.len());
@@ -147,7 +189,9 @@ fn assign_roles(ctx: &Ctx, cs: &mut [Community]) {
 /// shares by largest remainder, so each district sums to its census figure.
 fn spread_population(ctx: &Ctx, real: &RealData, cs: &mut [Community]) {
     for (district, total) in &real.population {
-        let idx: Vec<usize> = (0..cs.len()).filter(|&i| &cs[i].district == district).collect();
+        let idx: Vec<usize> = (0..cs.len())
+            .filter(|&i| &cs[i].district == district)
+            .collect();
         let mut rng = rng_for(ctx.seed, &format!("pop-{district}"));
         let weights: Vec<f64> = idx
             .iter()
@@ -176,7 +220,11 @@ pub fn largest_remainder(total: i64, weights: &[f64]) -> Vec<i64> {
     let exact: Vec<f64> = weights.iter().map(|w| total as f64 * w / sum).collect();
     let mut out: Vec<i64> = exact.iter().map(|e| e.floor() as i64).collect();
     let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
     let missing = total - out.iter().sum::<i64>();
     for &i in order.iter().cycle().take(missing.max(0) as usize) {
         out[i] += 1;

@@ -3,9 +3,9 @@
 //! deliveries, resident reports). All of it is generated and marked so.
 
 use chrono::{Duration, NaiveDate};
+use gengxin_model::{Feature, GENERATED, vocab};
 use geo::Centroid;
 use geo_types::Coord;
-use gengxin_model::{Feature, GENERATED, vocab};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -43,7 +43,12 @@ pub fn population(ctx: &Ctx, c: &Community) -> Feature {
         Role::UrbanVillage => rng.gen_range(0.6..0.85),
         Role::Ordinary => rng.gen_range(0.8..1.25),
     };
-    let w = [AGE_SHARES[0] * rng.gen_range(0.85..1.15), AGE_SHARES[1], AGE_SHARES[2] * old, AGE_SHARES[3] * old];
+    let w = [
+        AGE_SHARES[0] * rng.gen_range(0.85..1.15),
+        AGE_SHARES[1],
+        AGE_SHARES[2] * old,
+        AGE_SHARES[3] * old,
+    ];
     let bands = largest_remainder(c.pop, &w);
     let code = &c.unit.div.code;
     ctx.feature(&format!("pop-{code}-2020"), GENERATED)
@@ -66,7 +71,11 @@ pub fn grids(ctx: &Ctx, c: &Community) -> Vec<Feature> {
     let mut rng = rng_for(ctx.seed, &format!("grid-{code}"));
     let hh = households(c);
     let n = ((hh as f64 / HOUSEHOLDS_PER_GRID).ceil() as usize).clamp(1, 15);
-    let sites = relax(&c.unit.geom, weighted_sites(&c.unit.geom, n, &mut rng, |_| 1.0), 1);
+    let sites = relax(
+        &c.unit.geom,
+        weighted_sites(&c.unit.geom, n, &mut rng, |_| 1.0),
+        1,
+    );
     let cells = voronoi_cells(&c.unit.geom, &sites);
     let areas: Vec<f64> = cells.iter().map(geo::Area::unsigned_area).collect();
     let shares = largest_remainder(hh, &areas);
@@ -80,7 +89,10 @@ pub fn grids(ctx: &Ctx, c: &Community) -> Vec<Feature> {
             ctx.feature(&grid_code, GENERATED)
                 .with_geometry(ctx.lonlat(&g))
                 .set("code", grid_code.as_str())
-                .set("name", format!("{}第{}网格", c.unit.div.name, crate::land::cn_num(i + 1)))
+                .set(
+                    "name",
+                    format!("{}第{}网格", c.unit.div.name, crate::land::cn_num(i + 1)),
+                )
                 .set("community_code", code.as_str())
                 .set("households", h)
         })
@@ -108,7 +120,9 @@ fn capacity(rng: &mut impl Rng, category: &str) -> Option<i64> {
 }
 
 fn facility_name(category: &str, prefix: &str, k: usize) -> String {
-    let zh = vocab::find(vocab::FACILITY_CATEGORIES, category).expect("known category").zh;
+    let zh = vocab::find(vocab::FACILITY_CATEGORIES, category)
+        .expect("known category")
+        .zh;
     let base = match category {
         "food_market" => "菜市场",
         "outdoor_fitness" => "健身广场",
@@ -123,7 +137,11 @@ fn facility_name(category: &str, prefix: &str, k: usize) -> String {
         "park" => "公园",
         _ => zh,
     };
-    if k > 1 { format!("{prefix}{base}（{k}）") } else { format!("{prefix}{base}") }
+    if k > 1 {
+        format!("{prefix}{base}（{k}）")
+    } else {
+        format!("{prefix}{base}")
+    }
 }
 
 /// Community-level facilities (5- and 10-minute tiers). Some are missing on purpose, as in a
@@ -137,7 +155,11 @@ pub fn community_facilities(ctx: &Ctx, c: &Community, land: &Land) -> Vec<Featur
     let plan: Vec<(&'static str, f64, usize)> = vec![
         // (category, probability of having any, how many if so)
         ("community_service_station", p(0.95, 0.6), 1),
-        ("kindergarten", p(0.85, 0.4), if urban { per_pop(7000.0) } else { 1 }),
+        (
+            "kindergarten",
+            p(0.85, 0.4),
+            if urban { per_pop(7000.0) } else { 1 },
+        ),
         ("nursery", p(0.4, 0.05), 1),
         ("community_health_station", p(0.7, 0.5), 1),
         ("culture_station", p(0.8, 0.4), 1),
@@ -145,12 +167,32 @@ pub fn community_facilities(ctx: &Ctx, c: &Community, land: &Land) -> Vec<Featur
         ("small_sports_ground", p(0.6, 0.2), 1),
         ("outdoor_fitness", p(0.85, 0.5), 1),
         ("community_canteen", p(0.4, 0.05), 1),
-        ("convenience_store", 1.0, if urban { rng.gen_range(2..=5) } else { rng.gen_range(1..=2) }),
-        ("public_toilet", p(0.9, 0.6), if urban { rng.gen_range(1..=3) } else { 1 }),
+        (
+            "convenience_store",
+            1.0,
+            if urban {
+                rng.gen_range(2..=5)
+            } else {
+                rng.gen_range(1..=2)
+            },
+        ),
+        (
+            "public_toilet",
+            p(0.9, 0.6),
+            if urban { rng.gen_range(1..=3) } else { 1 },
+        ),
         ("waste_collection", 0.95, 1),
-        ("bus_stop", p(0.95, 0.6), if urban { rng.gen_range(2..=4) } else { 1 }),
+        (
+            "bus_stop",
+            p(0.95, 0.6),
+            if urban { rng.gen_range(2..=4) } else { 1 },
+        ),
         ("food_market", p(0.55, 0.2), 1),
-        ("primary_school", p(0.6, 0.25), if urban { per_pop(12000.0) } else { 1 }),
+        (
+            "primary_school",
+            p(0.6, 0.25),
+            if urban { per_pop(12000.0) } else { 1 },
+        ),
         ("medium_sports_ground", p(0.25, 0.05), 1),
     ];
     let prefix = short_name(&c.unit.div.name).to_owned();
@@ -162,17 +204,37 @@ pub fn community_facilities(ctx: &Ctx, c: &Community, land: &Land) -> Vec<Featur
         for k in 1..=count {
             let at = spot(&mut rng, c, land);
             let cap = capacity(&mut rng, category);
-            out.push(FacilityPlan { category, name: facility_name(category, &prefix, k), at, capacity: cap });
+            out.push(FacilityPlan {
+                category,
+                name: facility_name(category, &prefix, k),
+                at,
+                capacity: cap,
+            });
         }
     }
     out.into_iter()
         .enumerate()
-        .map(|(i, f)| facility_feature(ctx, &mut rng, &format!("fac-{code}-{:03}", i + 1), f, &c.district, Some(code)))
+        .map(|(i, f)| {
+            facility_feature(
+                ctx,
+                &mut rng,
+                &format!("fac-{code}-{:03}", i + 1),
+                f,
+                &c.district,
+                Some(code),
+            )
+        })
         .collect()
 }
 
 /// Street- and district-level facilities (15-minute tier and city level).
-pub fn street_facilities(ctx: &Ctx, street_code: &str, street_name: &str, members: &[(&Community, &Land)], inner: bool) -> Vec<Feature> {
+pub fn street_facilities(
+    ctx: &Ctx,
+    street_code: &str,
+    street_name: &str,
+    members: &[(&Community, &Land)],
+    inner: bool,
+) -> Vec<Feature> {
     let mut rng = rng_for(ctx.seed, &format!("fac-{street_code}"));
     if members.is_empty() {
         return vec![];
@@ -181,14 +243,22 @@ pub fn street_facilities(ctx: &Ctx, street_code: &str, street_name: &str, member
     let prefix = short_name(street_name).to_owned();
     let plan: Vec<(&'static str, f64, usize)> = vec![
         ("community_health_center", 0.95, 1),
-        ("middle_school", 0.9, ((pop as f64 / 40_000.0).round() as usize).max(1)),
+        (
+            "middle_school",
+            0.9,
+            ((pop as f64 / 40_000.0).round() as usize).max(1),
+        ),
         ("culture_center", 0.8, 1),
         ("community_service_center", 0.9, 1),
         ("police_station", 0.9, 1),
         ("large_sports_ground", 0.5, 1),
         ("nursing_home", 0.7, 1),
         ("park", if inner { 0.7 } else { 0.3 }, 1),
-        ("rail_station", if inner { 0.75 } else { 0.15 }, if inner { rng.gen_range(1..=2) } else { 1 }),
+        (
+            "rail_station",
+            if inner { 0.75 } else { 0.15 },
+            if inner { rng.gen_range(1..=2) } else { 1 },
+        ),
     ];
     let district = members[0].0.district.clone();
     let mut out = Vec::new();
@@ -200,15 +270,33 @@ pub fn street_facilities(ctx: &Ctx, street_code: &str, street_name: &str, member
             let (c, land) = members[rng.gen_range(0..members.len())];
             let at = spot(&mut rng, c, land);
             let cap = capacity(&mut rng, category);
-            let plan = FacilityPlan { category, name: facility_name(category, &prefix, k), at, capacity: cap };
+            let plan = FacilityPlan {
+                category,
+                name: facility_name(category, &prefix, k),
+                at,
+                capacity: cap,
+            };
             let id = format!("fac-{street_code}-{:03}", out.len() + 1);
-            out.push(facility_feature(ctx, &mut rng, &id, plan, &district, Some(&c.unit.div.code)));
+            out.push(facility_feature(
+                ctx,
+                &mut rng,
+                &id,
+                plan,
+                &district,
+                Some(&c.unit.div.code),
+            ));
         }
     }
     out
 }
 
-pub fn hospitals(ctx: &Ctx, district_code: &str, district_name: &str, members: &[(&Community, &Land)], n: usize) -> Vec<Feature> {
+pub fn hospitals(
+    ctx: &Ctx,
+    district_code: &str,
+    district_name: &str,
+    members: &[(&Community, &Land)],
+    n: usize,
+) -> Vec<Feature> {
     let mut rng = rng_for(ctx.seed, &format!("hospital-{district_code}"));
     let prefix = district_name.trim_end_matches('区');
     (1..=n)
@@ -222,18 +310,38 @@ pub fn hospitals(ctx: &Ctx, district_code: &str, district_name: &str, members: &
                 at,
                 capacity: capacity(&mut rng, "hospital"),
             };
-            facility_feature(ctx, &mut rng, &format!("fac-{district_code}-h{k:02}"), plan, district_code, Some(&c.unit.div.code))
+            facility_feature(
+                ctx,
+                &mut rng,
+                &format!("fac-{district_code}-h{k:02}"),
+                plan,
+                district_code,
+                Some(&c.unit.div.code),
+            )
         })
         .collect()
 }
 
-fn facility_feature(ctx: &Ctx, rng: &mut impl Rng, id: &str, f: FacilityPlan, district: &str, community: Option<&str>) -> Feature {
-    let at = Coord { x: f.at.x + rng.gen_range(-6.0..6.0), y: f.at.y + rng.gen_range(-6.0..6.0) };
+fn facility_feature(
+    ctx: &Ctx,
+    rng: &mut impl Rng,
+    id: &str,
+    f: FacilityPlan,
+    district: &str,
+    community: Option<&str>,
+) -> Feature {
+    let at = Coord {
+        x: f.at.x + rng.gen_range(-6.0..6.0),
+        y: f.at.y + rng.gen_range(-6.0..6.0),
+    };
     ctx.feature(id, GENERATED)
         .with_geometry(ctx.point(at))
         .set("name", f.name)
         .set("category", f.category)
-        .set("tier", vocab::facility_tier(f.category).expect("known category"))
+        .set(
+            "tier",
+            vocab::facility_tier(f.category).expect("known category"),
+        )
         .set("capacity", f.capacity)
         .set("floor_area_m2", (rng.gen_range(80.0..3000.0_f64)).round())
         .set("district_code", district)
@@ -277,8 +385,19 @@ pub fn thematic(ctx: &Ctx, c: &Community, land: &Land) -> Thematic {
     let code = &c.unit.div.code;
     let mut rng = rng_for(ctx.seed, &format!("theme-{code}"));
     let homes = homes(land);
-    let mut t = Thematic { special: vec![], supplies: vec![], deliveries: vec![], reports: vec![] };
-    let kinds = [("elderly_alone", 30.0), ("chronic", 30.0), ("disabled", 15.0), ("pregnant", 10.0), ("infant", 15.0)];
+    let mut t = Thematic {
+        special: vec![],
+        supplies: vec![],
+        deliveries: vec![],
+        reports: vec![],
+    };
+    let kinds = [
+        ("elderly_alone", 30.0),
+        ("chronic", 30.0),
+        ("disabled", 15.0),
+        ("pregnant", 10.0),
+        ("infant", 15.0),
+    ];
     if !homes.is_empty() {
         for i in 0..rng.gen_range(3..=8) {
             let kind = crate::land::pick(&mut rng, &kinds);
@@ -290,8 +409,16 @@ pub fn thematic(ctx: &Ctx, c: &Community, land: &Land) -> Thematic {
                 "pregnant" => (rng.gen_range(1988..=2000), "产检接送"),
                 _ => (rng.gen_range(2023..=2026), "婴幼儿用品"),
             };
-            let phone = format!("1{}{:09}", [3, 5, 7, 8, 9][rng.gen_range(0..5)], rng.gen_range(0..1_000_000_000u64));
-            let sex = if kind == "pregnant" || rng.gen_bool(0.5) { "female" } else { "male" };
+            let phone = format!(
+                "1{}{:09}",
+                [3, 5, 7, 8, 9][rng.gen_range(0..5)],
+                rng.gen_range(0..1_000_000_000u64)
+            );
+            let sex = if kind == "pregnant" || rng.gen_bool(0.5) {
+                "female"
+            } else {
+                "male"
+            };
             t.special.push(
                 ctx.feature(&format!("sp-{code}-{:03}", i + 1), GENERATED)
                     .with_geometry(ctx.point(at))
@@ -307,10 +434,16 @@ pub fn thematic(ctx: &Ctx, c: &Community, land: &Land) -> Thematic {
         }
     }
     let scale = (c.pop as f64 / 1000.0).max(1.0);
-    for (i, (item, unit, per_k)) in
-        [("医用口罩", "只", 400.0), ("消毒液", "升", 20.0), ("大米", "千克", 60.0), ("食用油", "升", 15.0), ("常用药品包", "份", 10.0), ("防护服", "套", 3.0)]
-            .into_iter()
-            .enumerate()
+    for (i, (item, unit, per_k)) in [
+        ("医用口罩", "只", 400.0),
+        ("消毒液", "升", 20.0),
+        ("大米", "千克", 60.0),
+        ("食用油", "升", 15.0),
+        ("常用药品包", "份", 10.0),
+        ("防护服", "套", 3.0),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let min = (per_k * scale).round();
         t.supplies.push(
@@ -324,9 +457,14 @@ pub fn thematic(ctx: &Ctx, c: &Community, land: &Land) -> Thematic {
         );
     }
     for i in 0..rng.gen_range(0..=2) {
-        let requested = date_between(&mut rng, NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"), ctx.as_of);
+        let requested = date_between(
+            &mut rng,
+            NaiveDate::from_ymd_opt(2026, 9, 1).expect("date"),
+            ctx.as_of,
+        );
         let status = ["requested", "dispatched", "delivered"][rng.gen_range(0..3)];
-        let delivered = (status == "delivered").then(|| (requested + Duration::days(rng.gen_range(0..3))).min(ctx.as_of));
+        let delivered = (status == "delivered")
+            .then(|| (requested + Duration::days(rng.gen_range(0..3))).min(ctx.as_of));
         let item = ["大米", "食用油", "常用药品包", "医用口罩"][rng.gen_range(0..4)];
         t.deliveries.push(
             ctx.feature(&format!("dlv-{code}-{}", i + 1), GENERATED)
@@ -335,12 +473,25 @@ pub fn thematic(ctx: &Ctx, c: &Community, land: &Land) -> Thematic {
                 .set("quantity", rng.gen_range(1..=50) as f64)
                 .set("status", status)
                 .set("requested_at", format!("{requested}T09:00:00.000Z"))
-                .set("delivered_at", delivered.map(|d| format!("{d}T15:00:00.000Z")))
-                .set("building_id", homes.get(rng.gen_range(0..homes.len().max(1))).map(|h| h.0)),
+                .set(
+                    "delivered_at",
+                    delivered.map(|d| format!("{d}T15:00:00.000Z")),
+                )
+                .set(
+                    "building_id",
+                    homes.get(rng.gen_range(0..homes.len().max(1))).map(|h| h.0),
+                ),
         );
     }
     let issues: [(&str, &[&str]); 6] = [
-        ("city_appearance", &["小区门口暴露垃圾未清运", "道路不洁，落叶堆积", "绿化带内杂物堆放"]),
+        (
+            "city_appearance",
+            &[
+                "小区门口暴露垃圾未清运",
+                "道路不洁，落叶堆积",
+                "绿化带内杂物堆放",
+            ],
+        ),
         ("advertising", &["违规张贴小广告", "楼体广告牌破损"]),
         ("construction", &["夜间施工噪音扰民", "工地渣土车未覆盖"]),
         ("emergency", &["下水道井盖缺失", "路灯不亮存在安全隐患"]),
@@ -349,17 +500,32 @@ pub fn thematic(ctx: &Ctx, c: &Community, land: &Land) -> Thematic {
     ];
     for i in 0..rng.gen_range(1..=5) {
         let (category, texts) = issues[rng.gen_range(0..issues.len())];
-        let reported = date_between(&mut rng, NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"), ctx.as_of);
+        let reported = date_between(
+            &mut rng,
+            NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            ctx.as_of,
+        );
         let status = vocab::REPORT_STATUSES[rng.gen_range(0..vocab::REPORT_STATUSES.len())].code;
-        let closed = (status == "closed").then(|| (reported + Duration::days(rng.gen_range(1..20))).min(ctx.as_of));
+        let closed = (status == "closed")
+            .then(|| (reported + Duration::days(rng.gen_range(1..20))).min(ctx.as_of));
         let at = spot(&mut rng, c, land);
         t.reports.push(
             ctx.feature(&format!("rr-{code}-{}", i + 1), GENERATED)
-                .with_geometry(ctx.point(Coord { x: at.x + rng.gen_range(-20.0..20.0), y: at.y + rng.gen_range(-20.0..20.0) }))
+                .with_geometry(ctx.point(Coord {
+                    x: at.x + rng.gen_range(-20.0..20.0),
+                    y: at.y + rng.gen_range(-20.0..20.0),
+                }))
                 .set("category", category)
                 .set("description", texts[rng.gen_range(0..texts.len())])
                 .set("status", status)
-                .set("reported_at", format!("{reported}T{:02}:{:02}:00.000Z", rng.gen_range(0..24), rng.gen_range(0..60)))
+                .set(
+                    "reported_at",
+                    format!(
+                        "{reported}T{:02}:{:02}:00.000Z",
+                        rng.gen_range(0..24),
+                        rng.gen_range(0..60)
+                    ),
+                )
                 .set("closed_at", closed.map(|d| format!("{d}T10:00:00.000Z")))
                 .set("address", format!("{}附近", c.unit.div.name))
                 .set("community_code", code.as_str())
@@ -372,17 +538,33 @@ pub fn thematic(ctx: &Ctx, c: &Community, land: &Land) -> Thematic {
 /// Epidemic cases clustered in a few communities (a fictional outbreak in autumn 2026).
 pub fn epidemic(ctx: &Ctx, members: &[(&Community, &Land)]) -> Vec<Feature> {
     let mut rng = rng_for(ctx.seed, "epidemic");
-    let with_homes: Vec<&(&Community, &Land)> = members.iter().filter(|(_, l)| !homes(l).is_empty()).collect();
+    let with_homes: Vec<&(&Community, &Land)> = members
+        .iter()
+        .filter(|(_, l)| !homes(l).is_empty())
+        .collect();
     let mut out = Vec::new();
     for _ in 0..30.min(with_homes.len()) {
         let (c, land) = with_homes[rng.gen_range(0..with_homes.len())];
         let homes = homes(land);
         let code = &c.unit.div.code;
-        let clusters: Vec<(&str, Coord)> = (0..rng.gen_range(1..=4)).map(|_| homes[rng.gen_range(0..homes.len())]).collect();
+        let clusters: Vec<(&str, Coord)> = (0..rng.gen_range(1..=4))
+            .map(|_| homes[rng.gen_range(0..homes.len())])
+            .collect();
         for _ in 0..rng.gen_range(3..=25) {
             let (bid, at) = clusters[rng.gen_range(0..clusters.len())];
-            let reported = date_between(&mut rng, NaiveDate::from_ymd_opt(2026, 9, 20).expect("date"), ctx.as_of);
-            let kind = crate::land::pick(&mut rng, &[("confirmed", 5.0), ("suspected", 3.0), ("close_contact", 2.0)]);
+            let reported = date_between(
+                &mut rng,
+                NaiveDate::from_ymd_opt(2026, 9, 20).expect("date"),
+                ctx.as_of,
+            );
+            let kind = crate::land::pick(
+                &mut rng,
+                &[
+                    ("confirmed", 5.0),
+                    ("suspected", 3.0),
+                    ("close_contact", 2.0),
+                ],
+            );
             let old = (ctx.as_of - reported).num_days() > 21;
             let status = match (kind, old) {
                 ("confirmed", false) => ["isolated", "hospitalised"][rng.gen_range(0..2)],
@@ -391,15 +573,27 @@ pub fn epidemic(ctx: &Ctx, members: &[(&Community, &Land)]) -> Vec<Feature> {
                 (_, true) => "released",
             };
             out.push(
-                ctx.feature(&format!("case-{code}-{:03}", out.iter().filter(|f: &&Feature| f.id.contains(code.as_str())).count() + 1), GENERATED)
-                    .with_geometry(ctx.point(Coord { x: at.x + rng.gen_range(-3.0..3.0), y: at.y + rng.gen_range(-3.0..3.0) }))
-                    .set("case_kind", kind)
-                    .set("status", status)
-                    .set("reported_date", reported.to_string())
-                    .set("age", rng.gen_range(1..=92) as i64)
-                    .set("sex", ["female", "male"][rng.gen_range(0..2)])
-                    .set("building_id", bid)
-                    .set("community_code", code.as_str()),
+                ctx.feature(
+                    &format!(
+                        "case-{code}-{:03}",
+                        out.iter()
+                            .filter(|f: &&Feature| f.id.contains(code.as_str()))
+                            .count()
+                            + 1
+                    ),
+                    GENERATED,
+                )
+                .with_geometry(ctx.point(Coord {
+                    x: at.x + rng.gen_range(-3.0..3.0),
+                    y: at.y + rng.gen_range(-3.0..3.0),
+                }))
+                .set("case_kind", kind)
+                .set("status", status)
+                .set("reported_date", reported.to_string())
+                .set("age", rng.gen_range(1..=92) as i64)
+                .set("sex", ["female", "male"][rng.gen_range(0..2)])
+                .set("building_id", bid)
+                .set("community_code", code.as_str()),
             );
         }
     }

