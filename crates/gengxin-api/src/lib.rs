@@ -6,6 +6,7 @@
 //! ([`error::ApiError`]). It holds no SQL (that is `gengxin-store`) and no analysis (that is
 //! `gengxin-engine`); handlers parse, call the store, and shape the answer.
 
+mod attachments;
 mod error;
 mod features;
 mod units;
@@ -39,6 +40,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         .route("/api/layers", get(features::layers))
         .route("/api/layers/{layer}/features", get(features::features))
         .route("/api/layers/{layer}/features/{id}", get(features::feature))
+        .route("/api/attachments/{id}", get(attachments::download))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(AppState { store })
 }
@@ -55,7 +57,8 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         units::unit,
         features::layers,
         features::features,
-        features::feature
+        features::feature,
+        attachments::download
     ),
     components(schemas(
         Health,

@@ -87,6 +87,21 @@ async fn fixture() -> (tempfile::TempDir, axum::Router) {
         ])
         .await
         .unwrap();
+    store
+        .add_attachments(vec![(
+            Feature::new(
+                "att-1",
+                GENERATED,
+                Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            )
+            .set("owner_layer", "projects")
+            .set("owner_id", "prj-1")
+            .set("file_name", "项目 简介\r\n\".txt")
+            .set("media_type", "text/plain; charset=utf-8"),
+            "积玉桥旧城改造".as_bytes().to_vec(),
+        )])
+        .await
+        .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     (dir, gengxin_api::app(store))
 }
@@ -138,6 +153,7 @@ async fn openapi_lists_every_route() {
         "/api/layers",
         "/api/layers/{layer}/features",
         "/api/layers/{layer}/features/{id}",
+        "/api/attachments/{id}",
     ] {
         assert!(v["paths"].get(p).is_some(), "{p} missing");
     }
@@ -340,4 +356,35 @@ async fn the_landing_page_is_chinese_html() {
         !html.contains("http://") && !html.contains("https://"),
         "no external resources"
     );
+}
+
+#[tokio::test]
+async fn attachments_download_with_safe_headers() {
+    let (_d, app) = fixture().await;
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get("/api/attachments/att-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    let cd = h["content-disposition"].to_str().unwrap();
+    assert!(cd.starts_with("attachment; filename*=UTF-8''"), "{cd}");
+    let name = cd.trim_start_matches("attachment; filename*=UTF-8''");
+    assert!(
+        !name.contains(['"', ' ', '\r', '\n', ';']),
+        "name must be encoded: {cd}"
+    );
+    assert!(cd.contains("%E9%A1%B9%E7%9B%AE"), "{cd}");
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(std::str::from_utf8(&bytes).unwrap(), "积玉桥旧城改造");
+    let (s, v, _) = call(&app, "/api/attachments/none").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found");
 }

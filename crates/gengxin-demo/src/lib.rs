@@ -28,7 +28,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use gengxin_engine::crs::GaussKruger;
 use gengxin_model::{Feature, GENERATED, LayerId, WUHAN_CODE, vocab};
 use gengxin_store::gpkg::GeoPackageStore;
-use gengxin_store::{Store, StoreError};
+use gengxin_store::{AttachmentDir, Store, StoreError};
 use geo::{BoundingRect, Centroid, Contains, MapCoords};
 use geo_types::{Coord, MultiLineString, MultiPolygon, Point, Rect};
 use rand::SeedableRng;
@@ -100,9 +100,11 @@ fn stage_zh(code: &str) -> &'static str {
     vocab::find(vocab::PROJECT_STAGES, code).map_or("", |c| c.zh)
 }
 
-/// The whole demo as features per layer, in catalogue order.
+/// The whole demo as features per layer, in catalogue order, and attachment files.
 pub struct Demo {
+    /// Every layer but `attachments`, whose rows come with their bytes below.
     pub layers: Vec<(LayerId, Vec<Feature>)>,
+    pub attachments: Vec<(Feature, Vec<u8>)>,
 }
 
 /// Generates the demo city. Pure: reads only the embedded real data.
@@ -285,7 +287,8 @@ pub fn generate(seed: u64) -> Demo {
         push(LayerId::ResidentReports, t.reports);
     }
 
-    let projects = renewal::generate(&ctx, &infos);
+    let mut projects = renewal::generate(&ctx, &infos);
+    let attachments = std::mem::take(&mut projects.attachments);
     push(
         LayerId::PlanZones,
         plan_zones(&ctx, &admin, &lands, &projects.status),
@@ -328,13 +331,17 @@ pub fn generate(seed: u64) -> Demo {
 
     let layers = gengxin_model::catalogue()
         .iter()
+        .filter(|l| l.id != LayerId::Attachments)
         .map(|l| {
             let mut fs = layers.remove(&l.id).unwrap_or_default();
             fs.sort_by(|a, b| a.id.cmp(&b.id));
             (l.id, fs)
         })
         .collect();
-    Demo { layers }
+    Demo {
+        layers,
+        attachments,
+    }
 }
 
 fn admin_units(ctx: &Ctx, admin: &admin::Admin) -> Vec<Feature> {
@@ -540,7 +547,7 @@ pub async fn write(store: &dyn Store, demo: Demo) -> Result<(), StoreError> {
     for (layer, features) in demo.layers {
         store.insert(vec![(layer, features)]).await?;
     }
-    Ok(())
+    store.add_attachments(demo.attachments).await
 }
 
 /// The demo store's file in `data_dir` for `seed`.
@@ -576,6 +583,11 @@ pub async fn ensure(data_dir: &Path, seed: u64) -> Result<(PathBuf, bool), DemoE
         let store = GeoPackageStore::create_or_open(&tmp)?;
         write(&store, demo).await?;
     }
-    std::fs::rename(&tmp, &path).map_err(|e| DemoError::DataDir(data_dir.to_owned(), e))?;
+    // The attachments first: the store file's arrival marks the build complete.
+    let io = |e| DemoError::DataDir(data_dir.to_owned(), e);
+    let files = AttachmentDir::beside(&path);
+    let _ = std::fs::remove_dir_all(files.path());
+    std::fs::rename(AttachmentDir::beside(&tmp).path(), files.path()).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
     Ok((path, true))
 }

@@ -42,6 +42,8 @@ pub struct Projects {
     pub reports: Vec<Feature>,
     /// (object id, project plan year, current stage) for the plan layers.
     pub status: Vec<(String, i32, &'static str)>,
+    /// A generated project brief (项目简介.txt) for each urban-village project: metadata, bytes.
+    pub attachments: Vec<(Feature, Vec<u8>)>,
 }
 
 fn add_days(d: NaiveDate, days: i64) -> NaiveDate {
@@ -82,6 +84,7 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
         milestones: vec![],
         reports: vec![],
         status: vec![],
+        attachments: vec![],
     };
     let mut seq = 0;
     for (o, &count) in objects.iter().zip(&phases) {
@@ -194,6 +197,26 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
                     ),
             );
             out.status.push((o.object.id.clone(), plan_year, stage));
+            if o.object.kind == "urban_village" {
+                let brief = format!(
+                    "项目简介（演示数据，自动生成）\n项目：{}{suffix}项目{phase_name}\n更新对象：{}（{}，{}）\n用地面积：{:.1} 公顷\n改造主体：{entity}\n计划年度：{plan_year}\n当前阶段：{}\n总投资：{total} 万元\n",
+                    o.object.name,
+                    o.object.name,
+                    o.district_name,
+                    o.street_name,
+                    o.area_m2 / 10_000.0,
+                    crate::stage_zh(stage),
+                );
+                out.attachments.push((
+                    ctx.feature(&format!("att-{id}-1"), GENERATED)
+                        .set("owner_layer", "projects")
+                        .set("owner_id", id.as_str())
+                        .set("file_name", "项目简介.txt")
+                        .set("media_type", "text/plain; charset=utf-8")
+                        .set("description", "generated project brief"),
+                    brief.into_bytes(),
+                ));
+            }
             for (k, &(st, name, _, _)) in stages.iter().enumerate() {
                 let done_at = actual[k].filter(|a| *a <= as_of);
                 let status = match done_at {

@@ -93,6 +93,12 @@ fn the_demo_city_holds_together() {
     assert_eq!(kinds("urban_village"), gengxin_demo::URBAN_VILLAGES);
     assert_eq!(kinds("old_town"), gengxin_demo::OLD_TOWN_COMMUNITIES);
     assert!(kinds("old_factory") > 50 && kinds("old_compound") > 200);
+    assert!(demo.attachments.len() >= gengxin_demo::URBAN_VILLAGES);
+    assert!(
+        demo.attachments
+            .iter()
+            .all(|(m, b)| m.get("owner_layer").as_str() == Some("projects") && !b.is_empty())
+    );
     let osm = layers[&LayerId::Buildings]
         .iter()
         .filter(|b| b.provenance.contains("OpenStreetMap"))

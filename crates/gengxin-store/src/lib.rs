@@ -11,6 +11,7 @@
 //!
 //! Not here: the wire format (the API crate), analysis (the engine crate).
 
+mod attachments;
 mod canonical;
 mod error;
 pub mod gpkg;
@@ -18,6 +19,7 @@ pub mod gpkg;
 use async_trait::async_trait;
 use gengxin_model::{Feature, LayerId, Value};
 
+pub use attachments::AttachmentDir;
 pub use canonical::canonical_hash;
 pub use error::StoreError;
 
@@ -92,4 +94,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of features in a layer.
     async fn count(&self, layer: LayerId) -> Result<u64, StoreError>;
+
+    /// Stores attachments: each file's bytes beside the store, then all metadata rows (layer
+    /// `attachments`) in one transaction. `sha256` and `size_bytes` are set from the bytes.
+    async fn add_attachments(&self, items: Vec<(Feature, Vec<u8>)>) -> Result<(), StoreError>;
+
+    /// An attachment's metadata and bytes.
+    async fn attachment(&self, id: &str) -> Result<Option<(Feature, Vec<u8>)>, StoreError>;
 }

@@ -355,3 +355,36 @@ fn opening_a_corrupt_store_fails_and_leaves_it_untouched() {
     assert!(e.to_string().contains("is corrupt"), "{e}");
     assert_eq!(bytes(&p), b);
 }
+
+#[tokio::test]
+async fn attachments_keep_bytes_beside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, s) = new_store(dir.path());
+    let meta = |id: &str| {
+        Feature::new(id, GENERATED, at())
+            .set("owner_layer", "projects")
+            .set("owner_id", "prj-0001")
+            .set("file_name", "项目简介.txt")
+            .set("media_type", "text/plain; charset=utf-8")
+    };
+    let body = "城中村改造项目简介".as_bytes().to_vec();
+    s.add_attachments(vec![(meta("a1"), body.clone()), (meta("a2"), body.clone())])
+        .await
+        .unwrap();
+    let (m, bytes) = s.attachment("a1").await.unwrap().unwrap();
+    assert_eq!(bytes, body);
+    assert_eq!(m.get("size_bytes"), &Value::Int(body.len() as i64));
+    let sha = m.get("sha256").as_str().unwrap().to_owned();
+    let file = gengxin_store::AttachmentDir::beside(&path)
+        .path()
+        .join(&sha);
+    assert!(file.is_file(), "stored beside the store, named by its hash");
+    assert!(s.attachment("nope").await.unwrap().is_none());
+    // A damaged file is reported, not served.
+    std::fs::write(&file, b"tampered").unwrap();
+    assert!(s.attachment("a1").await.is_err());
+    // Metadata that does not fit the layer stores no row.
+    let bad = meta("a3").set("owner_layer", 7_i64);
+    assert!(s.add_attachments(vec![(bad, b"x".to_vec())]).await.is_err());
+    assert_eq!(s.count(LayerId::Attachments).await.unwrap(), 2);
+}

@@ -24,7 +24,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
 
-use crate::{Query, Store, StoreError, StoreInfo};
+use crate::{AttachmentDir, Query, Store, StoreError, StoreInfo};
 
 pub use schema::latest_version;
 
@@ -488,6 +488,39 @@ impl Store for GeoPackageStore {
             rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
         })
         .await
+    }
+
+    async fn add_attachments(&self, items: Vec<(Feature, Vec<u8>)>) -> Result<(), StoreError> {
+        let dir = AttachmentDir::beside(&self.path);
+        let rows = tokio::task::spawn_blocking(move || {
+            items
+                .into_iter()
+                .map(|(meta, bytes)| {
+                    let sha = dir.put(&bytes).map_err(|e| {
+                        StoreError::Internal(format!("{}: {e}", dir.path().display()))
+                    })?;
+                    Ok(meta
+                        .set("sha256", sha)
+                        .set("size_bytes", bytes.len() as i64))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))??;
+        self.insert(vec![(LayerId::Attachments, rows)]).await
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<(Feature, Vec<u8>)>, StoreError> {
+        let Some(meta) = self.get(LayerId::Attachments, id).await? else {
+            return Ok(None);
+        };
+        let dir = AttachmentDir::beside(&self.path);
+        let sha = meta.get("sha256").as_str().unwrap_or_default().to_owned();
+        let bytes = tokio::task::spawn_blocking(move || dir.get(&sha))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .map_err(|e| StoreError::Internal(format!("attachment {id}: {e}")))?;
+        Ok(Some((meta, bytes)))
     }
 
     async fn count(&self, layer: LayerId) -> Result<u64, StoreError> {
