@@ -89,62 +89,40 @@ pub fn build(ctx: &Ctx, real: &RealData) -> Admin {
     let streets: Vec<Unit> = districts
         .par_iter()
         .flat_map_iter(|d| {
-            let divs: Vec<&Division> = real
-                .streets
-                .iter()
-                .filter(|s| s.parent == d.div.code)
-                .collect();
-            let mut rng = rng_for(ctx.seed, &d.div.code);
-            let sites = weighted_sites(&d.geom, divs.len(), &mut rng, |c| {
+            split(ctx, d, &real.streets, |c| {
                 0.08 + (-ctx.dist_km(c) / 5.0).exp()
-            });
-            let cells = voronoi_cells(&d.geom, &relax(&d.geom, sites, 1));
-            divs.into_iter()
-                .zip(cells)
-                .map(|(div, geom)| Unit {
-                    div: div.clone(),
-                    kind: street_kind(&div.name),
-                    geom,
-                })
-                .collect::<Vec<_>>()
+            })
+            .into_iter()
+            .map(|(div, geom)| Unit {
+                kind: street_kind(&div.name),
+                div,
+                geom,
+            })
+            .collect::<Vec<_>>()
         })
         .collect();
 
     let mut communities: Vec<Community> = streets
         .par_iter()
         .flat_map_iter(|s| {
-            let divs: Vec<&Division> = real
-                .communities
-                .iter()
-                .filter(|c| c.parent == s.div.code)
-                .collect();
-            let mut rng = rng_for(ctx.seed, &s.div.code);
-            let sites = weighted_sites(&s.geom, divs.len(), &mut rng, |c| {
-                0.3 + (-ctx.dist_km(c) / 4.0).exp()
-            });
-            let cells = voronoi_cells(&s.geom, &relax(&s.geom, sites, 1));
             let district = s.div.parent.clone();
-            divs.into_iter()
-                .zip(cells)
-                .map(|(div, geom)| {
-                    // Dense edges: neighbours that cut the same long edge at different points
-                    // must still agree on it after reprojection (see above).
-                    let geom = Euclidean.densify(&geom, 100.0);
-                    let dist_km = geom.centroid().map_or(99.0, |c| ctx.dist_km(c.0));
-                    Community {
-                        unit: Unit {
-                            div: div.clone(),
-                            kind: community_kind(&div.name),
-                            geom,
-                        },
-                        district: district.clone(),
-                        zone: zone_of(&district),
-                        pop: 0,
-                        dist_km,
-                        role: Role::Ordinary,
-                    }
-                })
-                .collect::<Vec<_>>()
+            split(ctx, s, &real.communities, |c| {
+                0.3 + (-ctx.dist_km(c) / 4.0).exp()
+            })
+            .into_iter()
+            .map(|(div, geom)| Community {
+                dist_km: geom.centroid().map_or(99.0, |c| ctx.dist_km(c.0)),
+                unit: Unit {
+                    kind: community_kind(&div.name),
+                    div,
+                    geom,
+                },
+                district: district.clone(),
+                zone: zone_of(&district),
+                pop: 0,
+                role: Role::Ordinary,
+            })
+            .collect::<Vec<_>>()
         })
         .collect();
 
@@ -156,6 +134,25 @@ pub fn build(ctx: &Ctx, real: &RealData) -> Admin {
         streets,
         communities,
     }
+}
+
+/// Splits `parent` into one cell per child division (a relaxed Voronoi partition, sites denser
+/// where `weight` is higher). Cell edges are densified to 100 m: neighbours that cut the same
+/// long edge at different points must still agree on it after reprojection (see above).
+fn split(
+    ctx: &Ctx,
+    parent: &Unit,
+    all: &[Division],
+    weight: impl Fn(Coord) -> f64,
+) -> Vec<(Division, MultiPolygon<f64>)> {
+    let divs: Vec<&Division> = all.iter().filter(|d| d.parent == parent.div.code).collect();
+    let mut rng = rng_for(ctx.seed, &parent.div.code);
+    let sites = weighted_sites(&parent.geom, divs.len(), &mut rng, weight);
+    let cells = voronoi_cells(&parent.geom, &relax(&parent.geom, sites, 1));
+    divs.into_iter()
+        .cloned()
+        .zip(cells.iter().map(|c| Euclidean.densify(c, 100.0)))
+        .collect()
 }
 
 /// The 156 urban villages are the villages nearest the centre outside the outer districts' rural
