@@ -1,9 +1,10 @@
 //! Attachment downloads.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::extract::ApiPath;
 use crate::{ApiError, AppState};
 
 /// Percent-encodes a file name for `Content-Disposition: attachment; filename*=UTF-8''…`
@@ -26,7 +27,7 @@ fn rfc8187(name: &str) -> String {
     ))]
 pub async fn download(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let (meta, bytes) = s
         .store

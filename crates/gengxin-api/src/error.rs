@@ -1,12 +1,14 @@
 //! The one error type at the HTTP edge: a status, a stable public code, and a message. Internal
 //! details are logged, never sent.
 
+use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gengxin_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// An error answer: HTTP status, stable public code and a message meant for the client.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -22,7 +24,8 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable: `bad_request`, `not_found`, `invalid_feature`, `conflict`, `store_unavailable`, `internal`.
+    /// Stable: `bad_request`, `not_found`, `method_not_allowed`, `invalid_feature`, `conflict`,
+    /// `store_unavailable`, `internal`.
     pub code: &'static str,
     pub message: String,
 }
@@ -40,6 +43,42 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+        }
+    }
+    pub fn method_not_allowed() -> Self {
+        ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: "this route does not answer that method; see /api/openapi.json".into(),
+        }
+    }
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The stable public code (`error.code` in the body).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    /// The message sent to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// A path segment that does not decode (e.g. invalid percent-encoded UTF-8) is the client's
+/// fault; anything else axum's `Path` can refuse is a routing bug on our side.
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        if e.status().is_client_error() {
+            ApiError::bad_request(format!("malformed path: {}", e.body_text()))
+        } else {
+            tracing::error!(error = %e.body_text(), "path extraction failed");
+            ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: "internal error".to_owned(),
+            }
         }
     }
 }

@@ -2,13 +2,14 @@
 //! equality with keyset paging, and one feature's detail.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use gengxin_model::{Feature, FieldType, Layer, Value, catalogue, timestamp};
 use gengxin_store::{Bbox, Query};
 use serde::Serialize;
 use serde_json::{Map, json};
 use utoipa::ToSchema;
 
+use crate::extract::ApiPath;
 use crate::{ApiError, AppState};
 
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -167,6 +168,12 @@ fn parse_value(layer: &Layer, name: &str, raw: &str) -> Result<Value, ApiError> 
                 .ok_or_else(|| bad("a number"))?,
         ),
         FieldType::Bool => Value::Bool(raw.parse().map_err(|_| bad("true or false"))?),
+        FieldType::Date if !gengxin_model::is_date(raw) => {
+            return Err(bad("a date YYYY-MM-DD"));
+        }
+        FieldType::DateTime if !gengxin_model::is_timestamp(raw) => {
+            return Err(bad("an RFC 3339 timestamp"));
+        }
         FieldType::Text | FieldType::Date | FieldType::DateTime => Value::Text(raw.to_owned()),
     })
 }
@@ -188,7 +195,7 @@ fn parse_value(layer: &Layer, name: &str, raw: &str) -> Result<Value, ApiError> 
     ))]
 pub async fn features(
     State(s): State<AppState>,
-    Path(layer_name): Path<String>,
+    ApiPath(layer_name): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let layer = layer(&layer_name)?;
@@ -260,7 +267,7 @@ pub async fn features(
     ))]
 pub async fn feature(
     State(s): State<AppState>,
-    Path((layer_name, id)): Path<(String, String)>,
+    ApiPath((layer_name, id)): ApiPath<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let layer = layer(&layer_name)?;
     let f = s

@@ -8,6 +8,7 @@
 
 mod attachments;
 mod error;
+mod extract;
 mod features;
 mod units;
 
@@ -29,7 +30,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
 }
 
-/// The whole HTTP application over one store.
+/// The whole HTTP application over one store. Unknown routes answer `404 not_found` and known
+/// routes asked with another method `405 method_not_allowed`, both in the JSON error shape.
 pub fn app(store: Arc<dyn Store>) -> Router {
     Router::new()
         .route("/", get(landing))
@@ -41,7 +43,9 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         .route("/api/layers/{layer}/features", get(features::features))
         .route("/api/layers/{layer}/features/{id}", get(features::feature))
         .route("/api/attachments/{id}", get(attachments::download))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        // After the routes: it applies to the routes registered so far.
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .with_state(AppState { store })
 }
 
@@ -52,7 +56,9 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         description = "Urban renewal and community governance decision support."
     ),
     paths(
+        landing,
         health,
+        openapi,
         units::children,
         units::unit,
         features::layers,
@@ -77,6 +83,10 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", responses(
+    (status = 200, description = "The OpenAPI 3 document of this API", body = Object),
+))]
 async fn openapi() -> impl IntoResponse {
     axum::Json(openapi_document())
 }
@@ -109,6 +119,10 @@ async fn health(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiErro
     }))
 }
 
+/// A plain HTML landing page (Chinese first, English beside it) linking to the API.
+#[utoipa::path(get, path = "/", responses(
+    (status = 200, description = "HTML page", content_type = "text/html; charset=utf-8", body = String),
+))]
 async fn landing() -> Html<&'static str> {
     Html(include_str!("landing.html"))
 }

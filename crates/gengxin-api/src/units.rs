@@ -1,12 +1,13 @@
 //! The administrative tree: city 420100 → districts → streets → communities/villages.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use gengxin_model::{LayerId, Value};
 use gengxin_store::Query;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::extract::ApiPath;
 use crate::features::feature_json;
 use crate::{ApiError, AppState};
 
@@ -51,7 +52,7 @@ fn text(v: &Value) -> String {
     ))]
 pub async fn children(
     State(s): State<AppState>,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<Json<Vec<UnitItem>>, ApiError> {
     check_code(&code)?;
     if s.store.get(LayerId::AdminUnits, &code).await?.is_none() {
@@ -89,7 +90,7 @@ pub async fn children(
     ))]
 pub async fn unit(
     State(s): State<AppState>,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_code(&code)?;
     let f = s

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
-use gengxin_model::{Feature, GENERATED, LayerId};
-use gengxin_store::Store;
+use gengxin_model::{Feature, GENERATED, LayerId, ValidationError};
 use gengxin_store::gpkg::GeoPackageStore;
+use gengxin_store::{Query, Store, StoreError, StoreInfo};
 use geo_types::polygon;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -138,6 +138,7 @@ async fn health_reports_the_store() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["backend"], "geopackage");
     assert_eq!(v["schema_version"], 1);
+    assert!(v["location"].as_str().unwrap().ends_with("api.gpkg"), "{v}");
 }
 
 #[tokio::test]
@@ -147,6 +148,8 @@ async fn openapi_lists_every_route() {
     assert_eq!(s, StatusCode::OK);
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
     for p in [
+        "/",
+        "/api/openapi.json",
         "/api/health",
         "/api/units/{code}",
         "/api/units/{code}/children",
@@ -171,6 +174,9 @@ async fn the_admin_tree_lists_children_in_code_order() {
     assert_eq!(kids[1]["name"], "武昌区");
     assert_eq!(kids[1]["level"], "district");
     assert_eq!(kids[1]["geometry"], "/api/units/420106");
+    assert_eq!(kids[1]["kind"], "district");
+    assert_eq!(kids[1]["parent_code"], "420100");
+    assert!(kids[1].get("coordinates").is_none() && kids[1]["geometry"].is_string());
     let (_, v, _) = call(&app, "/api/units/420106/children").await;
     assert_eq!(v[0]["name"], "积玉桥街道");
     let (s, v, _) = call(&app, "/api/units/420102/children").await;
@@ -178,9 +184,17 @@ async fn the_admin_tree_lists_children_in_code_order() {
     let (s, v, _) = call(&app, "/api/units/429999/children").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_error(&v, "not_found");
-    let (s, v, _) = call(&app, "/api/units/abc'--/children").await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_error(&v, "bad_request");
+    for bad in [
+        "/api/units/abc'--/children",
+        "/api/units/42010/children",
+        "/api/units/4201000000001/children",
+        "/api/units/%FF%FE/children",
+        "/api/units/abc",
+    ] {
+        let (s, v, _) = call(&app, bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert_error(&v, "bad_request");
+    }
 }
 
 #[tokio::test]
@@ -189,11 +203,18 @@ async fn a_unit_comes_with_its_geometry() {
     let (s, v, _) = call(&app, "/api/units/420106").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["type"], "Feature");
+    assert_eq!(v["id"], "420106");
     assert_eq!(v["geometry"]["type"], "MultiPolygon");
+    assert_eq!(v["geometry"]["coordinates"][0][0][0][0], 114.3);
     assert_eq!(v["properties"]["name"], "武昌区");
     assert_eq!(v["properties"]["provenance"], "generated");
     assert_eq!(v["properties"]["created_at"], "2026-01-02T03:04:05.000Z");
+    assert_eq!(v["properties"]["updated_at"], "2026-01-02T03:04:05.000Z");
+    assert_eq!(v["properties"]["version"], 1);
     assert_eq!(v["properties"]["children"], "/api/units/420106/children");
+    let (s, v, _) = call(&app, "/api/units/429999").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found");
 }
 
 #[tokio::test]
@@ -202,11 +223,21 @@ async fn layers_list_the_catalogue_with_counts() {
     let (s, v, _) = call(&app, "/api/layers").await;
     assert_eq!(s, StatusCode::OK);
     let ls = v.as_array().unwrap();
-    assert_eq!(ls.len(), gengxin_model::catalogue().len());
+    assert_eq!(ls.len(), 18);
+    let names: Vec<&str> = ls.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = gengxin_model::catalogue().iter().map(|l| l.name).collect();
+    assert_eq!(names, expected);
+    let count = |name: &str| ls.iter().find(|l| l["name"] == name).unwrap()["count"].clone();
+    assert_eq!(count("admin_units"), 4);
+    assert_eq!(count("projects"), 1);
+    assert_eq!(count("attachments"), 1);
+    assert_eq!(count("buildings"), 0);
     let parcels = ls.iter().find(|l| l["name"] == "parcels").unwrap();
     assert_eq!(parcels["count"], 4);
     assert_eq!(parcels["geometry_type"], "MULTIPOLYGON");
     assert_eq!(parcels["database"], "renewal");
+    assert_eq!(parcels["title_zh"], "地块");
+    assert_eq!(parcels["features"], "/api/layers/parcels/features");
     let lu = parcels["fields"]
         .as_array()
         .unwrap()
@@ -222,6 +253,21 @@ async fn layers_list_the_catalogue_with_counts() {
     );
     let projects = ls.iter().find(|l| l["name"] == "projects").unwrap();
     assert!(projects["geometry_type"].is_null());
+    let name = &projects["fields"].as_array().unwrap()[1];
+    assert_eq!(
+        (
+            &name["name"],
+            &name["type"],
+            &name["required"],
+            &name["codes"]
+        ),
+        (
+            &"name".into(),
+            &"text".into(),
+            &true.into(),
+            &serde_json::Value::Null
+        )
+    );
     assert_eq!(
         ls.iter()
             .find(|l| l["name"] == "special_populations")
@@ -264,9 +310,35 @@ async fn features_by_bbox_filter_and_page() {
     assert_eq!(v["features"][0]["id"], "p3");
     assert_eq!(v["numberReturned"], 1);
 
+    let (_, v, _) = call(&app, "/api/layers/parcels/features?limit=3").await;
+    assert_eq!(v["numberReturned"], 3);
+    let next = v["next"].as_str().unwrap().to_owned();
+    assert!(!next.contains("bbox="), "{next}");
+    let (_, v, _) = call(&app, &next).await;
+    assert_eq!(v["features"][0]["id"], "p4");
+
     let (_, v, _) = call(&app, "/api/layers/parcels/features?land_use=0901").await;
     assert_eq!(v["features"].as_array().unwrap().len(), 1);
+    assert_eq!(v["features"][0]["id"], "p2");
     assert_eq!(v["features"][0]["properties"]["land_use"], "0901");
+
+    // Filters combine with bbox (AND), and numbers are compared as numbers.
+    let (_, v, _) = call(
+        &app,
+        "/api/layers/parcels/features?bbox=114.29,30.4,114.6,30.6&land_use=0701&area_m2=9000",
+    )
+    .await;
+    let ids: Vec<&str> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["p1", "p3", "p4"]);
+    let (_, v, _) = call(&app, "/api/layers/parcels/features?area_m2=1").await;
+    assert_eq!(v["numberReturned"], 0);
+    let (_, v, _) = call(&app, "/api/layers/projects/features?stage=construction").await;
+    assert_eq!(v["numberReturned"], 1);
 
     let (_, v, _) = call(&app, "/api/layers/projects/features").await;
     assert!(v["features"][0]["geometry"].is_null());
@@ -298,6 +370,11 @@ async fn malformed_feature_queries_are_400_and_unknown_things_404() {
             "bad_request",
         ),
         (
+            "/api/layers/projects/features?start_date=2026-1-1",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
             "/api/layers/parcels/features?limit=0",
             StatusCode::BAD_REQUEST,
             "bad_request",
@@ -314,6 +391,16 @@ async fn malformed_feature_queries_are_400_and_unknown_things_404() {
         ),
         (
             "/api/layers/parcels/features?far=high",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/layers/projects/features?plan_year=soon",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/layers/parcels/features?limit=ten",
             StatusCode::BAD_REQUEST,
             "bad_request",
         ),
@@ -338,9 +425,39 @@ async fn malformed_feature_queries_are_400_and_unknown_things_404() {
         assert_eq!(s, status, "{uri}: {v}");
         assert_error(&v, code);
     }
+    let (_, v, _) = call(&app, "/api/layers/parcels/features?colour=red").await;
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("colour"), "the message names the field: {msg}");
+    let (_, v, _) = call(&app, "/api/layers/projects/features?bbox=114,30,115,31").await;
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("no geometry"), "{msg}");
+
     let (s, v, _) = call(&app, "/api/layers/parcels/features/p2").await;
     assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["type"], "Feature");
+    assert_eq!(v["id"], "p2");
+    assert_eq!(v["geometry"]["type"], "MultiPolygon");
     assert_eq!(v["properties"]["land_use"], "0901");
+    let (s, v, _) = call(&app, "/api/layers/projects/features/prj-1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["geometry"].is_null());
+    assert_eq!(v["properties"]["stage"], "construction");
+}
+
+#[tokio::test]
+async fn other_methods_are_405_in_the_error_shape() {
+    let (_d, app) = fixture().await;
+    let r = app
+        .clone()
+        .oneshot(Request::post("/api/layers").body(Body::from("{}")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET"), "{allow}");
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_error(&v, "method_not_allowed");
 }
 
 #[tokio::test]
@@ -348,10 +465,19 @@ async fn the_landing_page_is_chinese_html() {
     let (_d, app) = fixture().await;
     let (s, v, ctype) = call(&app, "/").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(ctype.starts_with("text/html"), "{ctype}");
+    assert_eq!(ctype, "text/html; charset=utf-8");
     let html = v.as_str().unwrap();
-    assert!(html.contains("lang=\"zh-CN\"") && html.contains("城市更新与社区治理决策支持平台"));
-    assert!(html.contains("/api/units/420100/children"));
+    assert!(html.contains("lang=\"zh-CN\""));
+    assert!(html.contains("<title>更新 Gengxin — 城市更新与社区治理决策支持平台</title>"));
+    for link in [
+        "href=\"/api/health\"",
+        "href=\"/api/openapi.json\"",
+        "href=\"/api/layers\"",
+        "href=\"/api/units/420100/children\"",
+    ] {
+        assert!(html.contains(link), "{link}");
+    }
+    assert!(html.contains("后续版本") && html.contains("later version"));
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "no external resources"
@@ -387,4 +513,107 @@ async fn attachments_download_with_safe_headers() {
     let (s, v, _) = call(&app, "/api/attachments/none").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_error(&v, "not_found");
+}
+
+/// A store that answers every call with one error, to check the status mapping end to end.
+struct Failing(MakeError);
+
+type MakeError = fn() -> StoreError;
+
+#[async_trait::async_trait]
+impl Store for Failing {
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        Err((self.0)())
+    }
+    async fn insert(&self, _: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn get(&self, _: LayerId, _: &str) -> Result<Option<Feature>, StoreError> {
+        Err((self.0)())
+    }
+    async fn query(&self, _: LayerId, _: Query) -> Result<Vec<Feature>, StoreError> {
+        Err((self.0)())
+    }
+    async fn count(&self, _: LayerId) -> Result<u64, StoreError> {
+        Err((self.0)())
+    }
+    async fn add_attachments(&self, _: Vec<(Feature, Vec<u8>)>) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn attachment(&self, _: &str) -> Result<Option<(Feature, Vec<u8>)>, StoreError> {
+        Err((self.0)())
+    }
+}
+
+fn failing(e: MakeError) -> axum::Router {
+    gengxin_api::app(Arc::new(Failing(e)))
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_store_fails() {
+    for e in [
+        (|| StoreError::Unavailable("pool timed out".into())) as MakeError,
+        || StoreError::Internal("disk I/O error at /secret/path".into()),
+    ] {
+        let (s, v, _) = call(&failing(e), "/api/health").await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert_error(&v, "store_unavailable");
+        assert!(!v.to_string().contains("/secret/path"), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn store_errors_map_to_statuses_and_internal_details_stay_inside() {
+    let cases: [(MakeError, StatusCode, &str); 5] = [
+        (
+            || {
+                StoreError::Invalid(ValidationError::NoProvenance {
+                    layer: "parcels",
+                    id: "p9".into(),
+                })
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_feature",
+        ),
+        (
+            || StoreError::Duplicate {
+                layer: "parcels",
+                id: "p1".into(),
+            },
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            || StoreError::UnknownField {
+                layer: "parcels",
+                field: "colour".into(),
+            },
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            || StoreError::Unavailable("pool timed out".into()),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+        ),
+        (
+            || StoreError::Internal("no such table: renewal_parcels at /secret/path".into()),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+        ),
+    ];
+    for (e, status, code) in cases {
+        let app = failing(e);
+        for uri in [
+            "/api/layers/parcels/features",
+            "/api/layers/parcels/features/p1",
+            "/api/units/420100/children",
+            "/api/layers",
+        ] {
+            let (s, v, _) = call(&app, uri).await;
+            assert_eq!(s, status, "{uri}: {v}");
+            assert_error(&v, code);
+            assert!(!v.to_string().contains("/secret/path"), "leaked: {v}");
+        }
+    }
 }

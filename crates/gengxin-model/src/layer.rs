@@ -301,12 +301,20 @@ fn check_value(field: &Field, v: &mut Value) -> Result<(), (&'static str, String
             Some(list) if vocab::find(list, s).is_none() => Err(("code", s.clone())),
             _ => Ok(()),
         },
-        (FieldType::Date, Value::Text(s)) if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
-            Ok(())
-        }
-        (FieldType::DateTime, Value::Text(s)) if DateTime::parse_from_rfc3339(s).is_ok() => Ok(()),
+        (FieldType::Date, Value::Text(s)) if is_date(s) => Ok(()),
+        (FieldType::DateTime, Value::Text(s)) if is_timestamp(s) => Ok(()),
         (ty, _) => Err((type_name(ty), got())),
     }
+}
+
+/// A calendar date written exactly `YYYY-MM-DD` (chrono alone would also take `2026-1-1`).
+pub fn is_date(s: &str) -> bool {
+    s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
+/// An RFC 3339 timestamp.
+pub fn is_timestamp(s: &str) -> bool {
+    DateTime::parse_from_rfc3339(s).is_ok()
 }
 
 fn type_name(ty: FieldType) -> &'static str {

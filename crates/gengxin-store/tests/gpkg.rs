@@ -388,3 +388,43 @@ async fn attachments_keep_bytes_beside_the_store() {
     assert!(s.add_attachments(vec![(bad, b"x".to_vec())]).await.is_err());
     assert_eq!(s.count(LayerId::Attachments).await.unwrap(), 2);
 }
+
+/// Regression: any SQLite constraint failure used to be reported as a duplicate id.
+#[tokio::test]
+async fn only_a_repeated_id_is_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, s) = new_store(dir.path());
+    // A CHECK constraint added by another tool must not be reported as a duplicate.
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TRIGGER no_big AFTER INSERT ON community_facilities WHEN NEW.capacity > 1000
+             BEGIN SELECT RAISE(ABORT, 'constraint failed: capacity'); END;",
+        )
+        .unwrap();
+    }
+    let s2 = GeoPackageStore::open(&path).unwrap();
+    drop(s);
+    let e = s2
+        .insert(vec![(
+            LayerId::Facilities,
+            vec![facility("big", 114.0, 30.0).set("capacity", 5000_i64)],
+        )])
+        .await
+        .unwrap_err();
+    assert!(!matches!(e, StoreError::Duplicate { .. }), "{e}");
+    s2.insert(vec![(
+        LayerId::Facilities,
+        vec![facility("f1", 114.0, 30.0)],
+    )])
+    .await
+    .unwrap();
+    let e = s2
+        .insert(vec![(
+            LayerId::Facilities,
+            vec![facility("f1", 114.0, 30.0)],
+        )])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Duplicate { .. }), "{e}");
+}

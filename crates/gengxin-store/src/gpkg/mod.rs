@@ -358,7 +358,7 @@ fn insert_layer(
         stmt.execute(params_from_iter(params))
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(err, _)
-                    if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
                 {
                     StoreError::Duplicate {
                         layer: layer.name,
