@@ -52,18 +52,6 @@ impl ApiError {
             message: "this route does not answer that method; see /api/openapi.json".into(),
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-    /// The stable public code (`error.code` in the body).
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-    /// The message sent to the client.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
 }
 
 /// A path segment that does not decode (e.g. invalid percent-encoded UTF-8) is the client's

@@ -543,6 +543,13 @@ pub fn epidemic(ctx: &Ctx, members: &[(&Community, &Land)]) -> Vec<Feature> {
         .filter(|(_, l)| !homes(l).is_empty())
         .collect();
     let mut out = Vec::new();
+    // Case numbers per community (a community can be drawn more than once).
+    let mut seq: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let next_case = |seq: &mut std::collections::HashMap<String, usize>, code: &str| {
+        let n = seq.entry(code.to_owned()).or_default();
+        *n += 1;
+        *n
+    };
     for _ in 0..30.min(with_homes.len()) {
         let (c, land) = with_homes[rng.gen_range(0..with_homes.len())];
         let homes = homes(land);
@@ -574,13 +581,7 @@ pub fn epidemic(ctx: &Ctx, members: &[(&Community, &Land)]) -> Vec<Feature> {
             };
             out.push(
                 ctx.feature(
-                    &format!(
-                        "case-{code}-{:03}",
-                        out.iter()
-                            .filter(|f: &&Feature| f.id.contains(code.as_str()))
-                            .count()
-                            + 1
-                    ),
+                    &format!("case-{code}-{:03}", next_case(&mut seq, code)),
                     GENERATED,
                 )
                 .with_geometry(ctx.point(Coord {

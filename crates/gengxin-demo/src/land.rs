@@ -315,7 +315,9 @@ pub fn generate(ctx: &Ctx, c: &Community) -> Land {
 
     let mut land = Land::default();
     let mut old_town: Vec<usize> = Vec::new();
-    let mut blocks: Vec<MultiPolygon<f64>> = Vec::new();
+    // Each kept parcel's cell centre and whether it was clipped: renewal objects are unions of
+    // whole blocks (parcel plus its half of the roads), built only for the parcels they take.
+    let mut kept: Vec<(f64, f64, bool)> = Vec::new();
     let full_area = s * s;
     // Parcels are the set-back squares of the cells, clipped to the community; slivers (under
     // 30% of a full parcel) are dropped, but every community keeps at least its largest parcel.
@@ -408,27 +410,28 @@ pub fn generate(ctx: &Ctx, c: &Community) -> Land {
             planned_far: far,
             object: None,
         });
-        blocks.push(if clipped {
-            c.unit.geom.intersection(&frame.rect(
-                cu - block / 2.0,
-                cv - block / 2.0,
-                cu + block / 2.0,
-                cv + block / 2.0,
-            ))
-        } else {
-            MultiPolygon(vec![frame.rect(
-                cu - block / 2.0,
-                cv - block / 2.0,
-                cu + block / 2.0,
-                cv + block / 2.0,
-            )])
-        });
+        kept.push((cu, cv, clipped));
     }
+    let block_of = |m: usize| {
+        let (cu, cv, clipped) = kept[m];
+        let square = frame.rect(
+            cu - block / 2.0,
+            cv - block / 2.0,
+            cu + block / 2.0,
+            cv + block / 2.0,
+        );
+        if clipped {
+            c.unit.geom.intersection(&square)
+        } else {
+            MultiPolygon(vec![square])
+        }
+    };
 
     // Renewal objects.
     let add_object =
         |land: &mut Land, id: String, name: String, kind: &'static str, members: Vec<usize>| {
-            let geom = unary_union(members.iter().flat_map(|&m| blocks[m].0.iter()));
+            let blocks: Vec<MultiPolygon<f64>> = members.iter().map(|&m| block_of(m)).collect();
+            let geom = unary_union(blocks.iter().flat_map(|b| b.0.iter()));
             let mut years: Vec<i32> = members.iter().map(|&m| land.parcels[m].year).collect();
             years.sort();
             for &m in &members {

@@ -30,7 +30,7 @@ use gengxin_model::{Feature, GENERATED, LayerId, WUHAN_CODE, vocab};
 use gengxin_store::gpkg::GeoPackageStore;
 use gengxin_store::{AttachmentDir, Store, StoreError};
 use geo::{BoundingRect, Centroid, Contains, MapCoords};
-use geo_types::{Coord, MultiLineString, MultiPolygon, Point, Rect};
+use geo_types::{Coord, MultiPolygon, Point, Rect};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -73,11 +73,7 @@ impl Ctx {
         }
     }
 
-    fn lonlat(&self, g: &MultiPolygon<f64>) -> MultiPolygon<f64> {
-        g.map_coords(|c| self.to_lonlat(c))
-    }
-
-    fn lonlat_lines(&self, g: &MultiLineString<f64>) -> MultiLineString<f64> {
+    fn lonlat<G: MapCoords<f64, f64, Output = G>>(&self, g: &G) -> G {
         g.map_coords(|c| self.to_lonlat(c))
     }
 
@@ -230,7 +226,7 @@ pub fn generate(seed: u64) -> Demo {
                 .iter()
                 .map(|r| {
                     ctx.feature(&r.id, GENERATED)
-                        .with_geometry(ctx.lonlat_lines(&r.geom))
+                        .with_geometry(ctx.lonlat(&r.geom))
                         .set("name", r.name.as_str())
                         .set("class", r.class)
                         .set("width_m", r.width)
@@ -412,8 +408,7 @@ fn osm_buildings(ctx: &Ctx, real: &real::RealData, admin: &admin::Admin) -> Vec<
     real.osm_buildings
         .iter()
         .map(|b| {
-            let (osm_id, g, height, kind) = (b.id, &b.footprint, &b.height, &b.kind);
-            let gk = ctx.gk.project_geometry(g);
+            let gk = ctx.gk.project_geometry(&b.footprint);
             let c = gk.centroid().map(|p| p.0);
             let community = c.and_then(|c| {
                 admin
@@ -421,8 +416,8 @@ fn osm_buildings(ctx: &Ctx, real: &real::RealData, admin: &admin::Admin) -> Vec<
                     .iter()
                     .find(|cm| cm.unit.geom.contains(&Point(c)))
             });
-            let floors = height.map(|h| ((h / 3.0).round() as i64).max(1));
-            let use_ = match kind.as_deref() {
+            let floors = b.height.map(|h| ((h / 3.0).round() as i64).max(1));
+            let use_ = match b.kind.as_deref() {
                 Some("mall" | "retail" | "commercial") => "commercial",
                 Some("office") => "office",
                 Some("industrial") => "industrial",
@@ -430,12 +425,11 @@ fn osm_buildings(ctx: &Ctx, real: &real::RealData, admin: &admin::Admin) -> Vec<
                 Some("school" | "university" | "hospital") => "public",
                 _ => "mixed",
             };
-            let ll = g.clone();
-            ctx.feature(&format!("osm-way-{osm_id}"), real::SOURCE_OSM)
-                .with_geometry(ll)
+            ctx.feature(&format!("osm-way-{}", b.id), real::SOURCE_OSM)
+                .with_geometry(b.footprint.clone())
                 .set("name", b.name.as_deref())
                 .set("floors", floors)
-                .set("height_m", *height)
+                .set("height_m", b.height)
                 .set("use", use_)
                 .set("footprint_m2", geo::Area::unsigned_area(&gk).round())
                 .set("district_code", community.map(|c| c.district.as_str()))

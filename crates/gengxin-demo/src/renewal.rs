@@ -113,14 +113,10 @@ pub fn generate(ctx: &Ctx, objects: &[ObjectInfo]) -> Projects {
                 } else {
                     rng.gen_range(1.3..2.2)
                 };
-                let next = match (actual[k], stall_at) {
-                    (Some(a), Some(s)) if k >= s => {
-                        let _ = a;
-                        None
-                    }
-                    (Some(a), _) => Some(add_months_f(a, m * factor)),
-                    (None, _) => None,
-                };
+                // A stalled project never enters the stages after the one it stalls in.
+                let next = actual[k]
+                    .filter(|_| stall_at.is_none_or(|s| k < s))
+                    .map(|a| add_months_f(a, m * factor));
                 actual.push(next);
             }
             // Progress at a date: stage by entries, then the share of the stage elapsed.

@@ -58,12 +58,11 @@ impl GeoPackageStore {
         let tmp = path.with_extension("gpkg.creating");
         let _ = std::fs::remove_file(&tmp);
         {
-            let conn = Connection::open(&tmp).map_err(|e| internal(path, e))?;
+            let mut conn = Connection::open(&tmp).map_err(|e| internal(path, e))?;
             conn.pragma_update(None, "application_id", schema::APPLICATION_ID)
                 .map_err(|e| internal(path, e))?;
             conn.pragma_update(None, "user_version", schema::GPKG_USER_VERSION)
                 .map_err(|e| internal(path, e))?;
-            let mut conn = conn;
             migrate(&mut conn, path, 0)?;
         }
         std::fs::rename(&tmp, path).map_err(|e| internal(path, e))?;
