@@ -25,7 +25,7 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable: `bad_request`, `not_found`, `method_not_allowed`, `invalid_feature`, `conflict`,
-    /// `store_unavailable`, `internal`.
+    /// `precondition_required`, `store_unavailable`, `internal`.
     pub code: &'static str,
     pub message: String,
 }
@@ -42,6 +42,13 @@ impl ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
+            message: message.into(),
+        }
+    }
+    pub fn precondition_required(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::PRECONDITION_REQUIRED,
+            code: "precondition_required",
             message: message.into(),
         }
     }
@@ -75,8 +82,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let (status, code) = match &e {
             StoreError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_feature"),
-            StoreError::Duplicate { .. } => (StatusCode::CONFLICT, "conflict"),
-            StoreError::UnknownField { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            StoreError::Duplicate { .. }
+            | StoreError::Conflict { .. }
+            | StoreError::NotEmpty(_) => (StatusCode::CONFLICT, "conflict"),
+            StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            StoreError::UnknownField { .. } | StoreError::BadQuery(_) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             StoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

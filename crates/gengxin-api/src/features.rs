@@ -73,7 +73,7 @@ pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, A
             title_en: l.en,
             geometry_type: l.geometry.map(|g| g.ogc_name()),
             personal: l.personal,
-            count: s.store.count(l.id).await?,
+            count: s.counts.get(&*s.store, l.id).await?,
             fields: l
                 .fields
                 .iter()
@@ -128,7 +128,7 @@ pub fn feature_json(f: &Feature) -> serde_json::Value {
     json!({ "type": "Feature", "id": f.id, "geometry": geometry, "properties": props })
 }
 
-fn layer(name: &str) -> Result<&'static Layer, ApiError> {
+pub fn layer(name: &str) -> Result<&'static Layer, ApiError> {
     Layer::by_name(name)
         .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))
 }
@@ -258,7 +258,7 @@ pub async fn features(
     Ok(Json(body))
 }
 
-/// One feature of a layer (the object's detail) as a GeoJSON Feature.
+/// One feature of a layer (the object's detail) as a GeoJSON Feature; its `ETag` is its version.
 #[utoipa::path(get, path = "/api/layers/{layer}/features/{id}",
     params(("layer" = String, Path), ("id" = String, Path)),
     responses(
@@ -268,12 +268,12 @@ pub async fn features(
 pub async fn feature(
     State(s): State<AppState>,
     ApiPath((layer_name, id)): ApiPath<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let layer = layer(&layer_name)?;
     let f = s
         .store
         .get(layer.id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{}/{id} does not exist", layer.name)))?;
-    Ok(Json(feature_json(&f)))
+    Ok(crate::edit::with_etag(axum::http::StatusCode::OK, &f))
 }

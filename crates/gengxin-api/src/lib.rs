@@ -7,6 +7,8 @@
 //! `gengxin-engine`); handlers parse, call the store, and shape the answer.
 
 mod attachments;
+mod changes;
+mod edit;
 mod error;
 mod extract;
 mod features;
@@ -28,6 +30,8 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Layer counts, forgotten when a write to the layer is announced.
+    pub counts: Arc<changes::Counts>,
 }
 
 /// The whole HTTP application over one store. Unknown routes answer `404 not_found` and known
@@ -40,13 +44,25 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         .route("/api/units/{code}", get(units::unit))
         .route("/api/units/{code}/children", get(units::children))
         .route("/api/layers", get(features::layers))
-        .route("/api/layers/{layer}/features", get(features::features))
-        .route("/api/layers/{layer}/features/{id}", get(features::feature))
+        .route(
+            "/api/layers/{layer}/features",
+            get(features::features).post(edit::create),
+        )
+        .route(
+            "/api/layers/{layer}/features/{id}",
+            get(features::feature)
+                .put(edit::replace)
+                .delete(edit::delete),
+        )
+        .route("/api/changes", get(changes::stream))
         .route("/api/attachments/{id}", get(attachments::download))
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
-        .with_state(AppState { store })
+        .with_state(AppState {
+            counts: Arc::new(changes::Counts::new(&*store)),
+            store,
+        })
 }
 
 #[derive(OpenApi)]
@@ -64,6 +80,10 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         features::layers,
         features::features,
         features::feature,
+        edit::create,
+        edit::replace,
+        edit::delete,
+        changes::stream,
         attachments::download
     ),
     components(schemas(
@@ -72,6 +92,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         features::LayerInfo,
         features::FieldInfo,
         features::CodeInfo,
+        changes::ChangeEvent,
         error::ErrorBody,
         error::ErrorDetail
     ))

@@ -537,10 +537,19 @@ impl Store for Failing {
     async fn count(&self, _: LayerId) -> Result<u64, StoreError> {
         Err((self.0)())
     }
-    async fn add_attachments(&self, _: Vec<(Feature, Vec<u8>)>) -> Result<(), StoreError> {
+    async fn update(&self, _: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
         Err((self.0)())
     }
-    async fn attachment(&self, _: &str) -> Result<Option<(Feature, Vec<u8>)>, StoreError> {
+    async fn delete(&self, _: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<gengxin_store::Change> {
+        tokio::sync::broadcast::channel(1).1
+    }
+    async fn put_files(&self, _: Vec<Vec<u8>>) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn file(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Err((self.0)())
     }
 }
@@ -616,4 +625,235 @@ async fn store_errors_map_to_statuses_and_internal_details_stay_inside() {
             assert!(!v.to_string().contains("/secret/path"), "leaked: {v}");
         }
     }
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    if_match: Option<&str>,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value, Option<String>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some(v) = if_match {
+        req = req.header("if-match", v);
+    }
+    let r = app
+        .clone()
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = r.status();
+    let etag = r
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json, etag)
+}
+
+fn parcels_count(v: &serde_json::Value) -> u64 {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "parcels")
+        .unwrap()["count"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn edits_need_the_current_version_and_lose_nothing() {
+    let (_dir, app) = fixture().await;
+    let (_, layers, _) = call(&app, "/api/layers").await;
+    assert_eq!(parcels_count(&layers), 4);
+    let new = serde_json::json!({
+        "type": "Feature", "id": "p9",
+        "geometry": {"type": "Polygon", "coordinates": [[[114.4, 30.5], [114.401, 30.5], [114.401, 30.501], [114.4, 30.5]]]},
+        "properties": {"code": "P-9", "land_use": "0701", "area_m2": 1200, "district_code": "420106", "version": 77}
+    });
+    let (s, v, etag) = send(
+        &app,
+        "POST",
+        "/api/layers/parcels/features",
+        None,
+        new.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        etag.as_deref(),
+        Some("\"1\""),
+        "a new feature is version 1, whatever the body says"
+    );
+    assert_eq!(v["properties"]["provenance"], "manual");
+    assert_eq!(v["properties"]["area_m2"], 1200.0);
+    // The cached count follows the write at once.
+    let (_, layers, _) = call(&app, "/api/layers").await;
+    assert_eq!(parcels_count(&layers), 5);
+    let (s, v, _) = send(
+        &app,
+        "POST",
+        "/api/layers/parcels/features",
+        None,
+        new.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    // Two editors read version 1; the first to save wins, the second gets 409.
+    let mut edit = new.clone();
+    edit["properties"]["land_use"] = "0901".into();
+    let (s, v, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p9",
+        None,
+        edit.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PRECONDITION_REQUIRED, "{v}");
+    assert_error(&v, "precondition_required");
+    let (s, v, etag) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p9",
+        Some("\"1\""),
+        edit.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(etag.as_deref(), Some("\"2\""));
+    assert_eq!(v["properties"]["land_use"], "0901");
+    let mut other = new.clone();
+    other["properties"]["area_m2"] = 1.into();
+    let (s, v, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p9",
+        Some("\"1\""),
+        other,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_error(&v, "conflict");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("version 2"),
+        "{v}"
+    );
+    let (_, v, _) = call(&app, "/api/layers/parcels/features/p9").await;
+    assert_eq!(
+        (
+            v["properties"]["land_use"].as_str(),
+            v["properties"]["area_m2"].as_f64()
+        ),
+        (Some("0901"), Some(1200.0))
+    );
+    // Bad edits are refused and change nothing.
+    let mut bad = edit.clone();
+    bad["properties"]["land_use"] = "9999".into();
+    let (s, v, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p9",
+        Some("\"2\""),
+        bad,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p9",
+        Some("soon"),
+        edit.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p8",
+        Some("\"2\""),
+        edit.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "body id and path id differ");
+    let (s, _, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p9",
+        Some("\"2\""),
+        serde_json::json!([1, 2]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = send(
+        &app,
+        "DELETE",
+        "/api/layers/parcels/features/p9",
+        Some("\"1\""),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _, _) = send(
+        &app,
+        "DELETE",
+        "/api/layers/parcels/features/p9",
+        Some("W/\"2\""),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = call(&app, "/api/layers/parcels/features/p9").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, layers, _) = call(&app, "/api/layers").await;
+    assert_eq!(parcels_count(&layers), 4);
+}
+
+#[tokio::test]
+async fn writes_stream_to_clients_as_server_sent_events() {
+    let (_dir, app) = fixture().await;
+    let r = app
+        .clone()
+        .oneshot(Request::get("/api/changes").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut body = r.into_body();
+    let (_, p1, etag) = send(
+        &app,
+        "GET",
+        "/api/layers/parcels/features/p1",
+        None,
+        serde_json::Value::Null,
+    )
+    .await;
+    let (s, _, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p1",
+        etag.as_deref(),
+        p1,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+        .await
+        .expect("an event")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    assert!(text.starts_with("event: change\n"), "{text}");
+    assert!(
+        text.contains(r#"data: {"layer":"parcels","ids":["p1"]}"#),
+        "{text}"
+    );
 }

@@ -1,4 +1,4 @@
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use geo_types::{Geometry, MultiLineString, MultiPolygon};
 
 use crate::feature::{Feature, Value};
@@ -108,7 +108,7 @@ pub struct Layer {
 pub enum ValidationError {
     #[error("{layer}: feature id must be 1–128 printable characters, got {id:?}")]
     BadId { layer: &'static str, id: String },
-    #[error("{layer}/{id}: provenance must not be empty")]
+    #[error("{layer}/{id}: provenance must be non-empty text")]
     NoProvenance { layer: &'static str, id: String },
     #[error("{layer}/{id}: unknown field `{field}`")]
     UnknownField {
@@ -136,6 +136,12 @@ pub enum ValidationError {
         id: String,
         field: &'static str,
         got: String,
+    },
+    #[error("{layer}/{id}: version must be 1 or more, got {version}")]
+    BadVersion {
+        layer: &'static str,
+        id: String,
+        version: i64,
     },
     #[error("{layer}/{id}: {problem}")]
     Geometry {
@@ -174,8 +180,18 @@ impl Layer {
         if f.id.is_empty() || f.id.chars().count() > 128 || f.id.chars().any(char::is_control) {
             return Err(ValidationError::BadId { layer, id: f.id });
         }
-        if f.provenance.trim().is_empty() {
+        if f.provenance.trim().is_empty() || f.provenance.contains('\0') {
             return Err(ValidationError::NoProvenance { layer, id: f.id });
+        }
+        // Every backend keeps timestamps to the millisecond, the precision of their text form.
+        f.created_at = to_millis(f.created_at);
+        f.updated_at = to_millis(f.updated_at);
+        if f.version < 1 {
+            return Err(ValidationError::BadVersion {
+                layer,
+                id: f.id,
+                version: f.version,
+            });
         }
         let geo_err = |id: &str, problem: String| ValidationError::Geometry {
             layer,
@@ -280,7 +296,40 @@ fn check_coordinates(g: &Geometry<f64>) -> Result<(), String> {
     if n == 0 {
         return Err("geometry is empty".into());
     }
+    check_parts(g)
+}
+
+/// Parts every backend can store: rings closed with at least 4 points, lines of at least 2.
+fn check_parts(g: &Geometry<f64>) -> Result<(), String> {
+    match g {
+        Geometry::MultiPolygon(mp) => {
+            for p in mp {
+                for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                    if ring.0.len() < 4 || !ring.is_closed() {
+                        return Err(format!(
+                            "polygon ring has {} points; a ring needs at least 4, the last equal to the first",
+                            ring.0.len()
+                        ));
+                    }
+                }
+            }
+        }
+        Geometry::MultiLineString(ml) => {
+            if let Some(l) = ml.0.iter().find(|l| l.0.len() < 2) {
+                return Err(format!(
+                    "line has {} point(s); a line needs at least 2",
+                    l.0.len()
+                ));
+            }
+        }
+        _ => {}
+    }
     Ok(())
+}
+
+fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    let ms = t.timestamp_millis();
+    DateTime::from_timestamp_millis(ms).expect("a valid timestamp truncated stays valid")
 }
 
 /// Checks (and where lossless, converts) a value for its field. On error returns what was
@@ -290,6 +339,11 @@ fn check_value(field: &Field, v: &mut Value) -> Result<(), (&'static str, String
     match (field.ty, &*v) {
         (_, Value::Null) => Ok(()),
         (FieldType::Real, Value::Real(r)) if !r.is_finite() => Err(("a finite number", got())),
+        // SQLite stores -0.0 as 0: one zero in every store.
+        (FieldType::Real, Value::Real(r)) if *r == 0.0 => {
+            *v = Value::Real(0.0);
+            Ok(())
+        }
         (FieldType::Int, Value::Int(_))
         | (FieldType::Real, Value::Real(_))
         | (FieldType::Bool, Value::Bool(_)) => Ok(()),
@@ -297,24 +351,34 @@ fn check_value(field: &Field, v: &mut Value) -> Result<(), (&'static str, String
             *v = Value::Real(*i as f64);
             Ok(())
         }
+        (FieldType::Text, Value::Text(s)) if s.contains('\0') => {
+            Err(("text without NUL characters", got()))
+        }
         (FieldType::Text, Value::Text(s)) => match field.codes {
             Some(list) if vocab::find(list, s).is_none() => Err(("code", s.clone())),
             _ => Ok(()),
         },
         (FieldType::Date, Value::Text(s)) if is_date(s) => Ok(()),
-        (FieldType::DateTime, Value::Text(s)) if is_timestamp(s) => Ok(()),
+        (FieldType::DateTime, Value::Text(s)) if is_timestamp(s) => {
+            // One text form in every store: UTC, milliseconds.
+            let t = DateTime::parse_from_rfc3339(s).expect("checked");
+            *v = Value::Text(crate::timestamp(&to_millis(t.with_timezone(&Utc))));
+            Ok(())
+        }
         (ty, _) => Err((type_name(ty), got())),
     }
 }
 
 /// A calendar date written exactly `YYYY-MM-DD` (chrono alone would also take `2026-1-1`).
+/// Years run 0001–9999 (the range every backend and GeoPackage's text dates share).
 pub fn is_date(s: &str) -> bool {
-    s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+    s.len() == 10 && !s.starts_with("0000") && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
 }
 
-/// An RFC 3339 timestamp.
+/// An RFC 3339 timestamp in the years 0001–9999 (UTC).
 pub fn is_timestamp(s: &str) -> bool {
-    DateTime::parse_from_rfc3339(s).is_ok()
+    DateTime::parse_from_rfc3339(s)
+        .is_ok_and(|t| (1..=9999).contains(&t.with_timezone(&Utc).year()))
 }
 
 fn type_name(ty: FieldType) -> &'static str {
@@ -733,7 +797,7 @@ pub fn catalogue() -> &'static [Layer] {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use geo_types::{Point, polygon};
+    use geo_types::{LineString, Point, Polygon, polygon};
 
     fn at() -> chrono::DateTime<chrono::Utc> {
         chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
@@ -837,5 +901,39 @@ mod tests {
                 .is_err()
         );
         assert!(l.check(m.set("planned_date", "2026-02-28")).is_ok());
+    }
+
+    #[test]
+    fn check_keeps_only_what_every_backend_stores_alike() {
+        let l = Layer::by_id(LayerId::Parcels);
+        let mut p = parcel();
+        p.created_at = at() + chrono::Duration::microseconds(1_234_567);
+        let f = l.check(p).unwrap();
+        assert_eq!(crate::timestamp(&f.created_at), "2026-01-01T00:00:01.234Z");
+        assert_eq!(f.created_at.timestamp_subsec_nanos(), 234_000_000);
+        let e = l.check(parcel().set("code", "P\u{0}1")).unwrap_err();
+        assert!(e.to_string().contains("NUL"), "{e}");
+        let line: LineString<f64> = vec![(114.0, 30.0), (114.01, 30.0)].into();
+        let e = l
+            .check(parcel().with_geometry(Polygon::new(line, vec![])))
+            .unwrap_err();
+        assert!(e.to_string().contains("at least 4"), "{e}");
+        let mut p = parcel();
+        p.version = 0;
+        assert!(matches!(
+            l.check(p).unwrap_err(),
+            ValidationError::BadVersion { .. }
+        ));
+        assert!(!is_date("0000-01-01"));
+        assert!(!is_timestamp("0000-01-01T00:00:00Z"));
+        let r = Layer::by_id(LayerId::ResidentReports);
+        let ts = r
+            .fields
+            .iter()
+            .find(|f| f.ty == FieldType::DateTime)
+            .expect("a timestamp field");
+        let mut v = Value::Text("2026-03-01T08:00:00.123456+08:00".into());
+        check_value(ts, &mut v).unwrap();
+        assert_eq!(v, Value::Text("2026-03-01T00:00:00.123Z".into()));
     }
 }

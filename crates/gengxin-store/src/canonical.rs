@@ -1,8 +1,9 @@
 //! The canonical content hash of a store: every layer of the catalogue in order, every feature in
 //! id order, every value in an exact, typed encoding (reals by their bits, geometry as ISO WKB).
+//! Attachment rows are followed by their files' bytes, read back (and checked) through the store.
 //! Two stores with the same content have the same hash whatever their backend or file layout.
 
-use gengxin_model::{Value, catalogue, timestamp};
+use gengxin_model::{LayerId, Value, catalogue, timestamp};
 use geozero::{CoordDimensions, ToWkb};
 use sha2::{Digest, Sha256};
 
@@ -51,6 +52,13 @@ pub async fn canonical_hash(store: &dyn Store) -> Result<String, StoreError> {
                         .to_wkb(CoordDimensions::xy())
                         .map_err(|e| StoreError::Internal(e.to_string()))?;
                     h.update(&wkb);
+                }
+                if layer.id == LayerId::Attachments {
+                    let (_, bytes) = store.attachment(&f.id).await?.ok_or_else(|| {
+                        StoreError::Internal(format!("attachment {} vanished", f.id))
+                    })?;
+                    h.update(format!("bytes {}\n", bytes.len()));
+                    h.update(&bytes);
                 }
             }
             match page.last() {

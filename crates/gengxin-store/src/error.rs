@@ -10,13 +10,15 @@ pub enum StoreError {
     Missing(PathBuf),
     #[error("{path} is not a GeoPackage: {reason}")]
     NotGeoPackage { path: PathBuf, reason: String },
-    #[error("{0} is a GeoPackage but not a Gengxin store (it has no gengxin_meta table)")]
-    NotGengxin(PathBuf),
+    #[error(
+        "{0} is not a Gengxin store (it has no Gengxin schema; create one with `gengxin migrate --store …`)"
+    )]
+    NotGengxin(String),
     #[error(
         "{path} has schema version {found}, newer than this gengxin supports ({supported}); upgrade gengxin"
     )]
     TooNew {
-        path: PathBuf,
+        path: String,
         found: i64,
         supported: i64,
     },
@@ -28,6 +30,23 @@ pub enum StoreError {
     Duplicate { layer: &'static str, id: String },
     #[error("layer {layer} has no field `{field}`")]
     UnknownField { layer: &'static str, field: String },
+    #[error(
+        "{layer}/{id} was changed by someone else: the edit is based on version {expected}, the store holds version {found}"
+    )]
+    Conflict {
+        layer: &'static str,
+        id: String,
+        expected: i64,
+        found: i64,
+    },
+    #[error("{layer}/{id} does not exist")]
+    NotFound { layer: &'static str, id: String },
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    #[error("{0}")]
+    NoPostgis(String),
+    #[error("{0}")]
+    NotEmpty(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
     #[error("store error: {0}")]

@@ -6,21 +6,38 @@
 //! one transaction, and returns rows ordered by id so that every backend answers the same query
 //! with the same list.
 //!
-//! Backends:
+//! Every row carries a version. [`Store::update`] and [`Store::delete`] name the version the
+//! edit was based on and are refused with [`StoreError::Conflict`] when the row has moved on, so
+//! no update is ever lost. Committed writes are announced on [`Store::changes`], also across
+//! processes where the backend allows it (PostgreSQL `LISTEN/NOTIFY`).
+//!
+//! Backends, chosen by [`open`] from the location's form:
 //! - [`gpkg::GeoPackageStore`]: one OGC GeoPackage file (SQLite), the embedded default.
+//! - [`pg::PostgisStore`]: a PostgreSQL + PostGIS database (`postgres://…`), for a city.
+//!
+//! The conformance suite (`tests/conformance.rs`) runs every operation against both backends
+//! with the same fixtures and expects the same answers.
 //!
 //! Not here: the wire format (the API crate), analysis (the engine crate).
 
 mod attachments;
 mod canonical;
+mod copy;
 mod error;
 pub mod gpkg;
+pub mod pg;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use gengxin_model::{Feature, LayerId, Value};
+use gengxin_model::{Feature, Field, FieldType, Layer, LayerId, Value};
+use sha2::Digest;
+use tokio::sync::broadcast;
 
 pub use attachments::AttachmentDir;
 pub use canonical::canonical_hash;
+pub use copy::{CopyReport, copy, read_layer};
 pub use error::StoreError;
 
 /// An axis-aligned box in EPSG:4490 lon/lat degrees.
@@ -67,6 +84,30 @@ pub struct Query {
     pub limit: Option<usize>,
 }
 
+/// A committed write, as announced by [`Store::changes`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Features of a layer were inserted, updated or deleted. `ids` is empty when there were
+    /// too many to list.
+    Features { layer: LayerId, ids: Vec<String> },
+    /// Announcements may have been missed (e.g. a lost database connection): drop every cache.
+    Unknown,
+}
+
+/// At most this many ids are listed in one [`Change::Features`].
+pub const CHANGE_IDS: usize = 100;
+
+impl Change {
+    /// The announcement of a write of these features of one layer.
+    pub fn of(layer: LayerId, ids: impl IntoIterator<Item = String>) -> Change {
+        let mut ids: Vec<String> = ids.into_iter().take(CHANGE_IDS + 1).collect();
+        if ids.len() > CHANGE_IDS {
+            ids.clear();
+        }
+        Change::Features { layer, ids }
+    }
+}
+
 /// Facts about a store for health checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreInfo {
@@ -95,10 +136,174 @@ pub trait Store: Send + Sync + 'static {
     /// Number of features in a layer.
     async fn count(&self, layer: LayerId) -> Result<u64, StoreError>;
 
-    /// Stores attachments: each file's bytes beside the store, then all metadata rows (layer
-    /// `attachments`) in one transaction. `sha256` and `size_bytes` are set from the bytes.
-    async fn add_attachments(&self, items: Vec<(Feature, Vec<u8>)>) -> Result<(), StoreError>;
+    /// Replaces features, all in one transaction. Each feature's `version` is the version the
+    /// edit was based on: if the stored row has another version the whole batch is refused with
+    /// [`StoreError::Conflict`] (or [`StoreError::NotFound`] if the row is gone). The stored row
+    /// keeps its `created_at` and gets `version + 1`.
+    async fn update(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError>;
 
-    /// An attachment's metadata and bytes.
-    async fn attachment(&self, id: &str) -> Result<Option<(Feature, Vec<u8>)>, StoreError>;
+    /// Deletes features given as `(id, version)`, all in one transaction, with the same version
+    /// check as [`Store::update`].
+    async fn delete(&self, batch: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError>;
+
+    /// Announcements of committed writes, from this process and (where the backend can) others.
+    fn changes(&self) -> broadcast::Receiver<Change>;
+
+    /// Stores files by content (SHA-256), idempotently. A file nobody references is harmless;
+    /// a row that references a missing file is not, so files are always stored before rows.
+    async fn put_files(&self, files: Vec<Vec<u8>>) -> Result<(), StoreError>;
+
+    /// The file with this SHA-256 (hex), if stored.
+    async fn file(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores attachments: first the files, then all metadata rows (layer `attachments`) in one
+    /// transaction. `sha256` and `size_bytes` are set from the bytes. Metadata that does not fit
+    /// the layer is refused before any file is written.
+    async fn add_attachments(&self, items: Vec<(Feature, Vec<u8>)>) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(items.len());
+        let mut files = Vec::with_capacity(items.len());
+        for (meta, bytes) in items {
+            let sha = format!("{:x}", sha2::Sha256::digest(&bytes));
+            rows.push(
+                meta.set("sha256", sha)
+                    .set("size_bytes", bytes.len() as i64),
+            );
+            files.push(bytes);
+        }
+        check_batch(vec![(LayerId::Attachments, rows.clone())])?;
+        self.put_files(files).await?;
+        self.insert(vec![(LayerId::Attachments, rows)]).await
+    }
+
+    /// An attachment's metadata and bytes, the bytes checked against the recorded SHA-256.
+    async fn attachment(&self, id: &str) -> Result<Option<(Feature, Vec<u8>)>, StoreError> {
+        let Some(meta) = self.get(LayerId::Attachments, id).await? else {
+            return Ok(None);
+        };
+        let sha = meta.get("sha256").as_str().unwrap_or_default().to_owned();
+        let bytes = self.file(&sha).await?.ok_or_else(|| {
+            StoreError::Internal(format!("attachment {id}: its file {sha} is missing"))
+        })?;
+        if format!("{:x}", sha2::Sha256::digest(&bytes)) != sha {
+            return Err(StoreError::Internal(format!(
+                "attachment {id}: its file {sha} is damaged"
+            )));
+        }
+        Ok(Some((meta, bytes)))
+    }
+}
+
+/// Whether a location names a PostgreSQL database rather than a GeoPackage file.
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Opens an existing store: a `postgres://` URL or a GeoPackage file path.
+pub async fn open(location: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if is_postgres(location) {
+        Ok(Arc::new(pg::PostgisStore::open(location).await?))
+    } else {
+        let path = Path::new(location).to_owned();
+        let store = tokio::task::spawn_blocking(move || gpkg::GeoPackageStore::open(&path))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))??;
+        Ok(Arc::new(store))
+    }
+}
+
+/// Opens a store, creating it (and its schema) first if needed.
+pub async fn create_or_open(location: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if is_postgres(location) {
+        Ok(Arc::new(pg::PostgisStore::create_or_open(location).await?))
+    } else {
+        let path = Path::new(location).to_owned();
+        let store =
+            tokio::task::spawn_blocking(move || gpkg::GeoPackageStore::create_or_open(&path))
+                .await
+                .map_err(|e| StoreError::Internal(e.to_string()))??;
+        Ok(Arc::new(store))
+    }
+}
+
+/// A [`Query`] checked against its layer, as every backend executes it: known fields only,
+/// values converted to the field's type (integers in real fields to reals, timestamps to UTC
+/// milliseconds), so both backends compare the same values.
+pub(crate) struct Checked {
+    pub bbox: Option<Bbox>,
+    pub equals: Vec<(&'static Field, Value)>,
+    pub after_id: Option<String>,
+    pub limit: Option<usize>,
+}
+
+pub(crate) fn check_query(layer: &'static Layer, q: Query) -> Result<Checked, StoreError> {
+    if q.bbox.is_some() && layer.geometry.is_none() {
+        return Err(StoreError::BadQuery(format!(
+            "layer {} has no geometry; a bounding box does not apply",
+            layer.name
+        )));
+    }
+    let mut equals = Vec::with_capacity(q.equals.len());
+    for (name, v) in q.equals {
+        let Some(field) = layer.field(&name) else {
+            return Err(StoreError::UnknownField {
+                layer: layer.name,
+                field: name,
+            });
+        };
+        let v = match (field.ty, v) {
+            (FieldType::Real, Value::Int(i)) => Value::Real(i as f64),
+            (FieldType::Real, Value::Real(r)) if r.is_finite() => Value::Real(r),
+            (FieldType::Int, v @ Value::Int(_)) | (FieldType::Bool, v @ Value::Bool(_)) => v,
+            (FieldType::Text, v @ Value::Text(_)) => v,
+            (FieldType::Date, Value::Text(s)) if gengxin_model::is_date(&s) => Value::Text(s),
+            (FieldType::DateTime, Value::Text(s)) if gengxin_model::is_timestamp(&s) => {
+                let t = chrono::DateTime::parse_from_rfc3339(&s).expect("checked");
+                let t = chrono::DateTime::from_timestamp_millis(t.timestamp_millis())
+                    .expect("in range");
+                Value::Text(gengxin_model::timestamp(&t))
+            }
+            (_, v) => {
+                return Err(StoreError::BadQuery(format!(
+                    "{}.{} cannot equal {v:?}: the field holds {:?} values",
+                    layer.name, field.name, field.ty
+                )));
+            }
+        };
+        equals.push((field, v));
+    }
+    Ok(Checked {
+        bbox: q.bbox,
+        equals,
+        after_id: q.after_id,
+        limit: q.limit,
+    })
+}
+
+/// Checks an insert or update batch before any backend touches storage: every feature valid for
+/// its layer, no id twice in one layer. Backends then write in batch order, so the first row that
+/// clashes with stored data is the one every backend reports.
+pub(crate) fn check_batch(
+    batch: Vec<(LayerId, Vec<Feature>)>,
+) -> Result<Vec<(&'static Layer, Vec<Feature>)>, StoreError> {
+    batch
+        .into_iter()
+        .map(|(id, features)| {
+            let layer = Layer::by_id(id);
+            let mut seen = std::collections::HashSet::new();
+            let features = features
+                .into_iter()
+                .map(|f| {
+                    let f = layer.check(f)?;
+                    if !seen.insert(f.id.clone()) {
+                        return Err(StoreError::Duplicate {
+                            layer: layer.name,
+                            id: f.id,
+                        });
+                    }
+                    Ok(f)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((layer, features))
+        })
+        .collect()
 }

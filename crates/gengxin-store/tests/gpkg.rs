@@ -1,37 +1,16 @@
-//! The GeoPackage backend against real files: round trips, transactions, queries, and every
-//! way opening a bad file must fail without touching it.
+//! What only the GeoPackage backend has, against real files: its R-tree, WAL readers, attachment
+//! files beside the store, and every way opening a bad file must fail without touching it. All
+//! that both backends share is in `conformance.rs`.
 
 use std::path::{Path, PathBuf};
 
-use chrono::{TimeZone, Utc};
-use gengxin_model::{Feature, GENERATED, LayerId, Value};
-use gengxin_store::gpkg::{GeoPackageStore, latest_version};
-use gengxin_store::{Bbox, Query, Store, StoreError, canonical_hash};
-use geo_types::{Point, polygon};
+mod support;
 
-fn at() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 8, 30, 0).unwrap()
-}
-
-fn unit(code: &str, parent: Option<&str>, x: f64) -> Feature {
-    Feature::new(code, GENERATED, at())
-        .with_geometry(polygon![(x: x, y: 30.0), (x: x + 0.1, y: 30.0), (x: x + 0.1, y: 30.1), (x: x, y: 30.1)])
-        .set("code", code)
-        .set("name", format!("单元{code}"))
-        .set("level", if parent.is_some() { "district" } else { "city" })
-        .set("kind", if parent.is_some() { "district" } else { "city" })
-        .set("parent_code", parent)
-        .set("area_m2", 1.5e8)
-}
-
-fn facility(id: &str, x: f64, y: f64) -> Feature {
-    Feature::new(id, GENERATED, at())
-        .with_geometry(Point::new(x, y))
-        .set("name", format!("设施{id}"))
-        .set("category", "kindergarten")
-        .set("tier", "5min")
-        .set("capacity", 240_i64)
-}
+use gengxin_model::{Feature, LayerId, Value};
+use gengxin_store::gpkg::GeoPackageStore;
+use gengxin_store::{Store, StoreError};
+use geo_types::Point;
+use support::facility;
 
 fn new_store(dir: &Path) -> (PathBuf, GeoPackageStore) {
     let path = dir.join("t.gpkg");
@@ -43,162 +22,46 @@ fn bytes(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
+/// GDAL and QGIS use the GeoPackage R-tree: it must hold one entry per feature, follow moves and
+/// forget deletes.
 #[tokio::test]
-async fn features_round_trip_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, s) = new_store(dir.path());
-    let f = unit("420100", None, 114.123_456_789_012_3);
-    s.insert(vec![(LayerId::AdminUnits, vec![f.clone()])])
-        .await
-        .unwrap();
-    let got = s.get(LayerId::AdminUnits, "420100").await.unwrap().unwrap();
-    let expected = gengxin_model::Layer::by_id(LayerId::AdminUnits)
-        .check(f)
-        .unwrap();
-    assert_eq!(got, expected);
-    assert!(s.get(LayerId::AdminUnits, "nope").await.unwrap().is_none());
-    drop(s);
-    // Reopening finds the same data and the current schema version.
-    let s = GeoPackageStore::open(&path).unwrap();
-    assert_eq!(s.info().await.unwrap().schema_version, latest_version());
-    assert_eq!(s.count(LayerId::AdminUnits).await.unwrap(), 1);
-}
-
-#[tokio::test]
-async fn a_batch_is_all_or_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, s) = new_store(dir.path());
-    let bad = facility("f2", 114.0, 30.0).set("category", "casino");
-    let err = s
-        .insert(vec![
-            (LayerId::AdminUnits, vec![unit("420100", None, 114.0)]),
-            (LayerId::Facilities, vec![facility("f1", 114.0, 30.0), bad]),
-        ])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
-    assert_eq!(s.count(LayerId::AdminUnits).await.unwrap(), 0);
-    assert_eq!(s.count(LayerId::Facilities).await.unwrap(), 0);
-
-    s.insert(vec![(
-        LayerId::Facilities,
-        vec![facility("f1", 114.0, 30.0)],
-    )])
-    .await
-    .unwrap();
-    let err = s
-        .insert(vec![(
-            LayerId::Facilities,
-            vec![facility("f3", 114.0, 30.0), facility("f1", 114.5, 30.5)],
-        )])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Duplicate { layer: "facilities", ref id } if id == "f1"),
-        "{err}"
-    );
-    assert_eq!(
-        s.count(LayerId::Facilities).await.unwrap(),
-        1,
-        "f3 must not survive the failed batch"
-    );
-}
-
-#[tokio::test]
-async fn bbox_queries_use_exact_envelopes_and_page_by_id() {
+async fn the_rtree_index_follows_every_write() {
     let dir = tempfile::tempdir().unwrap();
     let (path, s) = new_store(dir.path());
     let fs: Vec<Feature> = (0..50)
         .map(|i| facility(&format!("f{i:02}"), 114.0 + i as f64 * 0.01, 30.5))
         .collect();
     s.insert(vec![(LayerId::Facilities, fs)]).await.unwrap();
-    let bbox = Bbox::new(114.095, 30.4, 114.205, 30.6).unwrap();
-    let q = |after: Option<&str>, limit| Query {
-        bbox: Some(bbox),
-        after_id: after.map(str::to_owned),
-        limit,
-        ..Query::default()
-    };
-    let all = s.query(LayerId::Facilities, q(None, None)).await.unwrap();
-    let ids: Vec<&str> = all.iter().map(|f| f.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        (10..=20).map(|i| format!("f{i:02}")).collect::<Vec<_>>()
-    );
-    let page1 = s
-        .query(LayerId::Facilities, q(None, Some(4)))
+    let moved = s
+        .get(LayerId::Facilities, "f00")
+        .await
+        .unwrap()
+        .unwrap()
+        .with_geometry(Point::new(115.0, 31.0));
+    s.update(vec![(LayerId::Facilities, vec![moved])])
         .await
         .unwrap();
-    let page2 = s
-        .query(LayerId::Facilities, q(Some(&page1[3].id), Some(4)))
+    s.delete(vec![(LayerId::Facilities, vec![("f01".into(), 1)])])
         .await
         .unwrap();
-    assert_eq!(page1.len(), 4);
-    assert_eq!(page2[0].id, "f14");
-    // A point exactly on the box edge is inside (envelopes touch).
-    let edge = Bbox::new(114.1, 30.5, 114.1, 30.5).unwrap();
-    let on = s
-        .query(
-            LayerId::Facilities,
-            Query {
-                bbox: Some(edge),
-                ..Query::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(on.len(), 1);
-    // The GeoPackage R-tree holds one entry per feature.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let n: i64 = conn
+    let rtree = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        rtree("SELECT count(*) FROM rtree_community_facilities_geom"),
+        49
+    );
+    assert_eq!(
+        rtree("SELECT count(*) FROM rtree_community_facilities_geom WHERE minx > 114.9"),
+        1
+    );
+    let max_x: f64 = conn
         .query_row(
-            "SELECT count(*) FROM rtree_community_facilities_geom",
+            "SELECT max_x FROM gpkg_contents WHERE table_name = 'community_facilities'",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(n, 50);
-}
-
-#[tokio::test]
-async fn equality_filters_and_unknown_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, s) = new_store(dir.path());
-    s.insert(vec![(
-        LayerId::AdminUnits,
-        vec![
-            unit("420100", None, 114.0),
-            unit("420103", Some("420100"), 114.2),
-            unit("420102", Some("420100"), 114.1),
-        ],
-    )])
-    .await
-    .unwrap();
-    let q = Query {
-        equals: vec![("parent_code".into(), Value::from("420100"))],
-        ..Query::default()
-    };
-    let kids = s.query(LayerId::AdminUnits, q).await.unwrap();
-    assert_eq!(
-        kids.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
-        ["420102", "420103"]
-    );
-    let q = Query {
-        equals: vec![("colour; DROP TABLE x".into(), Value::from("1"))],
-        ..Query::default()
-    };
-    assert!(matches!(
-        s.query(LayerId::AdminUnits, q).await.unwrap_err(),
-        StoreError::UnknownField { .. }
-    ));
-    let q = Query {
-        bbox: Some(Bbox::new(0.0, 0.0, 1.0, 1.0).unwrap()),
-        ..Query::default()
-    };
-    assert!(
-        s.query(LayerId::Projects, q).await.is_err(),
-        "bbox on an attribute layer"
-    );
+    assert_eq!(max_x, 115.0, "gpkg_contents keeps the extent");
 }
 
 #[tokio::test]
@@ -226,50 +89,6 @@ async fn readers_are_not_blocked_by_a_writer() {
     assert!(
         s.get(LayerId::Facilities, "f1").await.unwrap().is_none(),
         "the committed delete is visible"
-    );
-}
-
-#[tokio::test]
-async fn canonical_hash_follows_content_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = GeoPackageStore::create_or_open(&dir.path().join("a.gpkg")).unwrap();
-    let b = GeoPackageStore::create_or_open(&dir.path().join("b.gpkg")).unwrap();
-    // Same content, inserted in a different order and in different batches.
-    a.insert(vec![(
-        LayerId::Facilities,
-        vec![facility("f1", 114.0, 30.0), facility("f2", 114.1, 30.0)],
-    )])
-    .await
-    .unwrap();
-    b.insert(vec![(
-        LayerId::Facilities,
-        vec![facility("f2", 114.1, 30.0)],
-    )])
-    .await
-    .unwrap();
-    b.insert(vec![(
-        LayerId::Facilities,
-        vec![facility("f1", 114.0, 30.0)],
-    )])
-    .await
-    .unwrap();
-    assert_eq!(
-        canonical_hash(&a).await.unwrap(),
-        canonical_hash(&b).await.unwrap()
-    );
-    let c = GeoPackageStore::create_or_open(&dir.path().join("c.gpkg")).unwrap();
-    c.insert(vec![(
-        LayerId::Facilities,
-        vec![
-            facility("f1", 114.0, 30.0),
-            facility("f2", 114.1, 30.000_000_001),
-        ],
-    )])
-    .await
-    .unwrap();
-    assert_ne!(
-        canonical_hash(&a).await.unwrap(),
-        canonical_hash(&c).await.unwrap()
     );
 }
 
@@ -360,13 +179,7 @@ fn opening_a_corrupt_store_fails_and_leaves_it_untouched() {
 async fn attachments_keep_bytes_beside_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let (path, s) = new_store(dir.path());
-    let meta = |id: &str| {
-        Feature::new(id, GENERATED, at())
-            .set("owner_layer", "projects")
-            .set("owner_id", "prj-0001")
-            .set("file_name", "项目简介.txt")
-            .set("media_type", "text/plain; charset=utf-8")
-    };
+    let meta = support::attachment;
     let body = "城中村改造项目简介".as_bytes().to_vec();
     s.add_attachments(vec![(meta("a1"), body.clone()), (meta("a2"), body.clone())])
         .await
@@ -379,14 +192,10 @@ async fn attachments_keep_bytes_beside_the_store() {
         .path()
         .join(&sha);
     assert!(file.is_file(), "stored beside the store, named by its hash");
-    assert!(s.attachment("nope").await.unwrap().is_none());
     // A damaged file is reported, not served.
     std::fs::write(&file, b"tampered").unwrap();
-    assert!(s.attachment("a1").await.is_err());
-    // Metadata that does not fit the layer stores no row.
-    let bad = meta("a3").set("owner_layer", 7_i64);
-    assert!(s.add_attachments(vec![(bad, b"x".to_vec())]).await.is_err());
-    assert_eq!(s.count(LayerId::Attachments).await.unwrap(), 2);
+    let e = s.attachment("a1").await.unwrap_err();
+    assert!(e.to_string().contains("damaged"), "{e}");
 }
 
 /// Regression: any SQLite constraint failure used to be reported as a duplicate id.

@@ -2,14 +2,13 @@
 //! Every failure ends in one line on stderr (`error: …`) and a non-zero exit code.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use gengxin_store::Store;
-use gengxin_store::gpkg::GeoPackageStore;
 
 #[derive(Parser)]
 #[command(
@@ -26,9 +25,10 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API and web pages from a store.
     Serve {
-        /// The store: a GeoPackage file (`.gpkg`) created by `gengxin migrate` or `gengxin demo`.
+        /// The store: a GeoPackage file (`.gpkg`) or a PostgreSQL database
+        /// (`postgres://user@host:port/db`), created by `gengxin migrate` or `gengxin demo`.
         #[arg(long)]
-        store: PathBuf,
+        store: String,
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -46,15 +46,25 @@ enum Command {
         #[arg(long)]
         build_only: bool,
     },
-    /// Create a store, or bring an existing one to the current schema version.
+    /// Create a store (a GeoPackage file, or the schema in a PostgreSQL database, with PostGIS),
+    /// or bring an existing one to the current schema version.
     Migrate {
         #[arg(long)]
-        store: PathBuf,
+        store: String,
     },
     /// Print the SHA-256 of a store's canonical content (equal content, equal hash).
     Hash {
         #[arg(long)]
-        store: PathBuf,
+        store: String,
+    },
+    /// Copy a whole store into an empty one (GeoPackage ↔ PostgreSQL), then check that both have
+    /// the same canonical hash.
+    Copy {
+        #[arg(long)]
+        from: String,
+        /// Created if it does not exist; must hold no rows.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -87,8 +97,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Serve { store, listen } => {
             // Bind first: a busy port must fail before the store is touched.
             let listener = bind(listen).await?;
-            let store = open(&store)?;
-            serve(listener, Arc::new(store)).await
+            serve(listener, gengxin_store::open(&store).await?).await
         }
         Command::Demo {
             listen,
@@ -121,29 +130,51 @@ async fn run(command: Command) -> Result<()> {
                     println!("{}", path.display());
                     Ok(())
                 }
-                Some(listener) => serve(listener, Arc::new(open(&path)?)).await,
+                Some(listener) => {
+                    let store = gengxin_store::open(&path.display().to_string()).await?;
+                    serve(listener, store).await
+                }
             }
         }
         Command::Migrate { store } => {
-            let s = GeoPackageStore::create_or_open(&store)?;
+            let s = gengxin_store::create_or_open(&store).await?;
             let info = s.info().await?;
             println!(
                 "{} is at schema version {}",
-                store.display(),
-                info.schema_version
+                info.location, info.schema_version
             );
             Ok(())
         }
         Command::Hash { store } => {
-            let s = open(&store)?;
-            println!("{}", gengxin_store::canonical_hash(&s).await?);
+            let s = gengxin_store::open(&store).await?;
+            println!("{}", gengxin_store::canonical_hash(&*s).await?);
+            Ok(())
+        }
+        Command::Copy { from, to } => {
+            let started = std::time::Instant::now();
+            let source = gengxin_store::open(&from).await?;
+            let target = gengxin_store::create_or_open(&to).await?;
+            let report = gengxin_store::copy(&*source, &*target)
+                .await
+                .with_context(|| format!("cannot copy {from} to {to}"))?;
+            let (a, b) = tokio::try_join!(
+                gengxin_store::canonical_hash(&*source),
+                gengxin_store::canonical_hash(&*target)
+            )?;
+            if a != b {
+                anyhow::bail!("the copy differs from its source (canonical hashes {a} and {b})");
+            }
+            eprintln!(
+                "copied {} rows in {} layers and {} files in {:.1?}",
+                report.rows(),
+                report.layers.len(),
+                report.files,
+                started.elapsed()
+            );
+            println!("{a}");
             Ok(())
         }
     }
-}
-
-fn open(path: &Path) -> Result<GeoPackageStore> {
-    Ok(GeoPackageStore::open(path)?)
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {

@@ -24,7 +24,9 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
 
-use crate::{AttachmentDir, Query, Store, StoreError, StoreInfo};
+use tokio::sync::broadcast;
+
+use crate::{AttachmentDir, Change, Query, Store, StoreError, StoreInfo, check_batch, check_query};
 
 pub use schema::latest_version;
 
@@ -35,6 +37,7 @@ pub struct GeoPackageStore {
     // close and checkpoints the WAL into the file (a read-only connection cannot).
     readers: r2d2::Pool<SqliteConnectionManager>,
     writer: Arc<Mutex<Connection>>,
+    changes: broadcast::Sender<Change>,
 }
 
 impl GeoPackageStore {
@@ -93,11 +96,39 @@ impl GeoPackageStore {
             path: path.to_owned(),
             writer: Arc::new(Mutex::new(conn)),
             readers,
+            changes: broadcast::channel(1024).0,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `f` in one immediate transaction on the writer connection, commits, and announces
+    /// the changes it reports.
+    async fn write(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction) -> Result<Vec<Change>, StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let writer = self.writer.clone();
+        let changes = tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| StoreError::Internal("writer lock poisoned".into()))?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err)?;
+            let changes = f(&tx)?;
+            tx.commit().map_err(db_err)?;
+            Ok::<_, StoreError>(changes)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))??;
+        for c in changes {
+            // No receiver is not an error: nobody is listening.
+            let _ = self.changes.send(c);
+        }
+        Ok(())
     }
 
     async fn read<T: Send + 'static>(
@@ -190,11 +221,11 @@ fn inspect(path: &Path) -> Result<(), StoreError> {
     }
     let found = read_version(&conn)
         .map_err(corrupt)?
-        .ok_or_else(|| StoreError::NotGengxin(path.to_owned()))?;
+        .ok_or_else(|| StoreError::NotGengxin(path.display().to_string()))?;
     let supported = latest_version();
     if found > supported {
         return Err(StoreError::TooNew {
-            path: path.to_owned(),
+            path: path.display().to_string(),
             found,
             supported,
         });
@@ -291,12 +322,9 @@ fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
-fn insert_layer(
-    tx: &rusqlite::Transaction,
-    layer: &'static Layer,
-    features: Vec<Feature>,
-) -> Result<(), StoreError> {
-    let t = layer.table();
+/// The columns written for a layer, in order: [geom], id, provenance, created_at, updated_at,
+/// version, fields...
+fn write_columns(layer: &Layer) -> Vec<String> {
     let mut cols: Vec<String> = ["id", "provenance", "created_at", "updated_at", "version"]
         .map(String::from)
         .into();
@@ -304,8 +332,95 @@ fn insert_layer(
         cols.insert(0, "geom".into());
     }
     cols.extend(layer.fields.iter().map(|f| f.name.to_owned()));
+    cols
+}
+
+/// A checked feature as the row values of [`write_columns`] (geometry as a GeoPackage blob),
+/// and the geometry's envelope [min_x, max_x, min_y, max_y].
+fn row_values(
+    layer: &'static Layer,
+    f: &Feature,
+) -> Result<(Vec<rusqlite::types::Value>, Option<[f64; 4]>), StoreError> {
+    use rusqlite::types::Value as V;
+    let mut values = Vec::with_capacity(6 + layer.fields.len());
+    let mut envelope = None;
+    if let Some(g) = &f.geometry {
+        let b = geom::encode(g).map_err(|problem| {
+            StoreError::Invalid(gengxin_model::ValidationError::Geometry {
+                layer: layer.name,
+                id: f.id.clone(),
+                problem,
+            })
+        })?;
+        envelope =
+            Some([0, 1, 2, 3].map(|k| {
+                f64::from_le_bytes(b[8 + 8 * k..16 + 8 * k].try_into().expect("8 bytes"))
+            }));
+        values.push(V::Blob(b));
+    }
+    values.extend([
+        V::Text(f.id.clone()),
+        V::Text(f.provenance.clone()),
+        V::Text(timestamp(&f.created_at)),
+        V::Text(timestamp(&f.updated_at)),
+        V::Integer(f.version),
+    ]);
+    values.extend(layer.fields.iter().map(|fd| match f.get(fd.name) {
+        Value::Null => V::Null,
+        Value::Bool(b) => V::Integer(*b as i64),
+        Value::Int(i) => V::Integer(*i),
+        Value::Real(r) => V::Real(*r),
+        Value::Text(s) => V::Text(s.clone()),
+    }));
+    Ok((values, envelope))
+}
+
+/// Keeps `gpkg_contents` true after writes to a table: its last change and its extent.
+fn touch_contents(
+    tx: &rusqlite::Transaction,
+    layer: &Layer,
+    extent: Option<[f64; 4]>,
+    last_change: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let t = layer.table();
+    let now = last_change.unwrap_or_else(Utc::now);
+    tx.execute(
+        "UPDATE gpkg_contents SET last_change = max(last_change, ?2) WHERE table_name = ?1",
+        rusqlite::params![t, timestamp(&now)],
+    )
+    .map_err(db_err)?;
+    if let Some([minx, maxx, miny, maxy]) = extent {
+        tx.execute(
+            "UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?2), ?2), max_x = max(coalesce(max_x, ?3), ?3),
+             min_y = min(coalesce(min_y, ?4), ?4), max_y = max(coalesce(max_y, ?5), ?5) WHERE table_name = ?1",
+            rusqlite::params![t, minx, maxx, miny, maxy],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn union(a: Option<[f64; 4]>, b: Option<[f64; 4]>) -> Option<[f64; 4]> {
+    match (a, b) {
+        (Some(x), Some(e)) => Some([
+            x[0].min(e[0]),
+            x[1].max(e[1]),
+            x[2].min(e[2]),
+            x[3].max(e[3]),
+        ]),
+        (x, e) => x.or(e),
+    }
+}
+
+fn insert_layer(
+    tx: &rusqlite::Transaction,
+    layer: &'static Layer,
+    features: &[Feature],
+) -> Result<(), StoreError> {
+    let cols = write_columns(layer);
     let sql = format!(
-        "INSERT INTO \"{t}\" ({}) VALUES ({})",
+        "INSERT INTO \"{}\" ({}) VALUES ({})",
+        layer.table(),
         cols.iter()
             .map(|c| format!("\"{c}\""))
             .collect::<Vec<_>>()
@@ -313,48 +428,13 @@ fn insert_layer(
         vec!["?"; cols.len()].join(", ")
     );
     let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
-    let mut extent: Option<[f64; 4]> = None;
-    let mut last_change: Option<DateTime<Utc>> = None;
+    let mut extent = None;
+    let mut last_change = None;
     for f in features {
-        let f = layer.check(f)?;
-        let mut values: Vec<Value> = Vec::with_capacity(cols.len());
-        let mut blob = None;
-        if let Some(g) = &f.geometry {
-            blob = Some(geom::encode(g).map_err(|e| {
-                StoreError::Invalid(gengxin_model::ValidationError::Geometry {
-                    layer: layer.name,
-                    id: f.id.clone(),
-                    problem: e,
-                })
-            })?);
-            let b = blob.as_ref().expect("just set");
-            let e = [0, 1, 2, 3]
-                .map(|k| f64::from_le_bytes(b[8 + 8 * k..16 + 8 * k].try_into().expect("8 bytes")));
-            extent = Some(match extent {
-                None => e,
-                Some(x) => [
-                    x[0].min(e[0]),
-                    x[1].max(e[1]),
-                    x[2].min(e[2]),
-                    x[3].max(e[3]),
-                ],
-            });
-        }
+        let (values, envelope) = row_values(layer, f)?;
+        extent = union(extent, envelope);
         last_change = last_change.max(Some(f.updated_at));
-        values.extend([
-            Value::Text(f.id.clone()),
-            Value::Text(f.provenance.clone()),
-            Value::Text(timestamp(&f.created_at)),
-            Value::Text(timestamp(&f.updated_at)),
-            Value::Int(f.version),
-        ]);
-        values.extend(layer.fields.iter().map(|fd| f.get(fd.name).clone()));
-        let mut params: Vec<ToSqlOutput> = Vec::with_capacity(cols.len());
-        if let Some(b) = &blob {
-            params.push(ToSqlOutput::Borrowed(ValueRef::Blob(b)));
-        }
-        params.extend(values.iter().map(sql_value));
-        stmt.execute(params_from_iter(params))
+        stmt.execute(params_from_iter(values))
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(err, _)
                     if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
@@ -367,22 +447,91 @@ fn insert_layer(
                 e => db_err(e),
             })?;
     }
-    if let Some(t_change) = last_change {
-        tx.execute(
-            "UPDATE gpkg_contents SET last_change = max(last_change, ?2) WHERE table_name = ?1",
-            rusqlite::params![t, timestamp(&t_change)],
-        )
+    touch_contents(tx, layer, extent, last_change)
+}
+
+/// The stored version of a row, checked against the version an edit was based on.
+fn check_version(
+    tx: &rusqlite::Transaction,
+    layer: &'static Layer,
+    id: &str,
+    expected: i64,
+) -> Result<(), StoreError> {
+    let found: Option<i64> = tx
+        .prepare_cached(&format!(
+            "SELECT version FROM \"{}\" WHERE id = ?",
+            layer.table()
+        ))
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
         .map_err(db_err)?;
+    match found {
+        None => Err(StoreError::NotFound {
+            layer: layer.name,
+            id: id.to_owned(),
+        }),
+        Some(found) if found != expected => Err(StoreError::Conflict {
+            layer: layer.name,
+            id: id.to_owned(),
+            expected,
+            found,
+        }),
+        Some(_) => Ok(()),
     }
-    if let Some([minx, maxx, miny, maxy]) = extent {
-        tx.execute(
-            "UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?2), ?2), max_x = max(coalesce(max_x, ?3), ?3),
-             min_y = min(coalesce(min_y, ?4), ?4), max_y = max(coalesce(max_y, ?5), ?5) WHERE table_name = ?1",
-            rusqlite::params![t, minx, maxx, miny, maxy],
-        )
-        .map_err(db_err)?;
+}
+
+fn update_layer(
+    tx: &rusqlite::Transaction,
+    layer: &'static Layer,
+    features: &[Feature],
+) -> Result<(), StoreError> {
+    // Every column but created_at (index 2 after the optional geometry), matched by id.
+    let cols = write_columns(layer);
+    let skip = usize::from(layer.geometry.is_some());
+    let sets: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != skip && *i != skip + 2)
+        .map(|(_, c)| format!("\"{c}\" = ?"))
+        .collect();
+    let sql = format!(
+        "UPDATE \"{}\" SET {} WHERE id = ?",
+        layer.table(),
+        sets.join(", ")
+    );
+    let mut extent = None;
+    for f in features {
+        check_version(tx, layer, &f.id, f.version)?;
+        let mut next = f.clone();
+        next.version += 1;
+        let (values, envelope) = row_values(layer, &next)?;
+        extent = union(extent, envelope);
+        let mut params: Vec<rusqlite::types::Value> = values
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip && *i != skip + 2)
+            .map(|(_, v)| v)
+            .collect();
+        params.push(rusqlite::types::Value::Text(f.id.clone()));
+        tx.prepare_cached(&sql)
+            .and_then(|mut s| s.execute(params_from_iter(params)))
+            .map_err(db_err)?;
     }
-    Ok(())
+    touch_contents(tx, layer, extent, None)
+}
+
+fn delete_layer(
+    tx: &rusqlite::Transaction,
+    layer: &'static Layer,
+    rows: &[(String, i64)],
+) -> Result<(), StoreError> {
+    let sql = format!("DELETE FROM \"{}\" WHERE id = ?", layer.table());
+    for (id, version) in rows {
+        check_version(tx, layer, id, *version)?;
+        tx.prepare_cached(&sql)
+            .and_then(|mut s| s.execute([id]))
+            .map_err(db_err)?;
+    }
+    touch_contents(tx, layer, None, None)
 }
 
 #[async_trait]
@@ -401,21 +550,46 @@ impl Store for GeoPackageStore {
     }
 
     async fn insert(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer
-                .lock()
-                .map_err(|_| StoreError::Internal("writer lock poisoned".into()))?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_err)?;
+        let batch = check_batch(batch)?;
+        self.write(move |tx| {
+            let mut changes = Vec::new();
             for (layer, features) in batch {
-                insert_layer(&tx, Layer::by_id(layer), features)?;
+                insert_layer(tx, layer, &features)?;
+                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
             }
-            tx.commit().map_err(db_err)
+            Ok(changes)
         })
         .await
-        .map_err(|e| StoreError::Internal(e.to_string()))?
+    }
+
+    async fn update(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
+        let batch = check_batch(batch)?;
+        self.write(move |tx| {
+            let mut changes = Vec::new();
+            for (layer, features) in batch {
+                update_layer(tx, layer, &features)?;
+                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    async fn delete(&self, batch: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let mut changes = Vec::new();
+            for (layer, rows) in batch {
+                let layer = Layer::by_id(layer);
+                delete_layer(tx, layer, &rows)?;
+                changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 
     async fn get(&self, layer: LayerId, id: &str) -> Result<Option<Feature>, StoreError> {
@@ -436,15 +610,10 @@ impl Store for GeoPackageStore {
 
     async fn query(&self, layer: LayerId, q: Query) -> Result<Vec<Feature>, StoreError> {
         let layer = Layer::by_id(layer);
+        let q = check_query(layer, q)?;
         let mut wheres = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         if let Some(b) = q.bbox {
-            if layer.geometry.is_none() {
-                return Err(StoreError::UnknownField {
-                    layer: layer.name,
-                    field: "geometry (bbox on an attribute layer)".into(),
-                });
-            }
             // The R-tree holds float32-rounded boxes; the exact envelope test follows it.
             wheres.push(format!(
                 "t.fid IN (SELECT id FROM \"rtree_{}_geom\" WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)
@@ -455,13 +624,7 @@ impl Store for GeoPackageStore {
                 params.extend([b.max_x, b.min_x, b.max_y, b.min_y].map(Value::Real));
             }
         }
-        for (name, v) in q.equals {
-            let Some(field) = layer.field(&name) else {
-                return Err(StoreError::UnknownField {
-                    layer: layer.name,
-                    field: name,
-                });
-            };
+        for (field, v) in q.equals {
             wheres.push(format!("t.\"{}\" = ?", field.name));
             params.push(v);
         }
@@ -489,37 +652,29 @@ impl Store for GeoPackageStore {
         .await
     }
 
-    async fn add_attachments(&self, items: Vec<(Feature, Vec<u8>)>) -> Result<(), StoreError> {
+    async fn put_files(&self, files: Vec<Vec<u8>>) -> Result<(), StoreError> {
         let dir = AttachmentDir::beside(&self.path);
-        let rows = tokio::task::spawn_blocking(move || {
-            items
-                .into_iter()
-                .map(|(meta, bytes)| {
-                    let sha = dir.put(&bytes).map_err(|e| {
-                        StoreError::Internal(format!("{}: {e}", dir.path().display()))
-                    })?;
-                    Ok(meta
-                        .set("sha256", sha)
-                        .set("size_bytes", bytes.len() as i64))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
+        tokio::task::spawn_blocking(move || {
+            for bytes in files {
+                dir.put(&bytes)
+                    .map_err(|e| StoreError::Internal(format!("{}: {e}", dir.path().display())))?;
+            }
+            Ok(())
         })
         .await
-        .map_err(|e| StoreError::Internal(e.to_string()))??;
-        self.insert(vec![(LayerId::Attachments, rows)]).await
+        .map_err(|e| StoreError::Internal(e.to_string()))?
     }
 
-    async fn attachment(&self, id: &str) -> Result<Option<(Feature, Vec<u8>)>, StoreError> {
-        let Some(meta) = self.get(LayerId::Attachments, id).await? else {
-            return Ok(None);
-        };
+    async fn file(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let dir = AttachmentDir::beside(&self.path);
-        let sha = meta.get("sha256").as_str().unwrap_or_default().to_owned();
-        let bytes = tokio::task::spawn_blocking(move || dir.get(&sha))
-            .await
-            .map_err(|e| StoreError::Internal(e.to_string()))?
-            .map_err(|e| StoreError::Internal(format!("attachment {id}: {e}")))?;
-        Ok(Some((meta, bytes)))
+        let sha = sha256.to_owned();
+        tokio::task::spawn_blocking(move || match dir.get(&sha) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Internal(format!("file {sha}: {e}"))),
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?
     }
 
     async fn count(&self, layer: LayerId) -> Result<u64, StoreError> {

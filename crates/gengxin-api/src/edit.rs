@@ -1,0 +1,237 @@
+//! Writing features: create, replace and delete, with optimistic concurrency on the wire.
+//!
+//! Every feature answer carries `ETag: "<version>"`. A replace or delete must send that version
+//! back in `If-Match`; without it the answer is `428 precondition_required`, with a version that
+//! is no longer current `409 conflict` (someone else's edit won, and nothing is written).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use gengxin_model::{Feature, Value};
+use serde_json::Map;
+
+use crate::extract::ApiPath;
+use crate::features::{feature_json, layer};
+use crate::{ApiError, AppState};
+
+/// Provenance of features entered through the API without one.
+pub const MANUAL: &str = "manual";
+
+/// Properties that are bookkeeping, not fields: read (`provenance`) or ignored, never stored as
+/// fields.
+const BOOKKEEPING: [&str; 4] = ["provenance", "created_at", "updated_at", "version"];
+
+/// The `ETag` of a feature: its version, as a strong entity tag.
+pub fn etag(f: &Feature) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{}\"", f.version)).expect("digits and quotes")
+}
+
+/// A feature answer with its `ETag`.
+pub fn with_etag(status: StatusCode, f: &Feature) -> Response {
+    (status, [(header::ETAG, etag(f))], Json(feature_json(f))).into_response()
+}
+
+/// The version named by `If-Match` (`"3"`, `W/"3"` or `3`).
+fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let raw = headers
+        .get(header::IF_MATCH)
+        .ok_or_else(|| {
+            ApiError::precondition_required(
+                "send the version you edited in If-Match (the ETag of the feature you read)",
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match must be ASCII"))?;
+    raw.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "If-Match {raw:?} is not a feature version such as \"3\""
+            ))
+        })
+}
+
+/// A JSON value as a property value; nested arrays and objects are refused.
+fn value(name: &str, v: serde_json::Value) -> Result<Value, ApiError> {
+    Ok(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Real(n.as_f64().ok_or_else(|| {
+                ApiError::bad_request(format!("property {name}: number out of range"))
+            })?),
+        },
+        serde_json::Value::String(s) => Value::Text(s),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "property {name} must be a string, number, boolean or null"
+            )));
+        }
+    })
+}
+
+/// A GeoJSON Feature body as the parts of a feature: id (if any), geometry, provenance (if any)
+/// and field properties. The layer's rules are checked later, by the store.
+struct Parsed {
+    id: Option<String>,
+    geometry: Option<geo_types::Geometry<f64>>,
+    provenance: Option<String>,
+    properties: Map<String, serde_json::Value>,
+}
+
+fn parse(body: &Bytes) -> Result<Parsed, ApiError> {
+    let gj: geojson::Feature = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body must be a GeoJSON Feature: {e}")))?;
+    let id = match gj.id {
+        None => None,
+        Some(geojson::feature::Id::String(s)) => Some(s),
+        Some(geojson::feature::Id::Number(n)) => Some(n.to_string()),
+    };
+    let geometry = gj
+        .geometry
+        .map(|g| {
+            geo_types::Geometry::<f64>::try_from(g.value)
+                .map_err(|e| ApiError::bad_request(format!("geometry: {e}")))
+        })
+        .transpose()?;
+    let mut properties = gj.properties.unwrap_or_default();
+    let provenance = match properties.remove("provenance") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(p)) => Some(p),
+        Some(_) => return Err(ApiError::bad_request("provenance must be a string")),
+    };
+    Ok(Parsed {
+        id,
+        geometry,
+        provenance,
+        properties,
+    })
+}
+
+fn build(mut f: Feature, parsed: Parsed) -> Result<Feature, ApiError> {
+    f.geometry = parsed.geometry;
+    for (k, v) in parsed.properties {
+        if BOOKKEEPING.contains(&k.as_str()) {
+            continue;
+        }
+        let v = value(&k, v)?;
+        if v != Value::Null {
+            f.properties.insert(k, v);
+        }
+    }
+    Ok(f)
+}
+
+/// Creates a feature from a GeoJSON Feature with an `id`. Its version is 1.
+#[utoipa::path(post, path = "/api/layers/{layer}/features",
+    params(("layer" = String, Path)),
+    request_body(content = Object, description = "GeoJSON Feature with an id", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; the ETag is its version", body = Object),
+        (status = 400, description = "Not a GeoJSON Feature", body = crate::error::ErrorBody),
+        (status = 409, description = "The id exists", body = crate::error::ErrorBody),
+        (status = 422, description = "Does not fit the layer", body = crate::error::ErrorBody),
+    ))]
+pub async fn create(
+    State(s): State<AppState>,
+    ApiPath(layer_name): ApiPath<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let layer = layer(&layer_name)?;
+    let parsed = parse(&body)?;
+    let id = parsed
+        .id
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("a new feature needs an id"))?;
+    let provenance = parsed.provenance.clone().unwrap_or_else(|| MANUAL.into());
+    let f = build(Feature::new(id.clone(), provenance, Utc::now()), parsed)?;
+    s.store.insert(vec![(layer.id, vec![f])]).await?;
+    let stored = s
+        .store
+        .get(layer.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{}/{id} vanished", layer.name)))?;
+    Ok(with_etag(StatusCode::CREATED, &stored))
+}
+
+/// Replaces a feature's geometry and properties. `If-Match` must name its current version.
+#[utoipa::path(put, path = "/api/layers/{layer}/features/{id}",
+    params(("layer" = String, Path), ("id" = String, Path),
+        ("If-Match" = String, Header, description = "The version edited, as its ETag, e.g. \"3\"")),
+    request_body(content = Object, description = "GeoJSON Feature", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaced; the ETag is the new version", body = Object),
+        (status = 404, description = "No such feature", body = crate::error::ErrorBody),
+        (status = 409, description = "Someone else changed it first", body = crate::error::ErrorBody),
+        (status = 422, description = "Does not fit the layer", body = crate::error::ErrorBody),
+        (status = 428, description = "No If-Match", body = crate::error::ErrorBody),
+    ))]
+pub async fn replace(
+    State(s): State<AppState>,
+    ApiPath((layer_name, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let layer = layer(&layer_name)?;
+    let version = if_match(&headers)?;
+    let parsed = parse(&body)?;
+    if parsed.id.as_deref().is_some_and(|b| b != id) {
+        return Err(ApiError::bad_request(format!(
+            "the body's id {:?} is not the path's {id:?}",
+            parsed.id.unwrap_or_default()
+        )));
+    }
+    let current = s
+        .store
+        .get(layer.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{}/{id} does not exist", layer.name)))?;
+    let mut f = Feature::new(
+        id.clone(),
+        parsed
+            .provenance
+            .clone()
+            .unwrap_or_else(|| current.provenance.clone()),
+        current.created_at,
+    );
+    f.updated_at = Utc::now().max(current.updated_at);
+    f.version = version;
+    let f = build(f, parsed)?;
+    s.store.update(vec![(layer.id, vec![f])]).await?;
+    let stored =
+        s.store.get(layer.id, &id).await?.ok_or_else(|| {
+            ApiError::not_found(format!("{}/{id} was deleted meanwhile", layer.name))
+        })?;
+    Ok(with_etag(StatusCode::OK, &stored))
+}
+
+/// Deletes a feature. `If-Match` must name its current version.
+#[utoipa::path(delete, path = "/api/layers/{layer}/features/{id}",
+    params(("layer" = String, Path), ("id" = String, Path),
+        ("If-Match" = String, Header, description = "The version deleted, as its ETag")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such feature", body = crate::error::ErrorBody),
+        (status = 409, description = "Someone else changed it first", body = crate::error::ErrorBody),
+        (status = 428, description = "No If-Match", body = crate::error::ErrorBody),
+    ))]
+pub async fn delete(
+    State(s): State<AppState>,
+    ApiPath((layer_name, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let layer = layer(&layer_name)?;
+    let version = if_match(&headers)?;
+    s.store
+        .delete(vec![(layer.id, vec![(id, version)])])
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,110 @@
+//! The PostgreSQL schema: one schema per database of the catalogue (`renewal`, `community`), one
+//! table per layer with a typed PostGIS geometry column (so `geometry_columns` lists it for QGIS
+//! and GeoServer) and a GiST index, and Gengxin's own bookkeeping in schema `gengxin`.
+//!
+//! Migrations are versioned and append-only, like the GeoPackage's; each runs in one transaction
+//! holding an advisory lock, so two servers starting at once migrate once.
+
+use gengxin_model::{FieldType, GeometryType, Layer, STORAGE_SRID, catalogue};
+
+/// The oldest PostGIS Gengxin runs on (ST_AsMVT with feature ids, `geometry(…)` typmods).
+pub const MIN_POSTGIS: (u32, u32) = (3, 0);
+
+/// Key of the advisory lock held while migrating.
+pub const MIGRATION_LOCK: i64 = 0x4745_4E47; // "GENG"
+
+/// One migration per schema version, in order; each returns its SQL statements.
+pub const MIGRATIONS: &[fn() -> Vec<String>] = &[core_and_layers_v1];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// A layer's table, schema-qualified and quoted: `"renewal"."parcels"`.
+pub fn table(layer: &Layer) -> String {
+    format!("\"{}\".\"{}\"", layer.database.name(), layer.name)
+}
+
+pub fn sql_type(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Text => "text",
+        FieldType::Int => "bigint",
+        FieldType::Real => "double precision",
+        FieldType::Bool => "boolean",
+        FieldType::Date => "date",
+        FieldType::DateTime => "timestamptz",
+    }
+}
+
+fn geometry_type(g: GeometryType) -> String {
+    format!("geometry({}, {STORAGE_SRID})", g.ogc_name())
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn core_and_layers_v1() -> Vec<String> {
+    let mut sql = vec![
+        "CREATE SCHEMA IF NOT EXISTS gengxin".to_owned(),
+        "CREATE TABLE gengxin.meta (key text PRIMARY KEY, value text NOT NULL)".to_owned(),
+        // Attachment bytes, content-addressed; rows of layer `attachments` name them by sha256.
+        "CREATE TABLE gengxin.attachment_files (sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'), bytes bytea NOT NULL)".to_owned(),
+    ];
+    for db in ["renewal", "community"] {
+        sql.push(format!("CREATE SCHEMA IF NOT EXISTS {db}"));
+    }
+    for layer in catalogue() {
+        let t = table(layer);
+        let mut cols = vec!["fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY".to_owned()];
+        if let Some(g) = layer.geometry {
+            cols.push(format!("geom {} NOT NULL", geometry_type(g)));
+        }
+        cols.extend([
+            // Byte order, as SQLite compares text: both backends list rows in the same order.
+            "id text COLLATE \"C\" NOT NULL UNIQUE".to_owned(),
+            "provenance text NOT NULL".to_owned(),
+            "created_at timestamptz NOT NULL".to_owned(),
+            "updated_at timestamptz NOT NULL".to_owned(),
+            "version bigint NOT NULL DEFAULT 1 CHECK (version >= 1)".to_owned(),
+        ]);
+        cols.extend(
+            layer
+                .fields
+                .iter()
+                .map(|f| format!("\"{}\" {}", f.name, sql_type(f.ty))),
+        );
+        sql.push(format!("CREATE TABLE {t} ({})", cols.join(", ")));
+        sql.push(format!(
+            "COMMENT ON TABLE {t} IS {}",
+            quote_literal(&format!("{} / {}", layer.zh, layer.en))
+        ));
+        for f in layer.fields {
+            sql.push(format!(
+                "COMMENT ON COLUMN {t}.\"{}\" IS {}",
+                f.name,
+                quote_literal(f.zh)
+            ));
+        }
+        if layer.geometry.is_some() {
+            sql.push(format!(
+                "CREATE INDEX \"{0}_{1}_geom_gist\" ON {t} USING gist (geom)",
+                layer.database.name(),
+                layer.name
+            ));
+        }
+        for f in layer
+            .fields
+            .iter()
+            .filter(|f| f.name.ends_with("_id") || f.name.ends_with("_code"))
+        {
+            sql.push(format!(
+                "CREATE INDEX \"{0}_{1}_{2}\" ON {t} (\"{2}\")",
+                layer.database.name(),
+                layer.name,
+                f.name
+            ));
+        }
+    }
+    sql
+}
