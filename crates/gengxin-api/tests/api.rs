@@ -573,7 +573,30 @@ async fn health_is_503_when_the_store_fails() {
 
 #[tokio::test]
 async fn store_errors_map_to_statuses_and_internal_details_stay_inside() {
-    let cases: [(MakeError, StatusCode, &str); 5] = [
+    let cases: [(MakeError, StatusCode, &str); 8] = [
+        (
+            || StoreError::Conflict {
+                layer: "parcels",
+                id: "p1".into(),
+                expected: 1,
+                found: 2,
+            },
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            || StoreError::NotFound {
+                layer: "parcels",
+                id: "p1".into(),
+            },
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            || StoreError::BadQuery("area_m2 cannot equal text".into()),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
         (
             || {
                 StoreError::Invalid(ValidationError::NoProvenance {

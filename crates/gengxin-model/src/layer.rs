@@ -924,6 +924,9 @@ mod tests {
             l.check(p).unwrap_err(),
             ValidationError::BadVersion { .. }
         ));
+        let f = l.check(parcel().set("far", -0.0)).unwrap();
+        assert_eq!(f.get("far"), &Value::Real(0.0));
+        assert!(matches!(f.get("far"), Value::Real(r) if r.is_sign_positive()));
         assert!(!is_date("0000-01-01"));
         assert!(!is_timestamp("0000-01-01T00:00:00Z"));
         let r = Layer::by_id(LayerId::ResidentReports);

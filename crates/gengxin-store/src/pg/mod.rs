@@ -343,6 +343,17 @@ impl PostgisStore {
     }
 }
 
+/// The (major, minor) of a PostGIS version such as `3.3.2` or `3.4.0dev`; (0, 0) if unreadable.
+fn major_minor(version: &str) -> (u32, u32) {
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u32>);
+    (
+        parts.next().and_then(Result::ok).unwrap_or(0),
+        parts.next().and_then(Result::ok).unwrap_or(0),
+    )
+}
+
 /// `origin \t layer \t id \t id …` (ids dropped when too long: "the whole layer").
 fn payload(origin: &str, c: &Change) -> String {
     match c {
@@ -935,6 +946,15 @@ mod tests {
                 }
             ))
         );
+    }
+
+    #[test]
+    fn postgis_versions_compare_by_major_and_minor() {
+        assert_eq!(major_minor("3.3.2"), (3, 3));
+        assert_eq!(major_minor("3.5.0alpha1"), (3, 5));
+        assert!(major_minor("2.5.5") < MIN_POSTGIS);
+        assert!(major_minor("garbage") < MIN_POSTGIS);
+        assert!(major_minor("3.0.0") >= MIN_POSTGIS);
     }
 
     #[test]
