@@ -228,14 +228,7 @@ impl PostgisStore {
                 self.location
             )));
         };
-        let mut parts = version
-            .split(['.', 'd', 'r', 'b'])
-            .map(|p| p.parse::<u32>());
-        let found = (
-            parts.next().and_then(Result::ok).unwrap_or(0),
-            parts.next().and_then(Result::ok).unwrap_or(0),
-        );
-        if found < MIN_POSTGIS {
+        if major_minor(&version) < MIN_POSTGIS {
             return Err(StoreError::NoPostgis(format!(
                 "{} has PostGIS {version}; Gengxin needs {}.{} or newer (ALTER EXTENSION postgis UPDATE)",
                 self.location, MIN_POSTGIS.0, MIN_POSTGIS.1
