@@ -307,3 +307,26 @@ pub(crate) fn check_batch(
         })
         .collect()
 }
+
+/// The version check of every update and delete: the stored row (`found`, `None` if gone) must
+/// still be at the version the edit was based on.
+pub(crate) fn check_version(
+    layer: &Layer,
+    id: &str,
+    expected: i64,
+    found: Option<i64>,
+) -> Result<(), StoreError> {
+    match found {
+        None => Err(StoreError::NotFound {
+            layer: layer.name,
+            id: id.to_owned(),
+        }),
+        Some(found) if found != expected => Err(StoreError::Conflict {
+            layer: layer.name,
+            id: id.to_owned(),
+            expected,
+            found,
+        }),
+        Some(_) => Ok(()),
+    }
+}

@@ -26,7 +26,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use tokio::sync::broadcast;
 
-use crate::{AttachmentDir, Change, Query, Store, StoreError, StoreInfo, check_batch, check_query};
+use crate::{
+    AttachmentDir, Change, Query, Store, StoreError, StoreInfo, check_batch, check_query,
+    check_version,
+};
 
 pub use schema::latest_version;
 
@@ -451,7 +454,7 @@ fn insert_layer(
 }
 
 /// The stored version of a row, checked against the version an edit was based on.
-fn check_version(
+fn lock_version(
     tx: &rusqlite::Transaction,
     layer: &'static Layer,
     id: &str,
@@ -464,19 +467,7 @@ fn check_version(
         ))
         .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
         .map_err(db_err)?;
-    match found {
-        None => Err(StoreError::NotFound {
-            layer: layer.name,
-            id: id.to_owned(),
-        }),
-        Some(found) if found != expected => Err(StoreError::Conflict {
-            layer: layer.name,
-            id: id.to_owned(),
-            expected,
-            found,
-        }),
-        Some(_) => Ok(()),
-    }
+    check_version(layer, id, expected, found)
 }
 
 fn update_layer(
@@ -500,7 +491,7 @@ fn update_layer(
     );
     let mut extent = None;
     for f in features {
-        check_version(tx, layer, &f.id, f.version)?;
+        lock_version(tx, layer, &f.id, f.version)?;
         let mut next = f.clone();
         next.version += 1;
         let (values, envelope) = row_values(layer, &next)?;
@@ -526,7 +517,7 @@ fn delete_layer(
 ) -> Result<(), StoreError> {
     let sql = format!("DELETE FROM \"{}\" WHERE id = ?", layer.table());
     for (id, version) in rows {
-        check_version(tx, layer, id, *version)?;
+        lock_version(tx, layer, id, *version)?;
         tx.prepare_cached(&sql)
             .and_then(|mut s| s.execute([id]))
             .map_err(db_err)?;

@@ -26,7 +26,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions, P
 use sqlx::{Arguments, PgConnection, PgPool, Row};
 use tokio::sync::broadcast;
 
-use crate::{Change, Query, Store, StoreError, StoreInfo, check_batch, check_query};
+use crate::{Change, Query, Store, StoreError, StoreInfo, check_batch, check_query, check_version};
 
 pub use schema::{MIN_POSTGIS, latest_version};
 
@@ -646,7 +646,7 @@ async fn insert_layer(
 }
 
 /// Locks a row and checks its version against the version an edit was based on.
-async fn check_version(
+async fn lock_version(
     conn: &mut PgConnection,
     layer: &'static Layer,
     id: &str,
@@ -660,19 +660,7 @@ async fn check_version(
     .fetch_optional(&mut *conn)
     .await
     .map_err(pg_err)?;
-    match found {
-        None => Err(StoreError::NotFound {
-            layer: layer.name,
-            id: id.to_owned(),
-        }),
-        Some(found) if found != expected => Err(StoreError::Conflict {
-            layer: layer.name,
-            id: id.to_owned(),
-            expected,
-            found,
-        }),
-        Some(_) => Ok(()),
-    }
+    check_version(layer, id, expected, found)
 }
 
 async fn update_layer(
@@ -700,7 +688,7 @@ async fn update_layer(
         sets.join(", ")
     );
     for f in features {
-        check_version(conn, layer, &f.id, f.version).await?;
+        lock_version(conn, layer, &f.id, f.version).await?;
         let mut args = PgArguments::default();
         push(&mut args, f.provenance.clone())?;
         push(&mut args, timestamp(&f.updated_at))?;
@@ -727,7 +715,7 @@ async fn delete_layer(
 ) -> Result<(), StoreError> {
     let sql = format!("DELETE FROM {} WHERE id = $1", schema::table(layer));
     for (id, version) in rows {
-        check_version(conn, layer, id, *version).await?;
+        lock_version(conn, layer, id, *version).await?;
         sqlx::query(trusted(sql.clone()))
             .bind(id)
             .execute(&mut *conn)
