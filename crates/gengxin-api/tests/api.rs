@@ -525,7 +525,7 @@ impl Store for Failing {
     async fn info(&self) -> Result<StoreInfo, StoreError> {
         Err((self.0)())
     }
-    async fn insert(&self, _: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
+    async fn apply(&self, _: gengxin_store::Edit) -> Result<(), StoreError> {
         Err((self.0)())
     }
     async fn get(&self, _: LayerId, _: &str) -> Result<Option<Feature>, StoreError> {
@@ -535,12 +535,6 @@ impl Store for Failing {
         Err((self.0)())
     }
     async fn count(&self, _: LayerId) -> Result<u64, StoreError> {
-        Err((self.0)())
-    }
-    async fn update(&self, _: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
-        Err((self.0)())
-    }
-    async fn delete(&self, _: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError> {
         Err((self.0)())
     }
     fn changes(&self) -> tokio::sync::broadcast::Receiver<gengxin_store::Change> {

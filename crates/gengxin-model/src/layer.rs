@@ -28,6 +28,8 @@ pub enum GeometryType {
     Point,
     MultiLineString,
     MultiPolygon,
+    /// Any of points, multipoints, (multi)lines and (multi)polygons: custom layers.
+    Any,
 }
 
 impl GeometryType {
@@ -37,6 +39,7 @@ impl GeometryType {
             GeometryType::Point => "POINT",
             GeometryType::MultiLineString => "MULTILINESTRING",
             GeometryType::MultiPolygon => "MULTIPOLYGON",
+            GeometryType::Any => "GEOMETRY",
         }
     }
 }
@@ -85,6 +88,10 @@ pub enum LayerId {
     Supplies,
     Deliveries,
     ResidentReports,
+    Imports,
+    CustomLayers,
+    CustomFeatures,
+    CustomRows,
 }
 
 /// A table of one database: its name, geometry and fields.
@@ -256,6 +263,14 @@ fn normalise(want: GeometryType, g: Geometry<f64>) -> Result<Geometry<f64>, Stri
         (GeometryType::MultiPolygon, Geometry::Polygon(p)) => MultiPolygon(vec![p]).into(),
         (GeometryType::MultiLineString, g @ Geometry::MultiLineString(_)) => g,
         (GeometryType::MultiLineString, Geometry::LineString(l)) => MultiLineString(vec![l]).into(),
+        (GeometryType::Any, g @ (Geometry::GeometryCollection(_) | Geometry::Line(_))) => {
+            return Err(format!("{} cannot be stored", geometry_name(&g)));
+        }
+        (GeometryType::Any, Geometry::Polygon(p)) => MultiPolygon(vec![p]).into(),
+        (GeometryType::Any, Geometry::Rect(r)) => MultiPolygon(vec![r.to_polygon()]).into(),
+        (GeometryType::Any, Geometry::Triangle(t)) => MultiPolygon(vec![t.to_polygon()]).into(),
+        (GeometryType::Any, Geometry::LineString(l)) => MultiLineString(vec![l]).into(),
+        (GeometryType::Any, g) => g,
         (want, g) => {
             return Err(format!(
                 "expected {}, got {}",
@@ -784,6 +799,74 @@ static CATALOGUE: &[Layer] = &[
             f("address", Text, "地址"),
             req("community_code", Text, "所属社区/村"),
             f("anonymous", Bool, "匿名"),
+        ],
+    },
+    Layer {
+        id: LayerId::Imports,
+        database: Database::Renewal,
+        name: "imports",
+        zh: "数据导入记录",
+        en: "Data imports",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("layer", Text, "目标图层"),
+            req("file_name", Text, "源文件"),
+            req("sha256", Text, "源文件SHA-256"),
+            req("format", Text, "格式"),
+            f("crs", Text, "源坐标系"),
+            f("encoding", Text, "源编码"),
+            req("imported_by", Text, "导入人"),
+            req("imported_at", Ts, "导入时间"),
+            req("read", Int, "读取要素数"),
+            req("imported", Int, "导入要素数"),
+            req("skipped", Int, "跳过要素数"),
+            req("repaired", Int, "修复要素数"),
+            f("report", Text, "校验报告(JSON)"),
+            req("feature_ids", Text, "导入要素ID(JSON)"),
+            code("state", vocab::IMPORT_STATES, "状态"),
+            f("undone_at", Ts, "撤销时间"),
+        ],
+    },
+    Layer {
+        id: LayerId::CustomLayers,
+        database: Database::Renewal,
+        name: "custom_layers",
+        zh: "自定义图层",
+        en: "Custom layers",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("title", Text, "名称"),
+            req("fields", Text, "字段(JSON)"),
+            f("geometry_type", Text, "几何类型"),
+            f("import_id", Text, "创建导入"),
+        ],
+    },
+    Layer {
+        id: LayerId::CustomFeatures,
+        database: Database::Renewal,
+        name: "custom_features",
+        zh: "自定义图层要素",
+        en: "Custom layer features",
+        geometry: Some(GeometryType::Any),
+        personal: false,
+        fields: &[
+            req("layer_id", Text, "所属自定义图层"),
+            req("properties", Text, "属性(JSON)"),
+        ],
+    },
+    Layer {
+        id: LayerId::CustomRows,
+        database: Database::Renewal,
+        name: "custom_rows",
+        zh: "自定义表格记录",
+        en: "Custom table rows",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("layer_id", Text, "所属自定义图层"),
+            req("properties", Text, "属性(JSON)"),
         ],
     },
 ];

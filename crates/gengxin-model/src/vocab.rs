@@ -215,6 +215,7 @@ pub const ROAD_CLASSES: &[Code] = &[
     c("arterial", "主干路", "arterial road"),
     c("secondary", "次干路", "secondary road"),
     c("branch", "支路", "branch road"),
+    c("walkway", "步行道路", "walkway (footway, path, steps)"),
 ];
 
 /// Plan layers for multi-plan fusion (多规合一).
@@ -231,6 +232,11 @@ pub const PLAN_KINDS: &[Code] = &[
         "生态保护红线",
         "ecological protection red line",
     ),
+];
+
+pub const IMPORT_STATES: &[Code] = &[
+    c("applied", "已导入", "applied"),
+    c("undone", "已撤销", "undone"),
 ];
 
 pub const MILESTONE_STATUSES: &[Code] = &[

@@ -108,6 +108,17 @@ impl Change {
     }
 }
 
+/// One transaction's writes, applied in this order: deletes, updates, inserts.
+#[derive(Debug, Clone, Default)]
+pub struct Edit {
+    /// `(id, version)` of rows to delete.
+    pub delete: Vec<(LayerId, Vec<(String, i64)>)>,
+    /// Rows to replace; each feature's `version` is the one the edit was based on.
+    pub update: Vec<(LayerId, Vec<Feature>)>,
+    /// New rows.
+    pub insert: Vec<(LayerId, Vec<Feature>)>,
+}
+
 /// Facts about a store for health checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreInfo {
@@ -123,9 +134,20 @@ pub trait Store: Send + Sync + 'static {
     /// Backend, location and schema version; also proves the store answers.
     async fn info(&self) -> Result<StoreInfo, StoreError>;
 
+    /// Applies an edit — deletes, then updates, then inserts — in one transaction: on any error
+    /// nothing is written. Inserted ids must be new within their layer; updates and deletes are
+    /// version-checked (see [`Store::update`]).
+    async fn apply(&self, edit: Edit) -> Result<(), StoreError>;
+
     /// Inserts features into their layers, all in one transaction: on any error nothing is
     /// written. Ids must be new within their layer.
-    async fn insert(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError>;
+    async fn insert(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
+        self.apply(Edit {
+            insert: batch,
+            ..Edit::default()
+        })
+        .await
+    }
 
     /// One feature by id.
     async fn get(&self, layer: LayerId, id: &str) -> Result<Option<Feature>, StoreError>;
@@ -140,11 +162,23 @@ pub trait Store: Send + Sync + 'static {
     /// edit was based on: if the stored row has another version the whole batch is refused with
     /// [`StoreError::Conflict`] (or [`StoreError::NotFound`] if the row is gone). The stored row
     /// keeps its `created_at` and gets `version + 1`.
-    async fn update(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError>;
+    async fn update(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
+        self.apply(Edit {
+            update: batch,
+            ..Edit::default()
+        })
+        .await
+    }
 
     /// Deletes features given as `(id, version)`, all in one transaction, with the same version
     /// check as [`Store::update`].
-    async fn delete(&self, batch: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError>;
+    async fn delete(&self, batch: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError> {
+        self.apply(Edit {
+            delete: batch,
+            ..Edit::default()
+        })
+        .await
+    }
 
     /// Announcements of committed writes, from this process and (where the backend can) others.
     fn changes(&self) -> broadcast::Receiver<Change>;
@@ -190,6 +224,17 @@ pub trait Store: Send + Sync + 'static {
             )));
         }
         Ok(Some((meta, bytes)))
+    }
+}
+
+/// The schema version (migration) that created a layer's table, the same in every backend.
+pub(crate) fn layer_version(layer: LayerId) -> i64 {
+    match layer {
+        LayerId::Imports
+        | LayerId::CustomLayers
+        | LayerId::CustomFeatures
+        | LayerId::CustomRows => 2,
+        _ => 1,
     }
 }
 

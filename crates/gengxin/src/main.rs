@@ -66,6 +66,68 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Import a file into a layer, all or nothing: GeoJSON, Shapefile (.shp or .zip),
+    /// GeoPackage, CSV, Excel .xlsx, OpenStreetMap .osm.pbf. Prints the report as JSON.
+    Import {
+        #[arg(long)]
+        store: String,
+        /// A model layer (buildings, parcels, roads, facilities …) or a custom layer name.
+        #[arg(long)]
+        layer: String,
+        file: PathBuf,
+        /// Field mapping (TOML); see the README.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Source CRS when the file does not say: EPSG:4490, 4326, 3857, 4534–4554, GCJ-02, BD-09.
+        #[arg(long)]
+        crs: Option<String>,
+        /// Text encoding when the file does not say (e.g. gbk).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// The table of a GeoPackage, sheet of a workbook or shapefile in a zip.
+        #[arg(long)]
+        source_layer: Option<String>,
+        /// OSM tag → facility category table (TOML) instead of the built-in one.
+        #[arg(long)]
+        tag_map: Option<PathBuf>,
+        /// Make invalid geometries valid instead of skipping them.
+        #[arg(long)]
+        repair: bool,
+        /// Check and report only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Who imports, for the record.
+        #[arg(long, default_value = "cli")]
+        user: String,
+    },
+    /// List the imports recorded in a store.
+    Imports {
+        #[arg(long)]
+        store: String,
+    },
+    /// Undo an import: remove its features (refused if any was edited since).
+    Undo {
+        #[arg(long)]
+        store: String,
+        import_id: String,
+    },
+    /// Export a layer (or the features in a box / with field values) as GeoJSON, CSV, Excel,
+    /// zipped Shapefile or GeoPackage, chosen by the output file's extension or --format.
+    Export {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        layer: String,
+        out: PathBuf,
+        #[arg(long)]
+        format: Option<String>,
+        /// min_lon,min_lat,max_lon,max_lat in EPSG:4490.
+        #[arg(long)]
+        bbox: Option<String>,
+        /// field=value; repeat for several (all must hold).
+        #[arg(long = "where")]
+        filters: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -174,7 +236,190 @@ async fn run(command: Command) -> Result<()> {
             println!("{a}");
             Ok(())
         }
+        Command::Import {
+            store,
+            layer,
+            file,
+            mapping,
+            crs,
+            encoding,
+            source_layer,
+            tag_map,
+            repair,
+            dry_run,
+            user,
+        } => {
+            import(
+                store,
+                layer,
+                file,
+                mapping,
+                crs,
+                encoding,
+                source_layer,
+                tag_map,
+                repair,
+                dry_run,
+                user,
+            )
+            .await
+        }
+        Command::Imports { store } => {
+            let s = gengxin_store::open(&store).await?;
+            for r in s
+                .query(gengxin_model::LayerId::Imports, Default::default())
+                .await?
+            {
+                println!(
+                    "{}\t{}\t{}\t{}\t{} imported, {} skipped\t{}\t{}",
+                    r.id,
+                    r.get("imported_at").as_str().unwrap_or_default(),
+                    r.get("layer").as_str().unwrap_or_default(),
+                    r.get("file_name").as_str().unwrap_or_default(),
+                    r.get("imported").as_i64().unwrap_or_default(),
+                    r.get("skipped").as_i64().unwrap_or_default(),
+                    r.get("imported_by").as_str().unwrap_or_default(),
+                    r.get("state").as_str().unwrap_or_default(),
+                );
+            }
+            Ok(())
+        }
+        Command::Undo { store, import_id } => {
+            let s = gengxin_store::open(&store).await?;
+            let n = gengxin_io::import::undo(&*s, &import_id).await?;
+            eprintln!("undid import {import_id}: removed {n} features");
+            Ok(())
+        }
+        Command::Export {
+            store,
+            layer,
+            out,
+            format,
+            bbox,
+            filters,
+        } => export(store, layer, out, format, bbox, filters).await,
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import(
+    store: String,
+    layer: String,
+    file: PathBuf,
+    mapping: Option<PathBuf>,
+    crs: Option<String>,
+    encoding: Option<String>,
+    source_layer: Option<String>,
+    tag_map: Option<PathBuf>,
+    repair: bool,
+    dry_run: bool,
+    user: String,
+) -> Result<()> {
+    let mapping = match mapping {
+        Some(m) => {
+            let text = std::fs::read_to_string(&m)
+                .with_context(|| format!("cannot read mapping {}", m.display()))?;
+            Some(
+                gengxin_io::mapping::Mapping::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", m.display()))?,
+            )
+        }
+        None => None,
+    };
+    let crs = crs
+        .map(|c| gengxin_engine::crs::Crs::parse(&c))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let encoding = match encoding {
+        Some(e) => Some(gengxin_io::encoding_by_name(&e).ok_or_else(|| {
+            anyhow::anyhow!("unknown encoding {e:?} (try utf-8, gbk, gb18030, big5)")
+        })?),
+        None => None,
+    };
+    let opts = gengxin_io::import::ImportOptions {
+        layer,
+        crs,
+        mapping,
+        repair,
+        user,
+        read: gengxin_io::ReadOptions {
+            encoding,
+            source_layer,
+            osm_tags: tag_map,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let s = gengxin_store::create_or_open(&store).await?;
+    let report = gengxin_io::import::import(&*s, &file, &opts, dry_run).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "{}{}: read {}, imported {}, skipped {}, repaired {} into {} (import {})",
+        if dry_run {
+            "dry run, nothing written: "
+        } else {
+            ""
+        },
+        report.file_name,
+        report.read,
+        report.imported,
+        report.skipped,
+        report.repaired,
+        report.layer,
+        report.import_id
+    );
+    Ok(())
+}
+
+async fn export(
+    store: String,
+    layer: String,
+    out: PathBuf,
+    format: Option<String>,
+    bbox: Option<String>,
+    filters: Vec<String>,
+) -> Result<()> {
+    let format = match format {
+        Some(f) => gengxin_io::Format::parse(&f).ok_or_else(|| {
+            anyhow::anyhow!("unknown format {f:?} (geojson, csv, xlsx, shp, gpkg)")
+        })?,
+        None => gengxin_io::Format::of(&out).ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot tell the format from {}; pass --format",
+                out.display()
+            )
+        })?,
+    };
+    let mut query = gengxin_store::Query::default();
+    if let Some(b) = bbox {
+        let v: Vec<f64> = b
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                anyhow::anyhow!("--bbox must be four numbers min_lon,min_lat,max_lon,max_lat")
+            })?;
+        if v.len() != 4 {
+            anyhow::bail!("--bbox must be four numbers min_lon,min_lat,max_lon,max_lat");
+        }
+        query.bbox =
+            Some(gengxin_store::Bbox::new(v[0], v[1], v[2], v[3]).map_err(|e| anyhow::anyhow!(e))?);
+    }
+    for f in filters {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--where takes field=value, got {f:?}"))?;
+        query
+            .equals
+            .push((k.to_owned(), gengxin_io::export::filter_value(&layer, k, v)));
+    }
+    let s = gengxin_store::open(&store).await?;
+    let table = gengxin_io::export::load(&*s, &layer, query).await?;
+    let n = table.rows.len();
+    let path = out.clone();
+    tokio::task::spawn_blocking(move || gengxin_io::export::write(&table, format, &path)).await??;
+    eprintln!("exported {n} features of {layer} to {}", out.display());
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {

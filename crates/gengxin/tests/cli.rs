@@ -246,6 +246,7 @@ fn ogr_name(g: gengxin_model::GeometryType) -> &'static str {
         gengxin_model::GeometryType::Point => "Point",
         gengxin_model::GeometryType::MultiLineString => "Multi Line String",
         gengxin_model::GeometryType::MultiPolygon => "Multi Polygon",
+        gengxin_model::GeometryType::Any => "Unknown (any)",
     }
 }
 

@@ -9,7 +9,7 @@
 //! of failing with SQLITE_BUSY); reads use a small pool of connections. All SQLite work runs on
 //! Tokio's blocking threads.
 
-mod geom;
+pub mod geom;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::broadcast;
 
 use crate::{
-    AttachmentDir, Change, Query, Store, StoreError, StoreInfo, check_batch, check_query,
+    AttachmentDir, Change, Edit, Query, Store, StoreError, StoreInfo, check_batch, check_query,
     check_version,
 };
 
@@ -540,39 +540,24 @@ impl Store for GeoPackageStore {
         })
     }
 
-    async fn insert(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
-        let batch = check_batch(batch)?;
+    async fn apply(&self, edit: Edit) -> Result<(), StoreError> {
+        let update = check_batch(edit.update)?;
+        let insert = check_batch(edit.insert)?;
+        let delete = edit.delete;
         self.write(move |tx| {
             let mut changes = Vec::new();
-            for (layer, features) in batch {
-                insert_layer(tx, layer, &features)?;
-                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-            }
-            Ok(changes)
-        })
-        .await
-    }
-
-    async fn update(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
-        let batch = check_batch(batch)?;
-        self.write(move |tx| {
-            let mut changes = Vec::new();
-            for (layer, features) in batch {
-                update_layer(tx, layer, &features)?;
-                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-            }
-            Ok(changes)
-        })
-        .await
-    }
-
-    async fn delete(&self, batch: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            let mut changes = Vec::new();
-            for (layer, rows) in batch {
+            for (layer, rows) in delete {
                 let layer = Layer::by_id(layer);
                 delete_layer(tx, layer, &rows)?;
                 changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
+            }
+            for (layer, features) in update {
+                update_layer(tx, layer, &features)?;
+                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+            }
+            for (layer, features) in insert {
+                insert_layer(tx, layer, &features)?;
+                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
             }
             Ok(changes)
         })

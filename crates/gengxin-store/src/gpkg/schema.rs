@@ -7,6 +7,8 @@
 //! Fields whose name ends in `_id` or `_code` are foreign keys and get an index.
 
 use gengxin_model::{FieldType, Layer, STORAGE_SRID, catalogue};
+
+use crate::layer_version;
 use rusqlite::{Transaction, params};
 
 /// `PRAGMA application_id` of every GeoPackage: ASCII "GPKG".
@@ -16,7 +18,8 @@ pub const GPKG_USER_VERSION: i32 = 10300;
 
 /// One migration per schema version, in order; the store's version is how many have run.
 /// Append only: a released migration never changes.
-pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] = &[core_and_layers_v1];
+pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] =
+    &[core_and_layers_v1, imports_and_custom_layers_v2];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -95,7 +98,14 @@ fn core_and_layers_v1(tx: &Transaction) -> rusqlite::Result<()> {
         CGCS2000_WKT,
         "CGCS2000 longitude/latitude; Gengxin's storage CRS"
     ])?;
-    for layer in catalogue() {
+    for layer in catalogue().iter().filter(|l| layer_version(l.id) == 1) {
+        create_layer(tx, layer)?;
+    }
+    Ok(())
+}
+
+fn imports_and_custom_layers_v2(tx: &Transaction) -> rusqlite::Result<()> {
+    for layer in catalogue().iter().filter(|l| layer_version(l.id) == 2) {
         create_layer(tx, layer)?;
     }
     Ok(())

@@ -26,7 +26,9 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions, P
 use sqlx::{Arguments, PgConnection, PgPool, Row};
 use tokio::sync::broadcast;
 
-use crate::{Change, Query, Store, StoreError, StoreInfo, check_batch, check_query, check_version};
+use crate::{
+    Change, Edit, Query, Store, StoreError, StoreInfo, check_batch, check_query, check_version,
+};
 
 pub use schema::{MIN_POSTGIS, latest_version};
 
@@ -725,18 +727,6 @@ async fn delete_layer(
     Ok(())
 }
 
-async fn insert_all(
-    conn: &mut PgConnection,
-    batch: Vec<(&'static Layer, Vec<Feature>)>,
-) -> Result<Vec<Change>, StoreError> {
-    let mut changes = Vec::new();
-    for (layer, features) in batch {
-        insert_layer(conn, layer, &features).await?;
-        changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-    }
-    Ok(changes)
-}
-
 #[async_trait]
 impl Store for PostgisStore {
     async fn info(&self) -> Result<StoreInfo, StoreError> {
@@ -747,15 +737,35 @@ impl Store for PostgisStore {
         })
     }
 
-    async fn insert(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
-        let batch = check_batch(batch)?;
-        let big: Vec<&'static Layer> = batch
+    async fn apply(&self, edit: Edit) -> Result<(), StoreError> {
+        let update = check_batch(edit.update)?;
+        let insert = check_batch(edit.insert)?;
+        let delete = edit.delete;
+        let big: Vec<&'static Layer> = insert
             .iter()
             .filter(|(_, f)| f.len() >= 10_000)
             .map(|(l, _)| *l)
             .collect();
-        self.write(move |conn| Box::pin(insert_all(conn, batch)))
-            .await?;
+        self.write(move |conn| {
+            Box::pin(async move {
+                let mut changes = Vec::new();
+                for (layer, rows) in delete {
+                    let layer = Layer::by_id(layer);
+                    delete_layer(conn, layer, &rows).await?;
+                    changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
+                }
+                for (layer, features) in update {
+                    update_layer(conn, layer, &features).await?;
+                    changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+                }
+                for (layer, features) in insert {
+                    insert_layer(conn, layer, &features).await?;
+                    changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+                }
+                Ok(changes)
+            })
+        })
+        .await?;
         // Fresh statistics after a bulk load, so the planner uses the indexes at once.
         for layer in big {
             let _ = sqlx::query(trusted(format!("ANALYZE {}", schema::table(layer))))
@@ -763,36 +773,6 @@ impl Store for PostgisStore {
                 .await;
         }
         Ok(())
-    }
-
-    async fn update(&self, batch: Vec<(LayerId, Vec<Feature>)>) -> Result<(), StoreError> {
-        let batch = check_batch(batch)?;
-        self.write(move |conn| {
-            Box::pin(async move {
-                let mut changes = Vec::new();
-                for (layer, features) in batch {
-                    update_layer(conn, layer, &features).await?;
-                    changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-                }
-                Ok(changes)
-            })
-        })
-        .await
-    }
-
-    async fn delete(&self, batch: Vec<(LayerId, Vec<(String, i64)>)>) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            Box::pin(async move {
-                let mut changes = Vec::new();
-                for (layer, rows) in batch {
-                    let layer = Layer::by_id(layer);
-                    delete_layer(conn, layer, &rows).await?;
-                    changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
-                }
-                Ok(changes)
-            })
-        })
-        .await
     }
 
     fn changes(&self) -> broadcast::Receiver<Change> {

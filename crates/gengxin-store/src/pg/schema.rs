@@ -7,6 +7,8 @@
 
 use gengxin_model::{FieldType, GeometryType, Layer, STORAGE_SRID, catalogue};
 
+use crate::layer_version;
+
 /// The oldest PostGIS Gengxin runs on (ST_AsMVT with feature ids, `geometry(…)` typmods).
 pub const MIN_POSTGIS: (u32, u32) = (3, 0);
 
@@ -14,7 +16,7 @@ pub const MIN_POSTGIS: (u32, u32) = (3, 0);
 pub const MIGRATION_LOCK: i64 = 0x4745_4E47; // "GENG"
 
 /// One migration per schema version, in order; each returns its SQL statements.
-pub const MIGRATIONS: &[fn() -> Vec<String>] = &[core_and_layers_v1];
+pub const MIGRATIONS: &[fn() -> Vec<String>] = &[core_and_layers_v1, imports_and_custom_layers_v2];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -54,7 +56,23 @@ fn core_and_layers_v1() -> Vec<String> {
     for db in ["renewal", "community"] {
         sql.push(format!("CREATE SCHEMA IF NOT EXISTS {db}"));
     }
-    for layer in catalogue() {
+    for layer in catalogue().iter().filter(|l| layer_version(l.id) == 1) {
+        sql.extend(create_layer(layer));
+    }
+    sql
+}
+
+fn imports_and_custom_layers_v2() -> Vec<String> {
+    catalogue()
+        .iter()
+        .filter(|l| layer_version(l.id) == 2)
+        .flat_map(create_layer)
+        .collect()
+}
+
+fn create_layer(layer: &Layer) -> Vec<String> {
+    let mut sql = Vec::new();
+    {
         let t = table(layer);
         let mut cols = vec!["fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY".to_owned()];
         if let Some(g) = layer.geometry {

@@ -170,7 +170,7 @@ pub fn full_feature(layer: &Layer, i: usize) -> Feature {
     f.version = 1 + i as i64;
     if let Some(g) = layer.geometry {
         f = match g {
-            GeometryType::Point => f.with_geometry(Point::new(x0, 30.5)),
+            GeometryType::Point | GeometryType::Any => f.with_geometry(Point::new(x0, 30.5)),
             GeometryType::MultiLineString => f.with_geometry(MultiLineString(vec![
                 LineString::from(vec![(x0, 30.5), (x0 + 0.01, 30.51), (x0 + 0.02, 30.5)]),
                 LineString::from(vec![(x0, 30.6), (x0 + 0.001, 30.6)]),

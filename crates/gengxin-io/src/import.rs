@@ -1,0 +1,473 @@
+//! The import: read a file, settle its CRS, convert, validate, map, and write everything — the
+//! features, a new custom layer's definition and the import's own record — in one store
+//! transaction. A dry run stops before writing. [`undo`] removes an import's features again.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use gengxin_engine::crs::{CRS_HINT, Crs};
+use gengxin_model::{Feature, GeometryType, Layer, LayerId, Value};
+use gengxin_store::{Edit, Store, StoreError};
+use serde::Serialize;
+use sha2::Digest;
+
+use crate::custom::{self, CustomLayer};
+use crate::mapping::Mapping;
+use crate::osm::OsmKind;
+use crate::validate::{self, Outcome};
+use crate::{Dataset, Format, IoError, ReadOptions, display_name};
+
+/// What to import and how.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// A model layer (`buildings`, `parcels` …) or the name of a custom layer (new or existing).
+    pub layer: String,
+    /// The source CRS when the file does not declare one (or to override it).
+    pub crs: Option<Crs>,
+    pub mapping: Option<Mapping>,
+    /// Make invalid geometries valid instead of skipping them.
+    pub repair: bool,
+    /// Who imports (for the record).
+    pub user: String,
+    /// The name to record when the file on disk is a temporary copy (an upload).
+    pub file_name: Option<String>,
+    pub format: Option<Format>,
+    pub read: ReadOptions,
+}
+
+/// One feature's problems.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Issue {
+    /// 1-based position in the source file.
+    pub record: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub problems: Vec<String>,
+    /// True when the feature was repaired and imported, false when it was skipped.
+    pub repaired: bool,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub import_id: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub format: &'static str,
+    pub layer: String,
+    pub crs: Option<String>,
+    pub encoding: Option<String>,
+    pub read: usize,
+    pub imported: usize,
+    pub skipped: usize,
+    pub repaired: usize,
+    pub issues: Vec<Issue>,
+    pub dry_run: bool,
+    pub imported_by: String,
+    /// Set when the import created a custom layer.
+    pub new_custom_layer: bool,
+}
+
+/// An import checked and converted, ready to write.
+pub struct Plan {
+    pub report: Report,
+    target: Target,
+    features: Vec<Feature>,
+    at: DateTime<Utc>,
+}
+
+enum Target {
+    Model(&'static Layer),
+    Custom { layer: CustomLayer, new: bool },
+}
+
+/// Reads, converts, validates and maps a file. Synchronous (file I/O and CPU): run it on a
+/// blocking thread. `existing` is the custom layer of that name, if the store has one.
+pub fn plan(
+    path: &Path,
+    opts: &ImportOptions,
+    existing: Option<CustomLayer>,
+    at: DateTime<Utc>,
+) -> Result<Plan, IoError> {
+    let model = Layer::by_name(&opts.layer);
+    if model.is_none() {
+        custom::check_name(&opts.layer)?;
+    }
+    if let (Some(l), Some(m)) = (model, &opts.mapping) {
+        m.check(l).map_err(|e| IoError::file(path, e))?;
+    }
+    let format = match opts.format.or_else(|| Format::of(path)) {
+        Some(f) => f,
+        None => {
+            return Err(IoError::file(
+                path,
+                "unknown format: name the file .geojson, .shp, .zip, .gpkg, .csv, .xlsx or .osm.pbf",
+            ));
+        }
+    };
+    let bytes = std::fs::read(path).map_err(|e| IoError::file(path, e))?;
+    let sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
+    drop(bytes);
+    let mut read = opts.read.clone();
+    if format == Format::OsmPbf {
+        read.osm = Some(match model.map(|l| l.id) {
+            Some(LayerId::Roads) => OsmKind::Walkways,
+            Some(LayerId::Buildings) => OsmKind::Buildings,
+            Some(LayerId::Facilities) => OsmKind::Facilities,
+            _ => {
+                return Err(IoError::file(
+                    path,
+                    "an OpenStreetMap file imports into roads (walkable ways), buildings or facilities; pass one of those as --layer",
+                ));
+            }
+        });
+    }
+    let ds = crate::read::read(path, format, &read)?;
+    let import_id = format!("imp-{}-{}", at.format("%Y%m%d%H%M%S%3f"), &sha256[..8]);
+    let file_name = opts.file_name.clone().unwrap_or_else(|| display_name(path));
+    let has_geometry = ds.records.iter().any(|r| r.geometry.is_some());
+    let crs = resolve_crs(path, &ds, opts.crs, has_geometry)?;
+    let target = match model {
+        Some(l) => Target::Model(l),
+        None => match existing {
+            Some(layer) => Target::Custom { layer, new: false },
+            None => Target::Custom {
+                layer: custom::infer(&opts.layer, &ds, &import_id),
+                new: true,
+            },
+        },
+    };
+    let to_storage = crs
+        .map(|c| c.to_storage())
+        .transpose()
+        .map_err(|e| IoError::file(path, e))?;
+    let mapping = opts.mapping.clone().unwrap_or_default();
+    let provenance = format!("import:{import_id}");
+    let want = match &target {
+        Target::Model(l) => l.geometry,
+        Target::Custom { layer, .. } => layer.spatial.then_some(GeometryType::Any),
+    };
+    let mut features = Vec::with_capacity(ds.records.len());
+    let mut issues = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in ds.records.iter().enumerate() {
+        let n = i + 1;
+        let source_id = mapping.id_of(r);
+        // Problems that skip the feature, and problems repaired.
+        let mut fatal = Vec::new();
+        let mut fixed = Vec::new();
+        let geometry = match (want, &r.geometry) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                fatal.push(format!("layer {} takes no geometry", opts.layer));
+                None
+            }
+            (Some(_), None) => {
+                fatal.push("geometry is missing".into());
+                None
+            }
+            (Some(want), Some(g)) => {
+                let g = to_storage
+                    .as_ref()
+                    .expect("a CRS when there is geometry")
+                    .convert_geometry(g);
+                match validate::check(g, want, &r.problems, opts.repair, read.limits.max_coords) {
+                    Outcome::Valid(g) => Some(g),
+                    Outcome::Repaired(g, p) => {
+                        fixed = p;
+                        Some(g)
+                    }
+                    Outcome::Invalid(p) => {
+                        fatal.extend(p);
+                        None
+                    }
+                }
+            }
+        };
+        let id = match &target {
+            Target::Model(_) => source_id
+                .clone()
+                .unwrap_or_else(|| format!("{import_id}-{n}")),
+            Target::Custom { layer, .. } => format!(
+                "{}:{}",
+                layer.name,
+                source_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{import_id}-{n}"))
+            ),
+        };
+        if !seen.insert(id.clone()) {
+            fatal.push(format!("id {id:?} appears more than once in the file"));
+        }
+        let mut feature = Feature::new(id, provenance.clone(), at);
+        feature.geometry = geometry;
+        let props = match &target {
+            Target::Model(l) => mapping.properties(l, r),
+            Target::Custom { layer, .. } => custom::properties(layer, &r.attrs).map(|p| {
+                [
+                    ("layer_id".to_owned(), Value::Text(layer.name.clone())),
+                    (
+                        "properties".to_owned(),
+                        Value::Text(serde_json::Value::Object(p).to_string()),
+                    ),
+                ]
+                .into()
+            }),
+        };
+        match props {
+            Ok(p) => feature.properties = p,
+            Err(e) => fatal.push(e),
+        }
+        if fatal.is_empty() {
+            let layer = match &target {
+                Target::Model(l) => *l,
+                Target::Custom { layer, .. } => Layer::by_id(layer.rows_layer()),
+            };
+            match layer.check(feature) {
+                Ok(f) => {
+                    if !fixed.is_empty() {
+                        issues.push(Issue {
+                            record: n,
+                            id: source_id,
+                            problems: fixed,
+                            repaired: true,
+                        });
+                    }
+                    features.push(f);
+                    continue;
+                }
+                // The message starts with "layer/id: "; the report lists the id apart.
+                Err(e) => {
+                    let text = e.to_string();
+                    fatal.push(
+                        text.split_once(": ")
+                            .map_or(text.clone(), |(_, m)| m.to_owned()),
+                    );
+                }
+            }
+        }
+        fixed.extend(fatal);
+        issues.push(Issue {
+            record: n,
+            id: source_id,
+            problems: fixed,
+            repaired: false,
+        });
+    }
+    let repaired = issues.iter().filter(|i| i.repaired).count();
+    let report = Report {
+        import_id,
+        file_name,
+        sha256,
+        format: format.name(),
+        layer: opts.layer.clone(),
+        crs: crs.map(Crs::name),
+        encoding: ds.encoding.clone(),
+        read: ds.records.len(),
+        imported: features.len(),
+        skipped: ds.records.len() - features.len(),
+        repaired,
+        issues,
+        dry_run: false,
+        imported_by: if opts.user.is_empty() {
+            "system".to_owned()
+        } else {
+            opts.user.clone()
+        },
+        new_custom_layer: matches!(target, Target::Custom { new: true, .. }),
+    };
+    Ok(Plan {
+        report,
+        target,
+        features,
+        at,
+    })
+}
+
+fn resolve_crs(
+    path: &Path,
+    ds: &Dataset,
+    flag: Option<Crs>,
+    has_geometry: bool,
+) -> Result<Option<Crs>, IoError> {
+    if !has_geometry {
+        return Ok(None);
+    }
+    if let Some(c) = flag {
+        return Ok(Some(c));
+    }
+    if let Some(c) = ds.crs {
+        return Ok(Some(c));
+    }
+    let why = match (&ds.declared_crs, ds.format) {
+        (Some(d), _) => format!("its CRS {d:?} is not one Gengxin knows"),
+        (None, Format::Shapefile) => "it has no .prj file, so its CRS is unknown".to_owned(),
+        (None, Format::Csv | Format::Xlsx) => {
+            "a table's coordinates do not say their CRS".to_owned()
+        }
+        (None, _) => "it does not declare its CRS".to_owned(),
+    };
+    Err(IoError::file(
+        path,
+        format!("{why}; Gengxin never guesses: {CRS_HINT}"),
+    ))
+}
+
+impl Plan {
+    /// Writes the plan in one transaction: the features, a new custom layer's definition, and the
+    /// import record. On any error nothing is written.
+    pub async fn apply(mut self, store: &dyn Store) -> Result<Report, IoError> {
+        let (rows_layer, layer_row) = match &self.target {
+            Target::Model(l) => (l.id, None),
+            Target::Custom { layer, new } => (
+                layer.rows_layer(),
+                new.then(|| layer.to_row(self.at, &format!("import:{}", self.report.import_id))),
+            ),
+        };
+        let ids: Vec<&str> = self.features.iter().map(|f| f.id.as_str()).collect();
+        let record = self.record(serde_json::to_string(&ids).expect("strings"));
+        let mut insert = Vec::new();
+        if let Some(row) = layer_row {
+            insert.push((LayerId::CustomLayers, vec![row]));
+        }
+        insert.push((rows_layer, std::mem::take(&mut self.features)));
+        insert.push((LayerId::Imports, vec![record]));
+        store
+            .apply(Edit {
+                insert,
+                ..Edit::default()
+            })
+            .await?;
+        Ok(self.report)
+    }
+
+    /// The report of a dry run: nothing is written.
+    pub fn dry_run(mut self) -> Report {
+        self.report.dry_run = true;
+        self.report
+    }
+
+    pub fn feature_count(&self) -> usize {
+        self.features.len()
+    }
+
+    fn record(&self, feature_ids: String) -> Feature {
+        let r = &self.report;
+        let report = serde_json::json!({ "issues": r.issues }).to_string();
+        let mut f = Feature::new(&r.import_id, "import", self.at)
+            .set("layer", r.layer.clone())
+            .set("file_name", r.file_name.clone())
+            .set("sha256", r.sha256.clone())
+            .set("format", r.format)
+            .set("imported_by", r.imported_by.clone())
+            .set("imported_at", gengxin_model::timestamp(&self.at))
+            .set("read", r.read as i64)
+            .set("imported", r.imported as i64)
+            .set("skipped", r.skipped as i64)
+            .set("repaired", r.repaired as i64)
+            .set("report", report)
+            .set("feature_ids", feature_ids)
+            .set("state", "applied");
+        if let Some(c) = &r.crs {
+            f = f.set("crs", c.clone());
+        }
+        if let Some(e) = &r.encoding {
+            f = f.set("encoding", e.clone());
+        }
+        f
+    }
+}
+
+/// Imports a file: [`plan`] on a blocking thread, then [`Plan::apply`] (or the dry-run report).
+pub async fn import(
+    store: &dyn Store,
+    path: &Path,
+    opts: &ImportOptions,
+    dry_run: bool,
+) -> Result<Report, IoError> {
+    let existing = match Layer::by_name(&opts.layer) {
+        Some(_) => None,
+        None => custom::get(store, &opts.layer).await?,
+    };
+    let path = path.to_owned();
+    let o = opts.clone();
+    let at = Utc::now();
+    let plan = tokio::task::spawn_blocking(move || plan(&path, &o, existing, at))
+        .await
+        .map_err(|e| IoError::Usage(format!("import failed: {e}")))??;
+    if dry_run {
+        return Ok(plan.dry_run());
+    }
+    plan.apply(store).await
+}
+
+/// Undoes an import: deletes its features (and the custom layer it created) and marks its record
+/// undone, in one transaction. Refused if any of its features was edited since (their version
+/// moved on): undoing would silently throw those edits away.
+pub async fn undo(store: &dyn Store, import_id: &str) -> Result<usize, IoError> {
+    let record = store
+        .get(LayerId::Imports, import_id)
+        .await?
+        .ok_or_else(|| IoError::Usage(format!("no import {import_id}")))?;
+    if record.get("state").as_str() == Some("undone") {
+        return Err(IoError::Usage(format!(
+            "import {import_id} is already undone"
+        )));
+    }
+    let layer_name = record.get("layer").as_str().unwrap_or_default().to_owned();
+    let ids: Vec<String> = serde_json::from_str(record.get("feature_ids").as_str().unwrap_or("[]"))
+        .map_err(|_| {
+            IoError::Store(StoreError::Internal(format!(
+                "import {import_id}: damaged record"
+            )))
+        })?;
+    let (rows_layer, created) = match Layer::by_name(&layer_name) {
+        Some(l) => (l.id, None),
+        None => {
+            let l = custom::get(store, &layer_name).await?.ok_or_else(|| {
+                IoError::Usage(format!(
+                    "import {import_id}: its custom layer {layer_name} is gone"
+                ))
+            })?;
+            let created = (l.import_id.as_deref() == Some(import_id)).then(|| l.name.clone());
+            (l.rows_layer(), created)
+        }
+    };
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Some(f) = store.get(rows_layer, id).await? {
+            if f.version != 1 {
+                return Err(IoError::Usage(format!(
+                    "cannot undo import {import_id}: {layer_name}/{id} was edited since (version {}); undoing would discard that edit",
+                    f.version
+                )));
+            }
+            rows.push((f.id, f.version));
+        }
+    }
+    let removed = rows.len();
+    let mut delete = vec![(rows_layer, rows)];
+    if let Some(name) = created {
+        let def = store
+            .get(LayerId::CustomLayers, &name)
+            .await?
+            .expect("read above");
+        delete.push((LayerId::CustomLayers, vec![(name, def.version)]));
+    }
+    let mut updated = record.clone();
+    updated
+        .properties
+        .insert("state".into(), Value::Text("undone".into()));
+    updated.properties.insert(
+        "undone_at".into(),
+        Value::Text(gengxin_model::timestamp(&Utc::now())),
+    );
+    store
+        .apply(Edit {
+            delete,
+            update: vec![(LayerId::Imports, vec![updated])],
+            ..Edit::default()
+        })
+        .await?;
+    Ok(removed)
+}
