@@ -182,6 +182,8 @@ fn text_type(s: &str) -> FieldType {
         FieldType::Real
     } else if gengxin_model::is_date(t) {
         FieldType::Date
+    } else if t == "true" || t == "false" {
+        FieldType::Bool
     } else {
         FieldType::Text
     }
@@ -219,6 +221,9 @@ pub fn properties(
                     .ok_or_else(bad)?,
             ),
             (FieldType::Bool, Attr::Bool(b)) => Json::from(*b),
+            (FieldType::Bool, Attr::Text(t)) if t == "true" || t == "false" => {
+                Json::from(t == "true")
+            }
             (FieldType::Date, Attr::Date(d) | Attr::Text(d))
                 if gengxin_model::is_date(d.trim()) =>
             {

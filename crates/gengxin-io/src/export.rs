@@ -116,7 +116,9 @@ fn text_cell(v: &Value) -> String {
         Value::Null => String::new(),
         Value::Text(s) => escape_formula(s),
         Value::Int(i) => i.to_string(),
-        Value::Real(r) => r.to_string(),
+        // Debug keeps `.0` on whole numbers, so a reader can tell a real from an integer; both
+        // forms are the shortest that read back to the same f64.
+        Value::Real(r) => format!("{r:?}"),
         Value::Bool(b) => b.to_string(),
     }
 }

@@ -385,6 +385,17 @@ pub async fn import(
     opts: &ImportOptions,
     dry_run: bool,
 ) -> Result<Report, IoError> {
+    import_with_progress(store, path, opts, dry_run, &|_| {}).await
+}
+
+/// [`import`], telling `progress` what it is doing (for a command line).
+pub async fn import_with_progress(
+    store: &dyn Store,
+    path: &Path,
+    opts: &ImportOptions,
+    dry_run: bool,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Report, IoError> {
     let existing = match Layer::by_name(&opts.layer) {
         Some(_) => None,
         None => custom::get(store, &opts.layer).await?,
@@ -398,6 +409,11 @@ pub async fn import(
     if dry_run {
         return Ok(plan.dry_run());
     }
+    progress(&format!(
+        "writing {} features to {} in one transaction",
+        plan.feature_count(),
+        opts.layer
+    ));
     plan.apply(store).await
 }
 

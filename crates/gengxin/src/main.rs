@@ -351,7 +351,10 @@ async fn import(
         ..Default::default()
     };
     let s = gengxin_store::create_or_open(&store).await?;
-    let report = gengxin_io::import::import(&*s, &file, &opts, dry_run).await?;
+    let report = gengxin_io::import::import_with_progress(&*s, &file, &opts, dry_run, &|m| {
+        eprintln!("{m} …")
+    })
+    .await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     eprintln!(
         "{}{}: read {}, imported {}, skipped {}, repaired {} into {} (import {})",

@@ -450,7 +450,11 @@ fn insert_layer(
                 e => db_err(e),
             })?;
     }
-    touch_contents(tx, layer, extent, last_change)
+    // An empty batch changes nothing, not even the table's last change.
+    match last_change {
+        Some(_) => touch_contents(tx, layer, extent, last_change),
+        None => Ok(()),
+    }
 }
 
 /// The stored version of a row, checked against the version an edit was based on.
