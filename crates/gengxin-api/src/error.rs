@@ -24,8 +24,9 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable: `bad_request`, `not_found`, `method_not_allowed`, `invalid_feature`, `conflict`,
-    /// `precondition_required`, `store_unavailable`, `internal`.
+    /// Stable: `bad_request`, `not_found`, `method_not_allowed`, `invalid_feature`,
+    /// `invalid_file`, `conflict`, `precondition_required`, `payload_too_large`,
+    /// `store_unavailable`, `internal`.
     pub code: &'static str,
     pub message: String,
 }
@@ -107,6 +108,29 @@ impl From<StoreError> for ApiError {
             status,
             code,
             message,
+        }
+    }
+}
+
+impl From<gengxin_io::IoError> for ApiError {
+    fn from(e: gengxin_io::IoError) -> Self {
+        use gengxin_io::IoError;
+        let (status, code) = match &e {
+            IoError::Store(_) => {
+                let IoError::Store(se) = e else {
+                    unreachable!()
+                };
+                return se.into();
+            }
+            IoError::File { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_file"),
+            IoError::Usage(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            IoError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            IoError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use gengxin_model::{Feature, FieldType, Layer, Value, catalogue, timestamp};
+use gengxin_model::{Feature, FieldType, Layer, LayerId, Value, catalogue, timestamp};
 use gengxin_store::{Bbox, Query};
 use serde::Serialize;
 use serde_json::{Map, json};
@@ -24,23 +24,24 @@ pub struct CodeInfo {
 
 #[derive(Serialize, ToSchema)]
 pub struct FieldInfo {
-    name: &'static str,
+    name: String,
     /// text, int, real, bool, date or datetime.
     #[serde(rename = "type")]
     ty: &'static str,
     required: bool,
-    title_zh: &'static str,
+    title_zh: String,
     codes: Option<Vec<CodeInfo>>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct LayerInfo {
-    name: &'static str,
-    /// `renewal` or `community`.
+    name: String,
+    /// `renewal` or `community`; `custom` for layers made by imports.
     database: &'static str,
-    title_zh: &'static str,
-    title_en: &'static str,
-    /// POINT, MULTILINESTRING, MULTIPOLYGON, or null for attribute layers.
+    title_zh: String,
+    title_en: String,
+    /// POINT, MULTILINESTRING, MULTIPOLYGON, GEOMETRY (custom layers), or null for attribute
+    /// layers.
     geometry_type: Option<&'static str>,
     /// Holds personal information.
     personal: bool,
@@ -66,11 +67,15 @@ fn type_name(t: FieldType) -> &'static str {
 pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, ApiError> {
     let mut out = Vec::new();
     for l in catalogue() {
+        if matches!(l.id, LayerId::CustomFeatures | LayerId::CustomRows) {
+            // Served as the custom layers they hold, below.
+            continue;
+        }
         out.push(LayerInfo {
-            name: l.name,
+            name: l.name.into(),
             database: l.database.name(),
-            title_zh: l.zh,
-            title_en: l.en,
+            title_zh: l.zh.into(),
+            title_en: l.en.into(),
             geometry_type: l.geometry.map(|g| g.ogc_name()),
             personal: l.personal,
             count: s.counts.get(&*s.store, l.id).await?,
@@ -78,10 +83,10 @@ pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, A
                 .fields
                 .iter()
                 .map(|f| FieldInfo {
-                    name: f.name,
+                    name: f.name.into(),
                     ty: type_name(f.ty),
                     required: f.required,
-                    title_zh: f.zh,
+                    title_zh: f.zh.into(),
                     codes: f.codes.map(|cs| {
                         cs.iter()
                             .map(|c| CodeInfo {
@@ -96,10 +101,34 @@ pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, A
             features: format!("/api/layers/{}/features", l.name),
         });
     }
+    for c in gengxin_io::custom::list(&*s.store).await? {
+        let count = gengxin_io::custom::count(&*s.store, &c).await?;
+        out.push(LayerInfo {
+            title_zh: c.title.clone(),
+            title_en: c.title.clone(),
+            database: "custom",
+            geometry_type: c.spatial.then_some("GEOMETRY"),
+            personal: false,
+            count,
+            fields: c
+                .fields
+                .iter()
+                .map(|(n, t)| FieldInfo {
+                    name: n.clone(),
+                    ty: type_name(*t),
+                    required: false,
+                    title_zh: n.clone(),
+                    codes: None,
+                })
+                .collect(),
+            features: format!("/api/layers/{}/features", c.name),
+            name: c.name,
+        });
+    }
     Ok(Json(out))
 }
 
-fn value_json(v: &Value) -> serde_json::Value {
+pub(crate) fn value_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Null => serde_json::Value::Null,
         Value::Bool(b) => json!(b),
@@ -133,7 +162,7 @@ pub fn layer(name: &str) -> Result<&'static Layer, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))
 }
 
-fn parse_bbox(s: &str) -> Result<Bbox, ApiError> {
+pub(crate) fn parse_bbox(s: &str) -> Result<Bbox, ApiError> {
     let parts: Vec<f64> = s
         .split(',')
         .map(|p| p.trim().parse::<f64>())
@@ -198,7 +227,9 @@ pub async fn features(
     ApiPath(layer_name): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let layer = layer(&layer_name)?;
+    let Some(layer) = Layer::by_name(&layer_name) else {
+        return custom_features(s, &layer_name, raw).await;
+    };
     let mut q = Query {
         limit: Some(DEFAULT_LIMIT),
         ..Query::default()
@@ -253,6 +284,58 @@ pub async fn features(
             "/api/layers/{}/features?{}",
             layer.name,
             qs.finish()
+        ));
+    }
+    Ok(Json(body))
+}
+
+/// The features of a custom layer: `bbox`, `limit` and `after` as for any layer.
+async fn custom_features(
+    s: AppState,
+    name: &str,
+    raw: Option<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let c = gengxin_io::custom::get(&*s.store, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))?;
+    let mut q = Query {
+        limit: Some(DEFAULT_LIMIT),
+        ..Query::default()
+    };
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "bbox" if c.spatial => q.bbox = Some(parse_bbox(&v)?),
+            "limit" => {
+                q.limit = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "limit must be between 1 and {MAX_LIMIT}"
+                            ))
+                        })?,
+                )
+            }
+            "after" => q.after_id = Some(v.into_owned()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "custom layer {name} takes bbox, limit and after, not {other:?}"
+                )));
+            }
+        }
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    let found = gengxin_io::custom::features(&*s.store, &c, q).await?;
+    let mut body = json!({
+        "type": "FeatureCollection",
+        "numberReturned": found.len(),
+        "features": found.iter().map(feature_json).collect::<Vec<_>>(),
+    });
+    if let Some(last) = found.last().filter(|_| found.len() == limit) {
+        body["next"] = json!(format!(
+            "/api/layers/{name}/features?limit={limit}&after={}",
+            form_urlencoded::byte_serialize(last.id.as_bytes()).collect::<String>()
         ));
     }
     Ok(Json(body))

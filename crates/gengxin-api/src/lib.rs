@@ -12,6 +12,7 @@ mod edit;
 mod error;
 mod extract;
 mod features;
+mod imports;
 mod units;
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use gengxin_store::Store;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -54,6 +55,14 @@ pub fn app(store: Arc<dyn Store>) -> Router {
                 .put(edit::replace)
                 .delete(edit::delete),
         )
+        .route("/api/layers/{layer}/export", get(imports::export))
+        .route(
+            "/api/imports",
+            get(imports::list)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(imports::MAX_UPLOAD)),
+        )
+        .route("/api/imports/{id}/undo", post(imports::undo))
         .route("/api/changes", get(changes::stream))
         .route("/api/attachments/{id}", get(attachments::download))
         // After the routes: it applies to the routes registered so far.
@@ -84,7 +93,11 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         edit::replace,
         edit::delete,
         changes::stream,
-        attachments::download
+        attachments::download,
+        imports::upload,
+        imports::list,
+        imports::undo,
+        imports::export
     ),
     components(schemas(
         Health,

@@ -137,7 +137,7 @@ async fn health_reports_the_store() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["status"], "ok");
     assert_eq!(v["backend"], "geopackage");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], gengxin_store::gpkg::latest_version());
     assert!(v["location"].as_str().unwrap().ends_with("api.gpkg"), "{v}");
 }
 
@@ -223,9 +223,14 @@ async fn layers_list_the_catalogue_with_counts() {
     let (s, v, _) = call(&app, "/api/layers").await;
     assert_eq!(s, StatusCode::OK);
     let ls = v.as_array().unwrap();
-    assert_eq!(ls.len(), 18);
+    // Custom rows are listed as their custom layers, not as tables.
+    let expected: Vec<&str> = gengxin_model::catalogue()
+        .iter()
+        .filter(|l| !matches!(l.id, LayerId::CustomFeatures | LayerId::CustomRows))
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(ls.len(), expected.len());
     let names: Vec<&str> = ls.iter().map(|l| l["name"].as_str().unwrap()).collect();
-    let expected: Vec<&str> = gengxin_model::catalogue().iter().map(|l| l.name).collect();
     assert_eq!(names, expected);
     let count = |name: &str| ls.iter().find(|l| l["name"] == name).unwrap()["count"].clone();
     assert_eq!(count("admin_units"), 4);
@@ -873,4 +878,169 @@ async fn writes_stream_to_clients_as_server_sent_events() {
         text.contains(r#"data: {"layer":"parcels","ids":["p1"]}"#),
         "{text}"
     );
+}
+
+async fn upload(app: &axum::Router, uri: &str, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
+    let r = app
+        .clone()
+        .oneshot(
+            Request::post(uri)
+                .header("content-type", "application/octet-stream")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = r.status();
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+const DISTRICTS: &str = r#"{"type":"FeatureCollection","features":[
+  {"type":"Feature","id":"d1","properties":{"name":"江岸区","gb":156420102},"geometry":{"type":"Polygon","coordinates":[[[114.30,30.60],[114.32,30.60],[114.32,30.62],[114.30,30.60]]]}},
+  {"type":"Feature","id":"d2","properties":{"name":"武昌区","gb":156420106},"geometry":{"type":"Polygon","coordinates":[[[114.30,30.50],[114.32,30.50],[114.32,30.52],[114.30,30.50]]]}}]}"#;
+
+#[tokio::test]
+async fn files_upload_into_layers_list_export_and_undo_over_http() {
+    let (_d, app) = fixture().await;
+    // A dry run reports and writes nothing.
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=plan_a&file_name=districts.geojson&dry_run=true",
+        DISTRICTS.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["read"].as_u64(), v["dry_run"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let (_, layers, _) = call(&app, "/api/layers").await;
+    assert!(
+        !layers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "plan_a")
+    );
+
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=plan_a&file_name=districts.geojson",
+        DISTRICTS.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["imported"], 2);
+    let import_id = v["import_id"].as_str().unwrap().to_owned();
+    // The custom layer is served like any other, with every source attribute.
+    let (_, layers, _) = call(&app, "/api/layers").await;
+    let plan = layers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "plan_a")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (plan["database"].as_str(), plan["count"].as_u64()),
+        (Some("custom"), Some(2))
+    );
+    let (s, fc, _) = call(
+        &app,
+        "/api/layers/plan_a/features?bbox=114.29,30.59,114.33,30.63",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{fc}");
+    assert_eq!(fc["numberReturned"], 1);
+    assert_eq!(fc["features"][0]["id"], "d1");
+    assert_eq!(fc["features"][0]["properties"]["name"], "江岸区");
+    assert_eq!(fc["features"][0]["properties"]["gb"], 156420102);
+    let (_, list, _) = call(&app, "/api/imports").await;
+    let rec = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == import_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (rec["file_name"].as_str(), rec["state"].as_str()),
+        (Some("districts.geojson"), Some("applied"))
+    );
+
+    // Export: a CSV download of a model layer with a filter, and GeoJSON of the custom layer.
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get("/api/layers/parcels/export?format=csv&land_use=0701")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("parcels.csv")
+    );
+    let csv =
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(csv.lines().count() >= 2, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.contains(",0701,")), "{csv}");
+    let (s, gj, _) = call(&app, "/api/layers/plan_a/export?format=geojson").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(gj["features"].as_array().unwrap().len(), 2);
+
+    // Refusals in the JSON error shape.
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=plan_b&file_name=x.geojson",
+        b"{not json".to_vec(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&v, "invalid_file");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("x.geojson:"),
+        "{v}"
+    );
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=plan_b&file_name=../../etc/x.kml",
+        b"<kml/>".to_vec(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "bad_request");
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=plan_b&file_name=a.geojson&sql=drop",
+        DISTRICTS.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v, _) = call(&app, "/api/layers/parcels/export?format=pdf").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "bad_request");
+    let (s, v, _) = call(&app, "/api/layers/nope/export?format=csv").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    // Undo, then undo again: 409.
+    let (s, v) = upload(&app, &format!("/api/imports/{import_id}/undo"), vec![]).await;
+    assert_eq!((s, v["removed"].as_u64()), (StatusCode::OK, Some(2)), "{v}");
+    let (s, v) = upload(&app, &format!("/api/imports/{import_id}/undo"), vec![]).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_error(&v, "conflict");
+    let (s, _, _) = call(&app, "/api/layers/plan_a/features").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -257,6 +257,20 @@ pub async fn get(store: &dyn Store, name: &str) -> Result<Option<CustomLayer>, S
     }
 }
 
+/// The number of a custom layer's features.
+pub async fn count(store: &dyn Store, layer: &CustomLayer) -> Result<u64, StoreError> {
+    let rows = store
+        .query(
+            layer.rows_layer(),
+            Query {
+                equals: vec![("layer_id".into(), Value::Text(layer.name.clone()))],
+                ..Query::default()
+            },
+        )
+        .await?;
+    Ok(rows.len() as u64)
+}
+
 /// A custom layer's features matching a query (its `equals` are ignored), with typed
 /// properties and ids without the layer prefix, ordered by id.
 pub async fn features(

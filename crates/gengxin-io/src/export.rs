@@ -40,7 +40,7 @@ pub async fn load(store: &dyn Store, layer: &str, query: Query) -> Result<Table,
     }
     let c = custom::get(store, layer)
         .await?
-        .ok_or_else(|| IoError::Usage(format!("no layer {layer}")))?;
+        .ok_or_else(|| IoError::NotFound(format!("no layer {layer}")))?;
     let rows = custom::features(store, &c, query).await?;
     Ok(Table {
         name: c.name.clone(),

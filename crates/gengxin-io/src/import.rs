@@ -405,7 +405,7 @@ pub async fn import_with_progress(
     let at = Utc::now();
     let plan = tokio::task::spawn_blocking(move || plan(&path, &o, existing, at))
         .await
-        .map_err(|e| IoError::Usage(format!("import failed: {e}")))??;
+        .map_err(|e| IoError::Store(StoreError::Internal(format!("import failed: {e}"))))??;
     if dry_run {
         return Ok(plan.dry_run());
     }
@@ -424,9 +424,9 @@ pub async fn undo(store: &dyn Store, import_id: &str) -> Result<usize, IoError> 
     let record = store
         .get(LayerId::Imports, import_id)
         .await?
-        .ok_or_else(|| IoError::Usage(format!("no import {import_id}")))?;
+        .ok_or_else(|| IoError::NotFound(format!("no import {import_id}")))?;
     if record.get("state").as_str() == Some("undone") {
-        return Err(IoError::Usage(format!(
+        return Err(IoError::Conflict(format!(
             "import {import_id} is already undone"
         )));
     }
@@ -453,7 +453,7 @@ pub async fn undo(store: &dyn Store, import_id: &str) -> Result<usize, IoError> 
     for id in &ids {
         if let Some(f) = store.get(rows_layer, id).await? {
             if f.version != 1 {
-                return Err(IoError::Usage(format!(
+                return Err(IoError::Conflict(format!(
                     "cannot undo import {import_id}: {layer_name}/{id} was edited since (version {}); undoing would discard that edit",
                     f.version
                 )));

@@ -170,6 +170,12 @@ pub enum IoError {
     File { file: String, message: String },
     #[error("{0}")]
     Usage(String),
+    /// The thing named does not exist (an import id, a layer).
+    #[error("{0}")]
+    NotFound(String),
+    /// Refused because of the store's state (an import already undone, or edited since).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] gengxin_store::StoreError),
 }

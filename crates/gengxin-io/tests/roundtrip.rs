@@ -37,7 +37,11 @@ fn building(i: usize) -> Feature {
     let mut f = Feature::new(format!("b{i:03}"), "OpenStreetMap", Utc::now())
         .with_geometry(MultiPolygon(vec![Polygon::new(
             outer,
-            if i % 2 == 0 { vec![hole] } else { vec![] },
+            if i.is_multiple_of(2) {
+                vec![hole]
+            } else {
+                vec![]
+            },
         )]))
         .set(
             "name",
@@ -56,7 +60,7 @@ fn building(i: usize) -> Feature {
         )
         .set("use", ["residential", "commercial", "industrial"][i % 3])
         .set("district_code", "420102");
-    if i % 4 != 0 {
+    if !i.is_multiple_of(4) {
         f = f.set("year_built", 1950 + i as i64);
     }
     f

@@ -1,0 +1,234 @@
+//! Import and export over HTTP: upload a file into a layer (the same import as the command
+//! line: one transaction, a recorded report, undo), list and undo imports, and download a layer
+//! or a filtered part of it in any export format.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gengxin_io::import::ImportOptions;
+use gengxin_io::{Format, ReadOptions};
+use gengxin_model::LayerId;
+use gengxin_store::Query;
+use serde_json::json;
+
+use crate::extract::ApiPath;
+use crate::{ApiError, AppState};
+
+/// The largest upload accepted, in bytes.
+pub const MAX_UPLOAD: usize = 512 << 20;
+
+fn params(raw: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn flag(v: &str, name: &str) -> Result<bool, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::bad_request(format!("{name} must be true or false")))
+}
+
+/// Uploads a file (the request body) and imports it into a layer. `file_name` decides the
+/// format by its extension (`.geojson`, `.zip` for a Shapefile, `.gpkg`, `.csv`, `.xlsx`,
+/// `.osm.pbf`). Answers the import report: 201 when written, 200 for a dry run.
+#[utoipa::path(post, path = "/api/imports",
+    params(
+        ("layer" = String, Query, description = "Model layer or custom layer name"),
+        ("file_name" = String, Query, description = "Original file name; its extension gives the format"),
+        ("crs" = Option<String>, Query, description = "Source CRS when the file does not declare one"),
+        ("encoding" = Option<String>, Query, description = "Text encoding when the file does not declare one, e.g. gbk"),
+        ("source_layer" = Option<String>, Query, description = "Table, sheet or shapefile inside the file"),
+        ("repair" = Option<bool>, Query, description = "Make invalid geometries valid instead of skipping them"),
+        ("dry_run" = Option<bool>, Query, description = "Check and report only"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Imported; the report", body = Object),
+        (status = 200, description = "Dry run; the report", body = Object),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 413, description = "Upload too large", body = crate::error::ErrorBody),
+        (status = 422, description = "The file cannot be imported, with why", body = crate::error::ErrorBody),
+    ))]
+pub async fn upload(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut opts = ImportOptions {
+        user: "api".into(),
+        read: ReadOptions::default(),
+        ..ImportOptions::default()
+    };
+    let mut file_name = None;
+    let mut dry_run = false;
+    for (k, v) in params(raw) {
+        match k.as_str() {
+            "layer" => opts.layer = v,
+            "file_name" => file_name = Some(v),
+            "crs" => {
+                opts.crs = Some(
+                    gengxin_engine::crs::Crs::parse(&v)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                )
+            }
+            "encoding" => {
+                opts.read.encoding = Some(gengxin_io::encoding_by_name(&v).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "unknown encoding {v:?} (utf-8, gbk, gb18030, big5)"
+                    ))
+                })?)
+            }
+            "source_layer" => opts.read.source_layer = Some(v),
+            "repair" => opts.repair = flag(&v, "repair")?,
+            "dry_run" => dry_run = flag(&v, "dry_run")?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {other:?}"
+                )));
+            }
+        }
+    }
+    if opts.layer.is_empty() {
+        return Err(ApiError::bad_request("layer is required"));
+    }
+    let name = file_name.ok_or_else(|| ApiError::bad_request("file_name is required"))?;
+    // Only the last path component, so a name cannot point outside the temporary folder.
+    let base = std::path::Path::new(&name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty() && *n != "..")
+        .ok_or_else(|| ApiError::bad_request(format!("file_name {name:?} is not a file name")))?
+        .to_owned();
+    if Format::of(std::path::Path::new(&base)).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "{base}: unknown format; name the file .geojson, .zip (Shapefile), .gpkg, .csv, .xlsx or .osm.pbf"
+        )));
+    }
+    let dir = tempfile::tempdir().map_err(|e| internal(&e))?;
+    let path = dir.path().join(&base);
+    tokio::fs::write(&path, &body)
+        .await
+        .map_err(|e| internal(&e))?;
+    opts.file_name = Some(base);
+    let report = gengxin_io::import::import(&*s.store, &path, &opts, dry_run).await?;
+    let status = if dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(report)).into_response())
+}
+
+fn internal(e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::from(gengxin_store::StoreError::Internal(e.to_string()))
+}
+
+/// Every recorded import, newest last (by id).
+#[utoipa::path(get, path = "/api/imports", responses((status = 200, body = Object)))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = s.store.query(LayerId::Imports, Query::default()).await?;
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let mut props: serde_json::Map<String, serde_json::Value> = r
+                .properties
+                .iter()
+                .filter(|(k, _)| k.as_str() != "feature_ids")
+                .map(|(k, v)| (k.clone(), crate::features::value_json(v)))
+                .collect();
+            props.insert("id".into(), json!(r.id));
+            serde_json::Value::Object(props)
+        })
+        .collect();
+    Ok(Json(json!(items)))
+}
+
+/// Undoes an import: removes its features; 409 if any was edited since or it is already undone.
+#[utoipa::path(post, path = "/api/imports/{id}/undo",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Object),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody),
+    ))]
+pub async fn undo(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let removed = gengxin_io::import::undo(&*s.store, &id).await?;
+    Ok(Json(json!({ "import_id": id, "removed": removed })))
+}
+
+/// Downloads a layer, or the part matching `bbox` and field filters, as GeoJSON, CSV, Excel,
+/// a zipped Shapefile or a GeoPackage.
+#[utoipa::path(get, path = "/api/layers/{layer}/export",
+    params(
+        ("layer" = String, Path),
+        ("format" = String, Query, description = "geojson, csv, xlsx, shp or gpkg"),
+        ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat in EPSG:4490"),
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+    ))]
+pub async fn export(
+    State(s): State<AppState>,
+    ApiPath(layer): ApiPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut format = None;
+    let mut query = Query::default();
+    for (k, v) in params(raw) {
+        match k.as_str() {
+            "format" => {
+                format = Some(
+                    Format::parse(&v)
+                        .filter(|f| *f != Format::OsmPbf)
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "format {v:?}: one of geojson, csv, xlsx, shp, gpkg"
+                            ))
+                        })?,
+                )
+            }
+            "bbox" => query.bbox = Some(crate::features::parse_bbox(&v)?),
+            field => query.equals.push((
+                field.to_owned(),
+                gengxin_io::export::filter_value(&layer, field, &v),
+            )),
+        }
+    }
+    let format = format.ok_or_else(|| ApiError::bad_request("format is required"))?;
+    let table = gengxin_io::export::load(&*s.store, &layer, query).await?;
+    let (ext, mime) = match format {
+        Format::GeoJson => ("geojson", "application/geo+json"),
+        Format::Csv => ("csv", "text/csv; charset=utf-8"),
+        Format::Xlsx => (
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        Format::Shapefile => ("zip", "application/zip"),
+        Format::GeoPackage => ("gpkg", "application/geopackage+sqlite3"),
+        Format::OsmPbf => unreachable!("refused above"),
+    };
+    let file_name = format!("{}.{ext}", table.name);
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let dir = tempfile::tempdir().map_err(|e| internal(&e))?;
+        let path = dir.path().join(&file_name);
+        gengxin_io::export::write(&table, format, &path)?;
+        std::fs::read(&path).map_err(|e| internal(&e))
+    })
+    .await
+    .map_err(|e| internal(&e))??;
+    let disposition = format!("attachment; filename=\"{layer}.{ext}\"");
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
