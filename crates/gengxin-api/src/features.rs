@@ -352,11 +352,17 @@ pub async fn feature(
     State(s): State<AppState>,
     ApiPath((layer_name, id)): ApiPath<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
-    let layer = layer(&layer_name)?;
-    let f = s
-        .store
-        .get(layer.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{}/{id} does not exist", layer.name)))?;
+    let f = match Layer::by_name(&layer_name) {
+        Some(layer) => s.store.get(layer.id, &id).await?,
+        None => {
+            let c = gengxin_io::custom::get(&*s.store, &layer_name)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("no layer named {layer_name:?}; see /api/layers"))
+                })?;
+            gengxin_io::custom::feature(&*s.store, &c, &id).await?
+        }
+    }
+    .ok_or_else(|| ApiError::not_found(format!("{layer_name}/{id} does not exist")))?;
     Ok(crate::edit::with_etag(axum::http::StatusCode::OK, &f))
 }

@@ -959,6 +959,11 @@ async fn files_upload_into_layers_list_export_and_undo_over_http() {
     assert_eq!(fc["features"][0]["id"], "d1");
     assert_eq!(fc["features"][0]["properties"]["name"], "江岸区");
     assert_eq!(fc["features"][0]["properties"]["gb"], 156420102);
+    let (s, one, _) = call(&app, "/api/layers/plan_a/features/d2").await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(one["properties"]["name"], "武昌区");
+    let (s, _, _) = call(&app, "/api/layers/plan_a/features/d9").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, list, _) = call(&app, "/api/imports").await;
     let rec = list
         .as_array()

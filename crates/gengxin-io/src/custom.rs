@@ -282,34 +282,49 @@ pub async fn features(
     query.equals = vec![("layer_id".into(), Value::Text(layer.name.clone()))];
     query.after_id = query.after_id.map(|a| format!("{prefix}{a}"));
     let rows = store.query(layer.rows_layer(), query).await?;
-    rows.into_iter()
-        .map(|mut f| {
-            let props: Map<String, Json> = serde_json::from_str(
-                f.get("properties").as_str().unwrap_or("{}"),
-            )
-            .map_err(|_| {
-                StoreError::Internal(format!("custom feature {}: damaged properties", f.id))
-            })?;
-            f.properties = props
-                .into_iter()
-                .map(|(k, v)| {
-                    let v = match (layer.field_type(&k), v) {
-                        (Some(FieldType::Int), Json::Number(n)) => {
-                            n.as_i64().map_or(Value::Null, Value::Int)
-                        }
-                        (Some(FieldType::Real), Json::Number(n)) => {
-                            n.as_f64().map_or(Value::Null, Value::Real)
-                        }
-                        (_, Json::Bool(b)) => Value::Bool(b),
-                        (_, Json::String(s)) => Value::Text(s),
-                        (_, Json::Null) => Value::Null,
-                        (_, other) => Value::Text(other.to_string()),
-                    };
-                    (k, v)
-                })
-                .collect::<BTreeMap<_, _>>();
-            f.id = f.id.strip_prefix(&prefix).unwrap_or(&f.id).to_owned();
-            Ok(f)
+    rows.into_iter().map(|f| typed(layer, f)).collect()
+}
+
+/// One feature of a custom layer by its id (without the layer prefix).
+pub async fn feature(
+    store: &dyn Store,
+    layer: &CustomLayer,
+    id: &str,
+) -> Result<Option<Feature>, StoreError> {
+    match store
+        .get(layer.rows_layer(), &format!("{}:{id}", layer.name))
+        .await?
+    {
+        Some(f) => Ok(Some(typed(layer, f)?)),
+        None => Ok(None),
+    }
+}
+
+/// A stored row as the custom layer's feature: properties typed, id without the prefix.
+fn typed(layer: &CustomLayer, mut f: Feature) -> Result<Feature, StoreError> {
+    let props: Map<String, Json> =
+        serde_json::from_str(f.get("properties").as_str().unwrap_or("{}")).map_err(|_| {
+            StoreError::Internal(format!("custom feature {}: damaged properties", f.id))
+        })?;
+    f.properties = props
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match (layer.field_type(&k), v) {
+                (Some(FieldType::Int), Json::Number(n)) => {
+                    n.as_i64().map_or(Value::Null, Value::Int)
+                }
+                (Some(FieldType::Real), Json::Number(n)) => {
+                    n.as_f64().map_or(Value::Null, Value::Real)
+                }
+                (_, Json::Bool(b)) => Value::Bool(b),
+                (_, Json::String(s)) => Value::Text(s),
+                (_, Json::Null) => Value::Null,
+                (_, other) => Value::Text(other.to_string()),
+            };
+            (k, v)
         })
-        .collect()
+        .collect::<BTreeMap<_, _>>();
+    let prefix = format!("{}:", layer.name);
+    f.id = f.id.strip_prefix(&prefix).unwrap_or(&f.id).to_owned();
+    Ok(f)
 }
