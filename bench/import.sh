@@ -33,6 +33,7 @@ run() { # label, gengxin args..., --, ogr2ogr args...
 
 echo "first import into a new store includes creating it (schema, 22 tables)"
 run "Hangzhou land use, GeoJSON, 8,707 polygons" --layer landuse "$data/china/hangzhou_landuse_osm.geojson" -- "$data/china/hangzhou_landuse_osm.geojson"
-run "Beijing streets, Shapefile, 331 polygons" --layer streets "$data/china/beijing_streets/beijing.shp" -- "$data/china/beijing_streets/beijing.shp"
+# ogr2ogr needs -lco GEOMETRY_NAME: the file has a text column `geom` that clashes with its default.
+run "Beijing streets, Shapefile, 331 polygons" --layer streets "$data/china/beijing_streets/beijing.shp" -- "$data/china/beijing_streets/beijing.shp" -lco GEOMETRY_NAME=shape
 run "Liechtenstein buildings, OSM PBF, 15,809" --layer buildings "$data/osm/liechtenstein-2021-10.osm.pbf" -- "$data/osm/liechtenstein-2021-10.osm.pbf" multipolygons -where "building IS NOT NULL"
 run "Andorra buildings, OSM PBF, 5,019" --layer buildings "$data/osm/andorra-2021-10.osm.pbf" -- "$data/osm/andorra-2021-10.osm.pbf" multipolygons -where "building IS NOT NULL"
