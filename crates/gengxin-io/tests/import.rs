@@ -525,6 +525,18 @@ district_code = { default = "420111" }
     let b2 = s.get(LayerId::Buildings, "B2").await.unwrap().unwrap();
     assert_eq!(b2.get("use").as_str(), Some("commercial"));
     assert!(b2.get("floors").as_i64().is_none());
+    // A feature missing a required field is skipped and listed with the field's name.
+    let fac = write(
+        dir.path(),
+        "fac.csv",
+        "id,lng,lat,category,tier\nF1,114.3,30.5,park,city\n",
+    );
+    let mut o = opts("facilities");
+    o.crs = Some(Crs::Cgcs2000);
+    let r = import(s, &fac, &o, true).await.unwrap();
+    assert_eq!((r.imported, r.skipped), (0, 1));
+    let p = r.issues[0].problems.join("; ");
+    assert!(p.contains("required field `name` is missing"), "{p}");
     // A mapping naming a field the layer lacks is refused before reading.
     let mut o = opts("buildings");
     o.mapping = Some(gengxin_io::mapping::Mapping::parse("[fields]\nheight = \"HGT\"\n").unwrap());
