@@ -51,17 +51,6 @@ pub struct LayerInfo {
     features: String,
 }
 
-fn type_name(t: FieldType) -> &'static str {
-    match t {
-        FieldType::Text => "text",
-        FieldType::Int => "int",
-        FieldType::Real => "real",
-        FieldType::Bool => "bool",
-        FieldType::Date => "date",
-        FieldType::DateTime => "datetime",
-    }
-}
-
 /// Every layer of both databases, with fields, code lists and feature counts.
 #[utoipa::path(get, path = "/api/layers", responses((status = 200, body = Vec<LayerInfo>)))]
 pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, ApiError> {
@@ -84,7 +73,7 @@ pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, A
                 .iter()
                 .map(|f| FieldInfo {
                     name: f.name.into(),
-                    ty: type_name(f.ty),
+                    ty: f.ty.code(),
                     required: f.required,
                     title_zh: f.zh.into(),
                     codes: f.codes.map(|cs| {
@@ -115,7 +104,7 @@ pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, A
                 .iter()
                 .map(|(n, t)| FieldInfo {
                     name: n.clone(),
-                    ty: type_name(*t),
+                    ty: t.code(),
                     required: false,
                     title_zh: n.clone(),
                     codes: None,

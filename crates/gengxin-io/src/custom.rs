@@ -42,7 +42,7 @@ impl CustomLayer {
         let fields: Vec<Json> = self
             .fields
             .iter()
-            .map(|(n, t)| serde_json::json!({"name": n, "type": type_code(*t)}))
+            .map(|(n, t)| serde_json::json!({"name": n, "type": t.code()}))
             .collect();
         let mut f = Feature::new(&self.name, provenance, at)
             .set("title", self.title.clone())
@@ -64,7 +64,7 @@ impl CustomLayer {
             .iter()
             .map(|j| {
                 let name = j.get("name")?.as_str()?.to_owned();
-                let ty = type_of(j.get("type")?.as_str()?)?;
+                let ty = FieldType::from_code(j.get("type")?.as_str()?)?;
                 Some((name, ty))
             })
             .collect::<Option<Vec<_>>>()
@@ -77,29 +77,6 @@ impl CustomLayer {
             import_id: f.get("import_id").as_str().map(str::to_owned),
         })
     }
-}
-
-fn type_code(t: FieldType) -> &'static str {
-    match t {
-        FieldType::Text => "text",
-        FieldType::Int => "int",
-        FieldType::Real => "real",
-        FieldType::Bool => "bool",
-        FieldType::Date => "date",
-        FieldType::DateTime => "datetime",
-    }
-}
-
-fn type_of(s: &str) -> Option<FieldType> {
-    Some(match s {
-        "text" => FieldType::Text,
-        "int" => FieldType::Int,
-        "real" => FieldType::Real,
-        "bool" => FieldType::Bool,
-        "date" => FieldType::Date,
-        "datetime" => FieldType::DateTime,
-        _ => return None,
-    })
 }
 
 /// A custom layer name: 1–63 of `a-z 0-9 _`, starting with a letter, not a model layer's name.
@@ -202,7 +179,7 @@ pub fn properties(
         let bad = || {
             format!(
                 "field `{name}`: cannot read {a:?} as {}",
-                crate::mapping::type_name(*ty)
+                gengxin_model::type_name(*ty)
             )
         };
         let v = match (ty, a) {

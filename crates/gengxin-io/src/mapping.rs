@@ -157,7 +157,7 @@ fn convert(field: &Field, spec: &Spec, a: Attr) -> Result<Value, String> {
             "field `{}`: cannot read {} as {}",
             field.name,
             a.to_text().map(|t| format!("{t:?}")).unwrap_or_default(),
-            type_name(field.ty)
+            gengxin_model::type_name(field.ty)
         )
     };
     // Value tables apply to the source text.
@@ -250,16 +250,5 @@ pub fn unescape_formula(t: &str) -> String {
     match t.strip_prefix('\'') {
         Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest.to_owned(),
         _ => t.to_owned(),
-    }
-}
-
-pub fn type_name(ty: FieldType) -> &'static str {
-    match ty {
-        FieldType::Text => "text",
-        FieldType::Int => "an integer",
-        FieldType::Real => "a number",
-        FieldType::Bool => "true/false",
-        FieldType::Date => "a date (YYYY-MM-DD)",
-        FieldType::DateTime => "a timestamp (RFC 3339)",
     }
 }

@@ -138,15 +138,19 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
         |e: osmpbf::Error| IoError::file(path, format!("not a readable OSM PBF file: {e}"));
     let mut records = Vec::new();
     let mut ways = Vec::new();
+    // A tagged node that the table maps to a category is a facility.
+    let poi =
+        |records: &mut Vec<Record>, id: i64, lon: f64, lat: f64, tags: HashMap<String, String>| {
+            if let Some(r) = category(&rules, &tags) {
+                records.push(facility(format!("n{id}"), Point::new(lon, lat), &tags, r));
+            }
+        };
     // Pass 1: the ways wanted (and, for facilities, tagged nodes directly).
     ElementReader::from_path(path)
         .map_err(pbf_err)?
         .for_each(|el| match el {
             Element::Way(w) => {
-                let tags: HashMap<String, String> = w
-                    .tags()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
+                let tags = owned(w.tags());
                 let wanted = match kind {
                     OsmKind::Walkways => walkable(&tags),
                     OsmKind::Buildings => tags.contains_key("building"),
@@ -161,32 +165,10 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
                 }
             }
             Element::Node(n) if kind == OsmKind::Facilities => {
-                let tags: HashMap<String, String> = n
-                    .tags()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                if let Some(r) = category(&rules, &tags) {
-                    records.push(facility(
-                        format!("n{}", n.id()),
-                        Point::new(n.lon(), n.lat()),
-                        &tags,
-                        r,
-                    ));
-                }
+                poi(&mut records, n.id(), n.lon(), n.lat(), owned(n.tags()));
             }
             Element::DenseNode(n) if kind == OsmKind::Facilities => {
-                let tags: HashMap<String, String> = n
-                    .tags()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                if let Some(r) = category(&rules, &tags) {
-                    records.push(facility(
-                        format!("n{}", n.id()),
-                        Point::new(n.lon(), n.lat()),
-                        &tags,
-                        r,
-                    ));
-                }
+                poi(&mut records, n.id(), n.lon(), n.lat(), owned(n.tags()));
             }
             _ => {}
         })
@@ -296,6 +278,10 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Dataset, IoError> {
         encoding: Some("UTF-8".into()),
         fields,
     })
+}
+
+fn owned<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> HashMap<String, String> {
+    tags.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 fn category<'r>(rules: &'r [Rule], tags: &HashMap<String, String>) -> Option<&'r Rule> {

@@ -144,7 +144,7 @@ fn distinct(l: &LineString) -> usize {
 }
 
 fn normalise(want: GeometryType, g: Geometry<f64>) -> Result<Geometry<f64>, String> {
-    let got = name(&g);
+    let got = gengxin_model::geometry_name(&g);
     Ok(match (want, g) {
         (GeometryType::Point, g @ Geometry::Point(_)) => g,
         (GeometryType::Point, Geometry::MultiPoint(mp)) if mp.0.len() == 1 => mp.0[0].into(),
@@ -164,18 +164,6 @@ fn normalise(want: GeometryType, g: Geometry<f64>) -> Result<Geometry<f64>, Stri
             ));
         }
     })
-}
-
-fn name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "POINT",
-        Geometry::Line(_) | Geometry::LineString(_) => "LINESTRING",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "POLYGON",
-        Geometry::MultiPoint(_) => "MULTIPOINT",
-        Geometry::MultiLineString(_) => "MULTILINESTRING",
-        Geometry::MultiPolygon(_) => "MULTIPOLYGON",
-        Geometry::GeometryCollection(_) => "GEOMETRYCOLLECTION",
-    }
 }
 
 #[cfg(test)]

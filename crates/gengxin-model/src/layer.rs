@@ -32,6 +32,34 @@ pub enum GeometryType {
     Any,
 }
 
+impl FieldType {
+    /// The short code of the type as the API and stored definitions spell it.
+    pub fn code(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Int => "int",
+            FieldType::Real => "real",
+            FieldType::Bool => "bool",
+            FieldType::Date => "date",
+            FieldType::DateTime => "datetime",
+        }
+    }
+
+    /// The type with this [`FieldType::code`].
+    pub fn from_code(code: &str) -> Option<FieldType> {
+        [
+            FieldType::Text,
+            FieldType::Int,
+            FieldType::Real,
+            FieldType::Bool,
+            FieldType::Date,
+            FieldType::DateTime,
+        ]
+        .into_iter()
+        .find(|t| t.code() == code)
+    }
+}
+
 impl GeometryType {
     /// The OGC name, as GeoPackage and PostGIS spell it.
     pub fn ogc_name(self) -> &'static str {
@@ -281,7 +309,8 @@ fn normalise(want: GeometryType, g: Geometry<f64>) -> Result<Geometry<f64>, Stri
     })
 }
 
-fn geometry_name(g: &Geometry<f64>) -> &'static str {
+/// The OGC name of a geometry's type.
+pub fn geometry_name(g: &Geometry<f64>) -> &'static str {
     match g {
         Geometry::Point(_) => "POINT",
         Geometry::Line(_) | Geometry::LineString(_) => "LINESTRING",
@@ -396,7 +425,8 @@ pub fn is_timestamp(s: &str) -> bool {
         .is_ok_and(|t| (1..=9999).contains(&t.with_timezone(&Utc).year()))
 }
 
-fn type_name(ty: FieldType) -> &'static str {
+/// How messages name a field type ("an integer", "a date YYYY-MM-DD" …).
+pub fn type_name(ty: FieldType) -> &'static str {
     match ty {
         FieldType::Text => "text",
         FieldType::Int => "an integer",

@@ -19,8 +19,8 @@ pub mod vocab;
 
 pub use feature::{Feature, Value, timestamp};
 pub use layer::{
-    Database, Field, FieldType, GeometryType, Layer, LayerId, ValidationError, catalogue, is_date,
-    is_timestamp,
+    Database, Field, FieldType, GeometryType, Layer, LayerId, ValidationError, catalogue,
+    geometry_name, is_date, is_timestamp, type_name,
 };
 
 /// The EPSG code of the one CRS every stored geometry uses: CGCS2000 geographic, lon/lat.

@@ -68,38 +68,7 @@ enum Command {
     },
     /// Import a file into a layer, all or nothing: GeoJSON, Shapefile (.shp or .zip),
     /// GeoPackage, CSV, Excel .xlsx, OpenStreetMap .osm.pbf. Prints the report as JSON.
-    Import {
-        #[arg(long)]
-        store: String,
-        /// A model layer (buildings, parcels, roads, facilities …) or a custom layer name.
-        #[arg(long)]
-        layer: String,
-        file: PathBuf,
-        /// Field mapping (TOML); see the README.
-        #[arg(long)]
-        mapping: Option<PathBuf>,
-        /// Source CRS when the file does not say: EPSG:4490, 4326, 3857, 4534–4554, GCJ-02, BD-09.
-        #[arg(long)]
-        crs: Option<String>,
-        /// Text encoding when the file does not say (e.g. gbk).
-        #[arg(long)]
-        encoding: Option<String>,
-        /// The table of a GeoPackage, sheet of a workbook or shapefile in a zip.
-        #[arg(long)]
-        source_layer: Option<String>,
-        /// OSM tag → facility category table (TOML) instead of the built-in one.
-        #[arg(long)]
-        tag_map: Option<PathBuf>,
-        /// Make invalid geometries valid instead of skipping them.
-        #[arg(long)]
-        repair: bool,
-        /// Check and report only; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Who imports, for the record.
-        #[arg(long, default_value = "cli")]
-        user: String,
-    },
+    Import(ImportArgs),
     /// List the imports recorded in a store.
     Imports {
         #[arg(long)]
@@ -128,6 +97,40 @@ enum Command {
         #[arg(long = "where")]
         filters: Vec<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    #[arg(long)]
+    store: String,
+    /// A model layer (buildings, parcels, roads, facilities …) or a custom layer name.
+    #[arg(long)]
+    layer: String,
+    file: PathBuf,
+    /// Field mapping (TOML); see the README.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// Source CRS when the file does not say: EPSG:4490, 4326, 3857, 4534–4554, GCJ-02, BD-09.
+    #[arg(long)]
+    crs: Option<String>,
+    /// Text encoding when the file does not say (e.g. gbk).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// The table of a GeoPackage, sheet of a workbook or shapefile in a zip.
+    #[arg(long)]
+    source_layer: Option<String>,
+    /// OSM tag → facility category table (TOML) instead of the built-in one.
+    #[arg(long)]
+    tag_map: Option<PathBuf>,
+    /// Make invalid geometries valid instead of skipping them.
+    #[arg(long)]
+    repair: bool,
+    /// Check and report only; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Who imports, for the record.
+    #[arg(long, default_value = "cli")]
+    user: String,
 }
 
 fn main() -> ExitCode {
@@ -236,34 +239,7 @@ async fn run(command: Command) -> Result<()> {
             println!("{a}");
             Ok(())
         }
-        Command::Import {
-            store,
-            layer,
-            file,
-            mapping,
-            crs,
-            encoding,
-            source_layer,
-            tag_map,
-            repair,
-            dry_run,
-            user,
-        } => {
-            import(
-                store,
-                layer,
-                file,
-                mapping,
-                crs,
-                encoding,
-                source_layer,
-                tag_map,
-                repair,
-                dry_run,
-                user,
-            )
-            .await
-        }
+        Command::Import(args) => import(args).await,
         Command::Imports { store } => {
             let s = gengxin_store::open(&store).await?;
             for r in s
@@ -301,20 +277,20 @@ async fn run(command: Command) -> Result<()> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn import(
-    store: String,
-    layer: String,
-    file: PathBuf,
-    mapping: Option<PathBuf>,
-    crs: Option<String>,
-    encoding: Option<String>,
-    source_layer: Option<String>,
-    tag_map: Option<PathBuf>,
-    repair: bool,
-    dry_run: bool,
-    user: String,
-) -> Result<()> {
+async fn import(args: ImportArgs) -> Result<()> {
+    let ImportArgs {
+        store,
+        layer,
+        file,
+        mapping,
+        crs,
+        encoding,
+        source_layer,
+        tag_map,
+        repair,
+        dry_run,
+        user,
+    } = args;
     let mapping = match mapping {
         Some(m) => {
             let text = std::fs::read_to_string(&m)
