@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -61,32 +62,36 @@ pub async fn stream(
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-/// Feature counts per layer, kept until a write to the layer is announced.
-pub struct Counts {
-    inner: Mutex<CountsInner>,
+/// Values per layer and key (feature counts, tiles), each kept until a write to its layer is
+/// announced. When the values outweigh the budget, all are dropped (they are cheap to remake).
+pub struct LayerCache<K, V> {
+    inner: Mutex<CacheInner<K, V>>,
+    budget: usize,
 }
 
-struct CountsInner {
+struct CacheInner<K, V> {
     changes: Receiver<Change>,
-    /// Bumped by every announcement a layer receives; a count read across a bump is not kept.
+    /// Bumped by every announcement a layer receives; a value made across a bump is not kept.
     generation: HashMap<LayerId, u64>,
-    counts: HashMap<LayerId, u64>,
+    entries: HashMap<(LayerId, K), (V, usize)>,
+    weight: usize,
 }
 
-impl CountsInner {
+impl<K, V> CacheInner<K, V> {
     fn forget(&mut self, layer: Option<LayerId>) {
         match layer {
             Some(l) => {
-                self.counts.remove(&l);
+                self.entries.retain(|(el, _), _| *el != l);
                 *self.generation.entry(l).or_default() += 1;
             }
             None => {
-                self.counts.clear();
+                self.entries.clear();
                 for l in gengxin_model::catalogue() {
                     *self.generation.entry(l.id).or_default() += 1;
                 }
             }
         }
+        self.weight = self.entries.values().map(|(_, w)| w).sum();
     }
 
     /// Applies every announcement received so far.
@@ -101,32 +106,62 @@ impl CountsInner {
     }
 }
 
-impl Counts {
-    pub fn new(store: &dyn Store) -> Counts {
-        Counts {
-            inner: Mutex::new(CountsInner {
+impl<K: Eq + Hash, V: Clone> LayerCache<K, V> {
+    /// An empty cache following the store's announcements, holding at most `budget` of weight.
+    pub fn new(store: &dyn Store, budget: usize) -> Self {
+        LayerCache {
+            inner: Mutex::new(CacheInner {
                 changes: store.changes(),
                 generation: HashMap::new(),
-                counts: HashMap::new(),
+                entries: HashMap::new(),
+                weight: 0,
             }),
+            budget,
         }
     }
 
-    pub async fn get(&self, store: &dyn Store, layer: LayerId) -> Result<u64, StoreError> {
-        let generation = {
-            let mut g = self.inner.lock().expect("counts lock");
-            g.catch_up();
-            if let Some(n) = g.counts.get(&layer) {
-                return Ok(*n);
-            }
-            g.generation.get(&layer).copied().unwrap_or_default()
-        };
-        let n = store.count(layer).await?;
-        let mut g = self.inner.lock().expect("counts lock");
+    /// The cached value, if any, and the layer's generation to [`put`](Self::put) a new one
+    /// under.
+    pub fn get(&self, layer: LayerId, key: &K) -> (Option<V>, u64)
+    where
+        K: Clone,
+    {
+        let mut g = self.inner.lock().expect("cache lock");
         g.catch_up();
-        if g.generation.get(&layer).copied().unwrap_or_default() == generation {
-            g.counts.insert(layer, n);
+        let hit = g.entries.get(&(layer, key.clone())).map(|(v, _)| v.clone());
+        (hit, g.generation.get(&layer).copied().unwrap_or_default())
+    }
+
+    /// Keeps a value made from the store at `generation`, unless a write has been announced
+    /// since.
+    pub fn put(&self, layer: LayerId, key: K, generation: u64, value: V, weight: usize) {
+        let mut g = self.inner.lock().expect("cache lock");
+        g.catch_up();
+        if g.generation.get(&layer).copied().unwrap_or_default() != generation {
+            return;
         }
+        if g.weight + weight > self.budget {
+            g.entries.clear();
+            g.weight = 0;
+        }
+        g.weight += weight;
+        if let Some((_, old)) = g.entries.insert((layer, key), (value, weight)) {
+            g.weight -= old;
+        }
+    }
+}
+
+/// Feature counts per layer.
+pub type Counts = LayerCache<(), u64>;
+
+impl Counts {
+    pub async fn count(&self, store: &dyn Store, layer: LayerId) -> Result<u64, StoreError> {
+        let (hit, generation) = self.get(layer, &());
+        if let Some(n) = hit {
+            return Ok(n);
+        }
+        let n = store.count(layer).await?;
+        self.put(layer, (), generation, n, 1);
         Ok(n)
     }
 }

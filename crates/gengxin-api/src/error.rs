@@ -53,6 +53,15 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// A fault on our side: the detail is logged, the client reads "internal error".
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "internal error".to_owned(),
+        }
+    }
     pub fn method_not_allowed() -> Self {
         ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -69,12 +78,7 @@ impl From<PathRejection> for ApiError {
         if e.status().is_client_error() {
             ApiError::bad_request(format!("malformed path: {}", e.body_text()))
         } else {
-            tracing::error!(error = %e.body_text(), "path extraction failed");
-            ApiError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "internal",
-                message: "internal error".to_owned(),
-            }
+            ApiError::internal(format!("path extraction failed: {}", e.body_text()))
         }
     }
 }

@@ -67,7 +67,7 @@ pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, A
             title_en: l.en.into(),
             geometry_type: l.geometry.map(|g| g.ogc_name()),
             personal: l.personal,
-            count: s.counts.get(&*s.store, l.id).await?,
+            count: s.counts.count(&*s.store, l.id).await?,
             fields: l
                 .fields
                 .iter()

@@ -12,14 +12,17 @@ mod edit;
 mod error;
 mod extract;
 mod features;
+mod fonts;
 mod imports;
+mod tiles;
 mod units;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use gengxin_store::Store;
 use serde::Serialize;
@@ -33,13 +36,21 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Layer counts, forgotten when a write to the layer is announced.
     pub counts: Arc<changes::Counts>,
+    /// Vector tiles, forgotten when a write to their layer is announced.
+    pub tiles: Arc<changes::LayerCache<gengxin_engine::tile::TileId, axum::body::Bytes>>,
+    /// Map label glyphs.
+    pub glyphs: Arc<fonts::Glyphs>,
 }
+
+/// Memory kept for cached tiles.
+const TILE_CACHE_BYTES: usize = 256 << 20;
 
 /// The whole HTTP application over one store. Unknown routes answer `404 not_found` and known
 /// routes asked with another method `405 method_not_allowed`, both in the JSON error shape.
 pub fn app(store: Arc<dyn Store>) -> Router {
     Router::new()
-        .route("/", get(landing))
+        .route("/", get(page))
+        .route("/assets/{*path}", get(asset))
         .route("/api/health", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/units/{code}", get(units::unit))
@@ -65,11 +76,17 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         .route("/api/imports/{id}/undo", post(imports::undo))
         .route("/api/changes", get(changes::stream))
         .route("/api/attachments/{id}", get(attachments::download))
+        .route("/fonts/{fontstack}/{range}", get(fonts::glyphs))
+        .route("/tiles", get(tiles::list))
+        .route("/tiles/{file}", get(tiles::tilejson))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .with_state(AppState {
-            counts: Arc::new(changes::Counts::new(&*store)),
+            counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
+            tiles: Arc::new(changes::LayerCache::new(&*store, TILE_CACHE_BYTES)),
+            glyphs: Arc::default(),
             store,
         })
 }
@@ -81,7 +98,8 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         description = "Urban renewal and community governance decision support."
     ),
     paths(
-        landing,
+        page,
+        asset,
         health,
         openapi,
         units::children,
@@ -97,7 +115,11 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         imports::upload,
         imports::list,
         imports::undo,
-        imports::export
+        imports::export,
+        tiles::list,
+        tiles::tilejson,
+        tiles::tile,
+        fonts::glyphs
     ),
     components(schemas(
         Health,
@@ -106,6 +128,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         features::FieldInfo,
         features::CodeInfo,
         changes::ChangeEvent,
+        tiles::TileLayerInfo,
         error::ErrorBody,
         error::ErrorDetail
     ))
@@ -153,10 +176,40 @@ async fn health(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiErro
     }))
 }
 
-/// A plain HTML landing page (Chinese first, English beside it) linking to the API.
+/// The web application (一张图, the one map): Simplified Chinese first, English by a switch.
 #[utoipa::path(get, path = "/", responses(
     (status = 200, description = "HTML page", content_type = "text/html; charset=utf-8", body = String),
 ))]
-async fn landing() -> Html<&'static str> {
-    Html(include_str!("landing.html"))
+async fn page() -> Response {
+    embedded("index.html")
+}
+
+/// The web application's scripts and stylesheets (names carry a content hash; cached for a year).
+#[utoipa::path(get, path = "/assets/{path}",
+    params(("path" = String, Path)),
+    responses(
+        (status = 200, description = "A built asset"),
+        (status = 404, description = "No such asset", body = error::ErrorBody),
+    ))]
+async fn asset(extract::ApiPath(path): extract::ApiPath<String>) -> Response {
+    embedded(&format!("assets/{path}"))
+}
+
+fn embedded(path: &str) -> Response {
+    let Some((bytes, media_type)) = gengxin_web::file(path) else {
+        return ApiError::not_found(format!("no {path}")).into_response();
+    };
+    let cache = if path.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response()
 }

@@ -466,26 +466,48 @@ async fn other_methods_are_405_in_the_error_shape() {
 }
 
 #[tokio::test]
-async fn the_landing_page_is_chinese_html() {
+async fn the_page_is_the_embedded_chinese_web_application() {
     let (_d, app) = fixture().await;
     let (s, v, ctype) = call(&app, "/").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(ctype, "text/html; charset=utf-8");
     let html = v.as_str().unwrap();
     assert!(html.contains("lang=\"zh-CN\""));
-    assert!(html.contains("<title>更新 Gengxin — 城市更新与社区治理决策支持平台</title>"));
-    for link in [
-        "href=\"/api/health\"",
-        "href=\"/api/openapi.json\"",
-        "href=\"/api/layers\"",
-        "href=\"/api/units/420100/children\"",
-    ] {
-        assert!(html.contains(link), "{link}");
-    }
-    assert!(html.contains("后续版本") && html.contains("later version"));
+    assert!(html.contains("<title>城市更新精细化管理决策系统</title>"));
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "no external resources"
+    );
+    // Every script the page loads is served, as JavaScript.
+    let scripts: Vec<&str> = html
+        .split("src=\"./assets/")
+        .skip(1)
+        .map(|p| &p[..p.find('"').unwrap()])
+        .collect();
+    assert!(!scripts.is_empty(), "{html}");
+    for name in scripts {
+        let (s, _, ctype) = call(&app, &format!("/assets/{name}")).await;
+        assert_eq!(s, StatusCode::OK, "{name}");
+        assert_eq!(ctype, "text/javascript; charset=utf-8");
+    }
+    let (s, v, _) = call(&app, "/assets/nothing.js").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found");
+}
+
+/// The OpenAPI document the web application's types are generated from (`web/openapi.json`) is
+/// the server's own. Refresh it with `GENGXIN_WRITE_OPENAPI=1 cargo test -p gengxin-api openapi`.
+#[test]
+fn the_web_applications_openapi_copy_is_fresh() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/openapi.json");
+    let fresh = serde_json::to_string_pretty(&gengxin_api::openapi_document()).unwrap() + "\n";
+    if std::env::var_os("GENGXIN_WRITE_OPENAPI").is_some() {
+        std::fs::write(path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap();
+    assert!(
+        committed == fresh,
+        "web/openapi.json is stale: run GENGXIN_WRITE_OPENAPI=1 cargo test -p gengxin-api openapi"
     );
 }
 
@@ -1048,4 +1070,254 @@ async fn files_upload_into_layers_list_export_and_undo_over_http() {
     assert_error(&v, "conflict");
     let (s, _, _) = call(&app, "/api/layers/plan_a/features").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn call_bytes(app: &axum::Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get(uri)
+                .header("host", "maps.example:8080")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = r.status();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        ctype,
+        r.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
+}
+
+/// The one layer of a tile: its name and each feature's properties.
+fn decode_tile(bytes: &[u8]) -> (String, Vec<serde_json::Map<String, serde_json::Value>>) {
+    use geozero::mvt::{Message, Tile};
+    let tile = Tile::decode(bytes).expect("a vector tile");
+    assert_eq!(tile.layers.len(), 1);
+    let l = &tile.layers[0];
+    assert_eq!((l.version, l.extent), (2, Some(4096)));
+    let features = l
+        .features
+        .iter()
+        .map(|f| {
+            assert!(!f.geometry.is_empty());
+            f.tags
+                .chunks(2)
+                .map(|kv| {
+                    let v = &l.values[kv[1] as usize];
+                    let v = if let Some(s) = &v.string_value {
+                        serde_json::json!(s)
+                    } else if let Some(b) = v.bool_value {
+                        serde_json::json!(b)
+                    } else if let Some(d) = v.double_value {
+                        serde_json::json!(d)
+                    } else {
+                        serde_json::json!(v.sint_value)
+                    };
+                    (l.keys[kv[0] as usize].clone(), v)
+                })
+                .collect()
+        })
+        .collect();
+    (l.name.clone(), features)
+}
+
+fn tile_url(layer: &str, lon: f64, lat: f64, z: u8) -> String {
+    let t = gengxin_engine::tile::TileId::containing(lon, lat, z);
+    format!("/tiles/{layer}/{}/{}/{}.mvt", t.z, t.x, t.y)
+}
+
+#[tokio::test]
+async fn tiles_are_listed_with_tilejson_and_carry_the_styling_attributes() {
+    let (_d, app) = fixture().await;
+    let (s, v, _) = call(&app, "/tiles").await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"admin_units") && names.contains(&"buildings"));
+    assert!(
+        !names.contains(&"special_populations"),
+        "personal layers are not tiled"
+    );
+    assert!(
+        !names.contains(&"projects"),
+        "attribute layers are not tiled"
+    );
+
+    let (s, ctype, body) = call_bytes(&app, "/tiles/parcels.json").await;
+    assert_eq!((s, ctype.as_str()), (StatusCode::OK, "application/json"));
+    let tj: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert_eq!(
+        tj["tiles"][0],
+        "http://maps.example:8080/tiles/parcels/{z}/{x}/{y}.mvt"
+    );
+    assert_eq!(tj["vector_layers"][0]["id"], "parcels");
+    assert_eq!(tj["minzoom"], 12);
+    // Bounds: the city's extent (the fixture's city is the square at 114.0, 30.0).
+    assert_eq!(tj["bounds"], serde_json::json!([114.0, 30.0, 114.1, 30.1]));
+
+    let (s, ctype, body) = call_bytes(&app, &tile_url("parcels", 114.3005, 30.5005, 14)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(ctype, "application/vnd.mapbox-vector-tile");
+    let (name, features) = decode_tile(&body);
+    assert_eq!(name, "parcels");
+    let p1 = features
+        .iter()
+        .find(|f| f["id"] == "p1")
+        .expect("p1 in its tile");
+    assert_eq!(p1["land_use"], "0701");
+    assert_eq!(p1["area_m2"], 9000.0);
+    assert_eq!(p1["generated"], true);
+    assert!(features.iter().all(|f| f["id"] != "p4"), "p4 is 20 km away");
+    // Below the layer's zoom, and where nothing is: an empty tile, still 200.
+    for url in [
+        tile_url("parcels", 114.3005, 30.5005, 11),
+        tile_url("parcels", 10.0, 10.0, 14),
+    ] {
+        let (s, _, body) = call_bytes(&app, &url).await;
+        assert_eq!((s, body.len()), (StatusCode::OK, 0), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn admin_tiles_thin_by_level_and_follow_writes() {
+    let (_d, app) = fixture().await;
+    let names = |body: Vec<u8>| -> Vec<String> {
+        let mut v: Vec<String> = decode_tile(&body)
+            .1
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    // The fixture's 武昌区 and its street 积玉桥街道 share the square at 114.3, 30.0.
+    let (_, _, z8) = call_bytes(&app, &tile_url("admin_units", 114.35, 30.05, 8)).await;
+    assert!(names(z8.clone()).contains(&"武昌区".to_owned()));
+    assert!(
+        !names(z8).contains(&"积玉桥街道".to_owned()),
+        "streets from z9"
+    );
+    let (_, _, z9) = call_bytes(&app, &tile_url("admin_units", 114.35, 30.05, 9)).await;
+    assert!(names(z9).contains(&"积玉桥街道".to_owned()));
+
+    // A tile seen once (and cached) shows a write made after it.
+    let url = tile_url("parcels", 114.3005, 30.5005, 14);
+    let (_, _, before) = call_bytes(&app, &url).await;
+    let n = decode_tile(&before).1.len();
+    let body = serde_json::json!({"type": "Feature", "id": "p9",
+        "geometry": {"type": "Polygon", "coordinates": [[[114.3002, 30.5002], [114.3004, 30.5002], [114.3004, 30.5004], [114.3002, 30.5002]]]},
+        "properties": {"code": "p9", "land_use": "1001", "area_m2": 100.0, "district_code": "420106"}});
+    let r = app
+        .clone()
+        .oneshot(
+            Request::post("/api/layers/parcels/features")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (_, _, after) = call_bytes(&app, &url).await;
+    let after = decode_tile(&after).1;
+    assert_eq!(after.len(), n + 1);
+    assert!(
+        after
+            .iter()
+            .any(|f| f["id"] == "p9" && f["land_use"] == "1001")
+    );
+}
+
+#[tokio::test]
+async fn bad_tile_requests_are_refused_with_reasons() {
+    let (_d, app) = fixture().await;
+    for (url, status, code) in [
+        (
+            "/tiles/parcels/3/9/1.mvt",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/tiles/parcels/25/0/0.mvt",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/tiles/parcels/a/0/0.mvt",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/tiles/parcels/1/0/0.png",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        ("/tiles/nope/1/0/0.mvt", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "/tiles/special_populations/1/0/0.mvt",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        ("/tiles/projects.json", StatusCode::NOT_FOUND, "not_found"),
+        ("/tiles/parcels.xml", StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let (s, v, _) = call(&app, url).await;
+        assert_eq!(s, status, "{url}: {v}");
+        assert_error(&v, code);
+    }
+}
+
+#[tokio::test]
+async fn chinese_label_glyphs_are_served_from_the_cjk_font() {
+    let (_d, app) = fixture().await;
+    // 武 is U+6B66, in the range 27392-27647.
+    let (s, ctype, body) = call_bytes(
+        &app,
+        "/fonts/Noto%20Sans%20CJK%20SC%20Regular/27392-27647.pbf",
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "{} (the tests need Debian's fonts-noto-cjk)",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(ctype, "application/x-protobuf");
+    use gengxin_fonts::proto::Glyphs;
+    use prost::Message;
+    let g = Glyphs::decode(&body[..]).unwrap();
+    let stack = &g.stacks[0];
+    assert_eq!(stack.range, "27392-27647");
+    let wu = stack.glyphs.iter().find(|g| g.id == 0x6B66).expect("武");
+    assert!(wu.bitmap.as_ref().is_some_and(|b| !b.is_empty()));
+    for (url, status) in [
+        (
+            "/fonts/Noto%20Sans%20CJK%20SC%20Regular/1-256.pbf",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/fonts/Arial%20Regular/0-255.pbf", StatusCode::NOT_FOUND),
+    ] {
+        let (s, v, _) = call(&app, url).await;
+        assert_eq!(s, status, "{url}: {v}");
+    }
+    // A fontstack list naming the server's font is served.
+    let (s, _, _) = call_bytes(
+        &app,
+        "/fonts/Open%20Sans%20Regular,Noto%20Sans%20CJK%20SC%20Regular/0-255.pbf",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
 }

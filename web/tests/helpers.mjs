@@ -1,0 +1,316 @@
+// Shared by the browser tests: the server URL, a Chromium launcher (Debian's /usr/bin/chromium
+// through playwright-core; no browser download), a page that records console errors and tile
+// answers, waits on the map, a PNG decoder for screenshots and small geometry helpers.
+import { createServer, request as httpRequest } from 'node:http'
+import { mkdirSync, readFileSync, existsSync, statSync } from 'node:fs'
+import { dirname, extname, join, normalize, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { inflateSync } from 'node:zlib'
+import { chromium } from 'playwright-core'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const WEB_DIR = resolve(here, '..')
+
+export const GENGXIN_URL = (() => {
+  const u = process.env.GENGXIN_URL
+  if (!u) {
+    throw new Error(
+      'GENGXIN_URL is required: the base URL of a running Gengxin server, e.g. ' +
+        'GENGXIN_URL=http://127.0.0.1:8080 npm test (start one with ' +
+        '`cargo run --release -- demo --listen 127.0.0.1:8080`).',
+    )
+  }
+  return u.replace(/\/+$/, '')
+})()
+
+export const SCREENSHOT_DIR = resolve(process.env.SCREENSHOT_DIR ?? join(WEB_DIR, 'test-results'))
+mkdirSync(SCREENSHOT_DIR, { recursive: true })
+
+/// Generous: the CI machine has 2 slow cores and draws WebGL in software.
+export const LONG = Number(process.env.GENGXIN_TEST_TIMEOUT_MS ?? 180_000)
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  // WebGL through SwiftShader: Chromium falls back to it with --disable-gpu; newer versions want
+  // this flag to keep allowing that fallback.
+  '--enable-unsafe-swiftshader',
+]
+
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    timeout: LONG,
+  })
+}
+
+export async function api(path) {
+  const res = await fetch(GENGXIN_URL + path)
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  return res.json()
+}
+
+// --- Where the page comes from ----------------------------------------------------------------
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+}
+
+/// The page's URL. If the server at GENGXIN_URL serves this application at `/`, that (unless
+/// GENGXIN_TEST_DIST=1); otherwise `web/dist` (from `npm run build`) served by a local server that
+/// forwards `/api`, `/tiles` and `/fonts` to GENGXIN_URL, keeping the Host header so TileJSON's
+/// absolute tile URLs come back to it (same origin).
+export async function appUrl() {
+  const res = await fetch(GENGXIN_URL + '/').catch(() => null)
+  const html = res && res.ok ? await res.text() : ''
+  if (html.includes('<div id="app">') && process.env.GENGXIN_TEST_DIST !== '1') {
+    return { url: GENGXIN_URL + '/', close: async () => {} }
+  }
+  const dist = join(WEB_DIR, 'dist')
+  if (!existsSync(join(dist, 'index.html'))) {
+    throw new Error(
+      `${GENGXIN_URL}/ does not serve the web application and web/dist is not built: run \`npm run build\` first`,
+    )
+  }
+  const upstream = new URL(GENGXIN_URL)
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    if (/^\/(api|tiles|fonts)(\/|$)/.test(path)) {
+      const fwd = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port || 80,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers)
+          up.pipe(res)
+        },
+      )
+      fwd.on('error', (e) => {
+        res.writeHead(502)
+        res.end(String(e))
+      })
+      req.pipe(fwd)
+      return
+    }
+    let file = normalize(join(dist, decodeURIComponent(path)))
+    if (!file.startsWith(dist)) file = join(dist, 'index.html')
+    if (!existsSync(file) || statSync(file).isDirectory()) file = join(dist, 'index.html')
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
+    res.end(readFileSync(file))
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address()
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise((r) => server.close(r)),
+  }
+}
+
+// --- Pages ----------------------------------------------------------------------------------
+
+/// A page at the given viewport that records console errors, page errors, failed requests and
+/// every vector tile answer.
+export async function openPage(browser, url, viewport, { lang } = {}) {
+  const context = await browser.newContext({ viewport, locale: 'zh-CN', deviceScaleFactor: 1 })
+  if (lang) {
+    await context.addInitScript((l) => localStorage.setItem('gengxin.lang', l), lang)
+  }
+  const page = await context.newPage()
+  page.setDefaultTimeout(LONG)
+  const errors = []
+  const tiles = []
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()} (${m.location().url ?? ''})`)
+  })
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`))
+  page.on('requestfailed', (r) => {
+    // Aborted requests (the map cancels tiles that left the view) are not errors.
+    const f = r.failure()?.errorText ?? ''
+    if (!f.includes('ERR_ABORTED')) errors.push(`request failed: ${r.url()} ${f}`)
+  })
+  page.on('response', (r) => {
+    if (/\/tiles\/[^/]+\/\d+\/\d+\/\d+\.mvt/.test(r.url())) tiles.push({ url: r.url(), status: r.status() })
+  })
+  await page.goto(url, { waitUntil: 'load', timeout: LONG })
+  await waitMapIdle(page)
+  return { context, page, errors, tiles }
+}
+
+/// Waits until the map exists, has loaded its style, sources and tiles and is not moving.
+export async function waitMapIdle(page) {
+  await page.waitForFunction(
+    () => {
+      const m = window.__map
+      return !!m && window.__mapReady === true && m.loaded() && m.areTilesLoaded() && !m.isMoving()
+    },
+    null,
+    { timeout: LONG, polling: 250 },
+  )
+}
+
+/// Waits until the map settles after an action that moves it: first for it to start (or for a
+/// short grace period), then for it to be idle.
+export async function waitMapSettled(page) {
+  await page
+    .waitForFunction(() => window.__map?.isMoving(), null, { timeout: 1500, polling: 50 })
+    .catch(() => undefined)
+  await waitMapIdle(page)
+}
+
+export async function screenshot(page, name) {
+  const path = join(SCREENSHOT_DIR, name)
+  await page.screenshot({ path, timeout: LONG })
+  return path
+}
+
+// --- Pixels ---------------------------------------------------------------------------------
+
+/// Decodes an 8-bit, non-interlaced PNG (what Chromium writes) into RGBA.
+export function decodePng(buf) {
+  if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG')
+  let pos = 8
+  let width = 0
+  let height = 0
+  let colorType = 0
+  const idat = []
+  while (pos < buf.length) {
+    const len = buf.readUInt32BE(pos)
+    const type = buf.toString('ascii', pos + 4, pos + 8)
+    const data = buf.subarray(pos + 8, pos + 8 + len)
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0)
+      height = data.readUInt32BE(4)
+      const depth = data[8]
+      colorType = data[9]
+      if (depth !== 8 || data[12] !== 0) throw new Error('only 8-bit non-interlaced PNGs')
+    } else if (type === 'IDAT') idat.push(data)
+    else if (type === 'IEND') break
+    pos += 12 + len
+  }
+  const channels = { 2: 3, 6: 4, 0: 1, 4: 2 }[colorType]
+  if (!channels) throw new Error(`PNG colour type ${colorType} not supported`)
+  const raw = inflateSync(Buffer.concat(idat))
+  const stride = width * channels
+  const out = Buffer.alloc(width * height * 4)
+  let prev = Buffer.alloc(stride)
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]
+    const line = Buffer.from(raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)))
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? line[i - channels] : 0
+      const b = prev[i]
+      const c = i >= channels ? prev[i - channels] : 0
+      let v = line[i]
+      if (filter === 1) v += a
+      else if (filter === 2) v += b
+      else if (filter === 3) v += (a + b) >> 1
+      else if (filter === 4) {
+        const p = a + b - c
+        const pa = Math.abs(p - a)
+        const pb = Math.abs(p - b)
+        const pc = Math.abs(p - c)
+        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c
+      }
+      line[i] = v & 0xff
+    }
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 4
+      const s = x * channels
+      if (channels >= 3) {
+        out[o] = line[s]
+        out[o + 1] = line[s + 1]
+        out[o + 2] = line[s + 2]
+        out[o + 3] = channels === 4 ? line[s + 3] : 255
+      } else {
+        out[o] = out[o + 1] = out[o + 2] = line[s]
+        out[o + 3] = channels === 2 ? line[s + 1] : 255
+      }
+    }
+    prev = line
+  }
+  return { width, height, data: out }
+}
+
+/// How much of an image differs from the given background colours, and how varied it is.
+export function pixelStats(png, backgrounds, tolerance = 12) {
+  const { data } = png
+  let other = 0
+  const colours = new Set()
+  const n = data.length / 4
+  for (let i = 0; i < data.length; i += 4) {
+    const r = data[i]
+    const g = data[i + 1]
+    const b = data[i + 2]
+    const bg = backgrounds.some(
+      ([br, bgc, bb]) => Math.abs(r - br) <= tolerance && Math.abs(g - bgc) <= tolerance && Math.abs(b - bb) <= tolerance,
+    )
+    if (!bg) other++
+    colours.add(((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3))
+  }
+  return { share: other / n, colours: colours.size, pixels: n }
+}
+
+// --- Geometry -------------------------------------------------------------------------------
+
+function inRing(ring, x, y) {
+  let inside = false
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i]
+    const [xj, yj] = ring[j]
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside
+  }
+  return inside
+}
+
+function distToRings(rings, x, y) {
+  let best = Infinity
+  for (const r of rings) {
+    for (let i = 1; i < r.length; i++) {
+      const [ax, ay] = r[i - 1]
+      const [bx, by] = r[i]
+      const dx = bx - ax
+      const dy = by - ay
+      const t = dx || dy ? Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy))) : 0
+      best = Math.min(best, Math.hypot(x - (ax + dx * t), y - (ay + dy * t)))
+    }
+  }
+  return best
+}
+
+/// A lon/lat point deep inside a (multi)polygon: the grid point farthest from every edge.
+export function interiorPoint(geometry) {
+  const polys = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.coordinates
+  let best = null
+  let bestD = -1
+  for (const rings of polys) {
+    const xs = rings[0].map((p) => p[0])
+    const ys = rings[0].map((p) => p[1])
+    const [w, e, s, n] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)]
+    for (let i = 0; i <= 40; i++)
+      for (let j = 0; j <= 40; j++) {
+        const x = w + ((e - w) * i) / 40
+        const y = s + ((n - s) * j) / 40
+        if (!inRing(rings[0], x, y) || rings.slice(1).some((h) => inRing(h, x, y))) continue
+        const d = distToRings(rings, x, y)
+        if (d > bestD) {
+          bestD = d
+          best = [x, y]
+        }
+      }
+  }
+  if (!best) throw new Error('no interior point found')
+  return best
+}
