@@ -49,6 +49,8 @@ export const state = reactive({
   fit: null as { box: Bbox; nonce: number } | null,
   panelOpen: true,
   zoom: 0,
+  /// The map's visible box.
+  view: null as Bbox | null,
 })
 
 /// Geometries for the map's overlays (not deep-reactive: large arrays).
@@ -135,7 +137,9 @@ function crumbOf(f: Feature): Crumb {
 let selectSeq = 0
 
 /// Makes `code` the current unit: its boundary is highlighted and fitted, its children listed.
-export async function selectUnit(code: string, opts: { fit?: boolean } = {}) {
+/// `fit: 'outside'` fits only when the view is not already inside the unit (a click on the map
+/// at street level selects the unit under the pointer without zooming out).
+export async function selectUnit(code: string, opts: { fit?: boolean | 'outside' } = {}) {
   const seq = ++selectSeq
   state.childrenLoading = true
   state.childrenError = ''
@@ -165,7 +169,10 @@ export async function selectUnit(code: string, opts: { fit?: boolean } = {}) {
     state.object = null
     state.parcels = []
     // The children too: a unit's outline may be generalised more than its children's.
-    if (opts.fit !== false) fitTo(unionBbox([bbox(u.geometry), ...kidFeatures.map((f) => bbox(f.geometry))]))
+    const box = unionBbox([bbox(u.geometry), ...kidFeatures.map((f) => bbox(f.geometry))])
+    const inside = (v: Bbox | null, b: Bbox | null) =>
+      !!v && !!b && v[0] >= b[0] && v[1] >= b[1] && v[2] <= b[2] && v[3] <= b[3]
+    if (opts.fit === true || opts.fit === undefined || (opts.fit === 'outside' && !inside(state.view, box))) fitTo(box)
     writeHash()
     void loadObjects()
   } catch (e) {
@@ -225,6 +232,13 @@ export async function loadObjects() {
 
 let parcelSeq = 0
 export async function selectObject(f: Feature) {
+  // The object belongs under the current unit; if it does not, its district becomes current.
+  const p = f.properties
+  const within = [p.district_code, p.street_code, p.community_code].map((c) => String(c ?? ''))
+  const cur = current.value
+  if (cur && !within.includes(cur.code) && p.district_code) {
+    await selectUnit(String(p.district_code), { fit: false })
+  }
   state.object = f
   state.tab = 'renewal'
   state.picked = { layer: 'renewal_objects', id: f.id }

@@ -137,7 +137,9 @@ impl<K: Eq + Hash, V: Clone> LayerCache<K, V> {
     pub fn put(&self, layer: LayerId, key: K, generation: u64, value: V, weight: usize) {
         let mut g = self.inner.lock().expect("cache lock");
         g.catch_up();
-        if g.generation.get(&layer).copied().unwrap_or_default() != generation {
+        if g.generation.get(&layer).copied().unwrap_or_default() != generation
+            || weight > self.budget
+        {
             return;
         }
         if g.weight + weight > self.budget {

@@ -42,8 +42,14 @@ pub struct AppState {
     pub glyphs: Arc<fonts::Glyphs>,
 }
 
-/// Memory kept for cached tiles.
-const TILE_CACHE_BYTES: usize = 256 << 20;
+/// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
+fn tile_cache_bytes() -> usize {
+    std::env::var("GENGXIN_TILE_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(256)
+        << 20
+}
 
 /// The whole HTTP application over one store. Unknown routes answer `404 not_found` and known
 /// routes asked with another method `405 method_not_allowed`, both in the JSON error shape.
@@ -85,7 +91,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .with_state(AppState {
             counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
-            tiles: Arc::new(changes::LayerCache::new(&*store, TILE_CACHE_BYTES)),
+            tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
             glyphs: Arc::default(),
             store,
         })

@@ -389,3 +389,41 @@ fn a_new_empty_store_can_be_migrated_and_served() {
     let r = reqwest::blocking::get(format!("{}/api/units/420100/children", s.base)).unwrap();
     assert_eq!(r.status(), 404, "an empty store has no city");
 }
+
+/// The web application in a real browser (Debian's Chromium through playwright-core), against
+/// the demo: `web/tests/*.test.mjs`. Screenshots go to `target/browser-screenshots/`.
+#[test]
+fn the_web_application_passes_its_browser_tests() {
+    let port = free_port();
+    let server = start(
+        &[
+            "serve",
+            "--store",
+            demo().to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        port,
+    );
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
+    let out = Command::new("npm")
+        .args(["test", "--silent"])
+        .current_dir(&web)
+        .env("GENGXIN_URL", &server.base)
+        .env("SCREENSHOT_DIR", &shots)
+        .output()
+        .expect("npm runs (Node.js 20+ is needed to build the web application too)");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "browser tests failed:\n{log}");
+    // node --test prints its own tally; make sure tests actually ran.
+    assert!(log.contains("# pass") && !log.contains("# pass 0"), "{log}");
+    assert!(
+        std::fs::read_dir(&shots).unwrap().count() >= 2,
+        "screenshots are saved"
+    );
+}

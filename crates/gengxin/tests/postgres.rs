@@ -225,6 +225,31 @@ fn the_demo_copies_to_postgis_and_back_losslessly() {
     assert!(err.contains("already has rows"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let _ = std::fs::remove_file(&back);
+
+    // Both backends serve the same vector tiles, byte for byte.
+    let (from_gpkg, from_pg) = (serve(demo), serve(&db.url));
+    let mut non_empty = 0;
+    for (layer, z) in [
+        ("admin_units", 8),
+        ("admin_units", 12),
+        ("roads", 13),
+        ("renewal_objects", 12),
+        ("parcels", 14),
+        ("buildings", 15),
+        ("facilities", 13),
+    ] {
+        let t = gengxin_engine::tile::TileId::containing(114.30, 30.58, z);
+        let path = format!("/tiles/{layer}/{}/{}/{}.mvt", t.z, t.x, t.y);
+        let get = |base: &str| {
+            let r = reqwest::blocking::get(format!("{base}{path}")).unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.bytes().unwrap()
+        };
+        let a = get(&from_gpkg.base);
+        assert_eq!(a, get(&from_pg.base), "{path} differs between backends");
+        non_empty += usize::from(!a.is_empty());
+    }
+    assert!(non_empty >= 6, "only {non_empty} tiles had content");
 }
 
 fn feature(id: &str) -> serde_json::Value {

@@ -579,7 +579,15 @@ function overlays(): LayerSpecification[] {
       source: 'children',
       paint: {
         'fill-color': HIGHLIGHT,
-        'fill-opacity': ['case', ['boolean', ['feature-state', 'hover'], false], 0.16, 0],
+        'fill-opacity': [
+          'interpolate',
+          ['linear'],
+          ['zoom'],
+          10,
+          ['case', ['boolean', ['feature-state', 'hover'], false], 0.16, 0],
+          14,
+          ['case', ['boolean', ['feature-state', 'hover'], false], 0.05, 0],
+        ],
       },
     },
     {
