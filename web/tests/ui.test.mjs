@@ -129,6 +129,13 @@ describe('Gengxin web application', () => {
       )
       assert.match(await tip.textContent(), new RegExp(unit.properties.name))
       await screenshot(page, 'desktop-hover-district.png')
+      // A click there selects the district (or a renewal object in it, under the district).
+      await page.mouse.click(box.x + pt.x, box.y + pt.y)
+      await page.waitForFunction(
+        (name) => [...document.querySelectorAll('[data-testid="breadcrumbs"] li')].some((l) => l.textContent.trim() === name),
+        unit.properties.name,
+        { timeout: LONG },
+      )
       assertNoErrors(errors)
     } finally {
       await context.close()
