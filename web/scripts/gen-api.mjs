@@ -2,7 +2,6 @@
 // openapi-typescript. The file is rewritten only when its content changes, so a build started by
 // Cargo (which watches src/) does not see a change it made itself.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { createConfig } from '@redocly/openapi-core'
 import openapiTS, { astToString } from 'openapi-typescript'
 
 const spec = new URL('../openapi.json', import.meta.url)
@@ -16,13 +15,7 @@ if (!existsSync(spec)) {
   process.exit(1)
 }
 
-// Types are made per path, so operation ids that repeat (two handlers named `list`) are only
-// worth a warning here, not a failed build.
-const redocly = await createConfig(
-  { rules: { 'operation-operationId-unique': { severity: 'warn' } } },
-  { extends: ['minimal'] },
-)
-const ast = await openapiTS(spec, { redocly })
+const ast = await openapiTS(spec)
 const text =
   '// Generated from openapi.json by scripts/gen-api.mjs (openapi-typescript). Do not edit.\n\n' +
   astToString(ast)

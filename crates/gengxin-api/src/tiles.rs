@@ -156,7 +156,7 @@ pub struct TileLayerInfo {
 }
 
 /// The layers served as vector tiles, in drawing order (bottom first).
-#[utoipa::path(get, path = "/tiles", responses((status = 200, body = Vec<TileLayerInfo>)))]
+#[utoipa::path(get, path = "/tiles", operation_id = "list_tiles", responses((status = 200, body = Vec<TileLayerInfo>)))]
 pub async fn list() -> Json<Vec<TileLayerInfo>> {
     Json(
         TILE_LAYERS

@@ -2,7 +2,8 @@
 //! generalised outlines removed), generated street and community boundaries that partition them,
 //! and the real 2020 census population spread over communities.
 
-use geo::{BooleanOps, Centroid, Densify, Euclidean, unary_union};
+use geo::orient::Direction;
+use geo::{BooleanOps, Centroid, Densify, Euclidean, Orient, unary_union};
 use geo_types::{Coord, MultiPolygon};
 use rayon::prelude::*;
 
@@ -84,7 +85,12 @@ pub fn build(ctx: &Ctx, real: &RealData) -> Admin {
             geom: g,
         });
     }
-    let city = unary_union(districts.iter().flat_map(|d| d.geom.0.iter()));
+    // unary_union reads every ring with the winding of the first: orient them all alike.
+    let oriented: Vec<MultiPolygon<f64>> = districts
+        .iter()
+        .map(|d| d.geom.orient(Direction::Default))
+        .collect();
+    let city = unary_union(&oriented);
 
     let streets: Vec<Unit> = districts
         .par_iter()

@@ -6,7 +6,8 @@
 //! villages are dense self-built housing; old-town areas and old compounds are old low-rise
 //! housing; old factories are pre-2000 industrial parcels. Everything is in Gauss–Krüger metres.
 
-use geo::{Area, BooleanOps, BoundingRect, Contains, unary_union};
+use geo::orient::Direction;
+use geo::{Area, BooleanOps, BoundingRect, Contains, Orient, unary_union};
 use geo_types::{Coord, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
 use rand::Rng;
 
@@ -430,8 +431,12 @@ pub fn generate(ctx: &Ctx, c: &Community) -> Land {
     // Renewal objects.
     let add_object =
         |land: &mut Land, id: String, name: String, kind: &'static str, members: Vec<usize>| {
-            let blocks: Vec<MultiPolygon<f64>> = members.iter().map(|&m| block_of(m)).collect();
-            let geom = unary_union(blocks.iter().flat_map(|b| b.0.iter()));
+            // unary_union reads every ring with the winding of the first: orient them alike.
+            let blocks: Vec<MultiPolygon<f64>> = members
+                .iter()
+                .map(|&m| block_of(m).orient(Direction::Default))
+                .collect();
+            let geom = unary_union(&blocks);
             let mut years: Vec<i32> = members.iter().map(|&m| land.parcels[m].year).collect();
             years.sort();
             for &m in &members {

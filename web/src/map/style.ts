@@ -40,27 +40,29 @@ export interface ThemeLayer {
 
 /// 用地用海分类 (2023) colours as planners draw them: residential yellow, public services
 /// magenta/pink, commercial red, industrial brown, logistics purple, roads grey, green, water blue.
-export const LAND_USE_COLORS: Record<string, string> = {
-  '0701': '#FFFF2D',
-  '0703': '#FFD37F',
-  '0801': '#FF00FF',
-  '0803': '#FF557F',
-  '0804': '#FF85C9',
-  '0805': '#00A57C',
-  '0806': '#FF7F7E',
-  '0807': '#FF9F7F',
-  '0901': '#FF0000',
-  '0902': '#C00000',
-  '1001': '#BB9674',
-  '1101': '#8761D3',
-  '1207': '#A0A0A0',
-  '1401': '#00FF00',
-  '1402': '#1EB400',
-  '1403': '#ACFFCF',
-  '1701': '#4DB0F0',
-  '1703': '#6CC6F4',
-  '2301': '#D9D9C7',
-}
+/// In code order (an object with keys like '1001' would list them first).
+export const LAND_USES: [string, string][] = [
+  ['0701', '#FFFF2D'],
+  ['0703', '#FFD37F'],
+  ['0801', '#FF00FF'],
+  ['0803', '#FF557F'],
+  ['0804', '#FF85C9'],
+  ['0805', '#00A57C'],
+  ['0806', '#FF7F7E'],
+  ['0807', '#FF9F7F'],
+  ['0901', '#FF0000'],
+  ['0902', '#C00000'],
+  ['1001', '#BB9674'],
+  ['1101', '#8761D3'],
+  ['1207', '#A0A0A0'],
+  ['1401', '#00FF00'],
+  ['1402', '#1EB400'],
+  ['1403', '#ACFFCF'],
+  ['1701', '#4DB0F0'],
+  ['1703', '#6CC6F4'],
+  ['2301', '#D9D9C7'],
+]
+export const LAND_USE_COLORS: Record<string, string> = Object.fromEntries(LAND_USES)
 const LAND_USE_OTHER = '#E6E6E6'
 
 /// The four kinds of renewal object, in the colours of 三旧改造 maps.
@@ -137,6 +139,7 @@ const HALO = 'rgba(255,255,255,0.92)'
 
 function match(field: string, colors: Record<string, string>, other: string): ExpressionSpecification {
   const pairs = Object.entries(colors).flat()
+  if (pairs.length === 0) return ['literal', other] as unknown as ExpressionSpecification
   return ['match', ['get', field], ...pairs, other] as unknown as ExpressionSpecification
 }
 
@@ -264,7 +267,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
       },
     ],
     interactive: ['parcels-fill'],
-    legend: Object.entries(LAND_USE_COLORS).map(([code, color]) => ({
+    legend: LAND_USES.map(([code, color]) => ({
       color,
       shape: 'fill' as const,
       code: { field: 'land_use', code },
