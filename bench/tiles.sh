@@ -36,7 +36,8 @@ if [ -z "$(psql "$pg" -XAtqc "SELECT 1 FROM pg_database WHERE datname = 'gengxin
    [ "$(psql "$db" -XAtqc "SELECT count(*) FROM renewal.buildings" 2>/dev/null || echo 0)" = 0 ]; then
   echo "loading the demo into $db ..."
   store=$("$bin" demo --build-only --data-dir demo-data)
-  psql "$pg" -XAtqc "DROP DATABASE IF EXISTS gengxin_bench_tiles" >/dev/null
+  psql "$pg" -XAtqc "DROP DATABASE IF EXISTS gengxin_bench_tiles" >/dev/null 2>&1
+  psql "$pg" -XAtqc "CREATE DATABASE gengxin_bench_tiles" >/dev/null
   "$bin" copy --from "$store" --to "$db" >/dev/null
 fi
 psql "$db" -XAtqc "ANALYZE" >/dev/null
@@ -114,20 +115,21 @@ EOF
 }
 stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 
-load() { # label prefix suffix
-  PREFIX=$2 SUFFIX=$3 wrk -t2 -c"$connections" -d"${duration}s" --timeout 30s -s "$work/tiles.lua" http://127.0.0.1 2>&1 |
-    awk -v l="$1" '/^RESULT/ { printf "%-26s %9s req/s   p50 %8.2f ms   p99 %8.2f ms   mean %8.2f ms   non-2xx %s   errors %s\n", l, $2, $3, $4, $5, $6, $7; print l, $2, $4 > "/dev/stderr" }'
+load() { # label base prefix suffix
+  PREFIX=$3 SUFFIX=$4 wrk -t2 -c"$connections" -d"${duration}s" --timeout 30s -s "$work/tiles.lua" "$2" 2>&1 |
+    awk -v l="$1" -v out="$work/ratio.txt" '/^RESULT/ { printf "%-26s %9s req/s   p50 %8.2f ms   p99 %8.2f ms   mean %8.2f ms   non-2xx %s   errors %s\n", l, $2, $3, $4, $5, $6, $7; print l, $2, $4 >> out }'
 }
 
 # The same tiles, checked once: both servers answer 200 (or 204 for Martin's empty tiles).
 check() {
-  local bad=0
+  local bad=0 sa=0 sb=0
   while read -r t; do
-    a=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:18080/tiles/buildings/$t.mvt")
-    b=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:13000/buildings/$t")
+    read -r a na < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' "http://127.0.0.1:18080/tiles/buildings/$t.mvt")
+    read -r b nb < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' "http://127.0.0.1:13000/buildings/$t")
     [ "$a" = 200 ] && { [ "$b" = 200 ] || [ "$b" = 204 ]; } || bad=$((bad + 1))
+    sa=$((sa + na)); sb=$((sb + nb))
   done < <(shuf -n 50 --random-source=<(yes) "$work/tiles.txt")
-  echo "50 sample tiles: $bad with an unexpected status"
+  echo "50 sample tiles: $bad with an unexpected status; uncompressed bytes: gengxin $sa, martin $sb"
 }
 
 echo "PostGIS table renewal.buildings: $buildings rows; $ntiles tiles (z14–16 over central Wuhan); wrk, 2 threads, $connections connections, ${duration} s per run"
@@ -137,10 +139,9 @@ for mb in 0 512; do
   start_servers "$mb"
   [ "$mb" = 0 ] && check
   if [ "$mb" = 0 ]; then echo "tile caches off:"; else echo "tile caches on ($mb MB each; includes the first, uncached pass):"; fi
-  {
-    load "  gengxin" "/tiles/buildings/" ".mvt"
-    load "  martin" "/buildings/" ""
-  } 2>"$work/ratio.txt"
+  rm -f "$work/ratio.txt"
+  load "  gengxin" http://127.0.0.1:18080 "/tiles/buildings/" ".mvt"
+  load "  martin" http://127.0.0.1:13000 "/buildings/" ""
   awk '{ r[NR] = $2; p[NR] = $3 } END { printf "  ratio gengxin/martin: throughput %.2f×, p99 %.2f×\n", r[1] / r[2], p[1] / p[2] }' "$work/ratio.txt"
   stop_servers
 done

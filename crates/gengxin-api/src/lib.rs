@@ -95,6 +95,8 @@ pub fn app(store: Arc<dyn Store>) -> Router {
             glyphs: Arc::default(),
             store,
         })
+        // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 #[derive(OpenApi)]

@@ -1321,3 +1321,22 @@ async fn chinese_label_glyphs_are_served_from_the_cjk_font() {
     .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn clients_that_accept_gzip_get_compressed_tiles_and_pages() {
+    let (_d, app) = fixture().await;
+    for uri in ["/", "/tiles/admin_units/8/209/105.mvt", "/api/layers"] {
+        let r = app
+            .clone()
+            .oneshot(
+                Request::get(uri)
+                    .header("accept-encoding", "gzip")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{uri}");
+        assert_eq!(r.headers()["content-encoding"], "gzip", "{uri}");
+    }
+}
