@@ -14,6 +14,7 @@ mod extract;
 mod features;
 mod fonts;
 mod imports;
+mod search;
 mod tiles;
 mod units;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub tiles: Arc<changes::LayerCache<gengxin_engine::tile::TileId, axum::body::Bytes>>,
     /// Map label glyphs.
     pub glyphs: Arc<fonts::Glyphs>,
+    /// The search index, built on first use.
+    pub search: Arc<search::Search>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -81,6 +84,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         )
         .route("/api/imports/{id}/undo", post(imports::undo))
         .route("/api/changes", get(changes::stream))
+        .route("/api/search", get(search::search))
         .route("/api/attachments/{id}", get(attachments::download))
         .route("/fonts/{fontstack}/{range}", get(fonts::glyphs))
         .route("/tiles", get(tiles::list))
@@ -93,6 +97,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
             counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
             tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
             glyphs: Arc::default(),
+            search: Arc::default(),
             store,
         })
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
@@ -124,6 +129,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         imports::list,
         imports::undo,
         imports::export,
+        search::search,
         tiles::list,
         tiles::tilejson,
         tiles::tile,
@@ -137,6 +143,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         features::CodeInfo,
         changes::ChangeEvent,
         tiles::TileLayerInfo,
+        search::SearchHit,
         error::ErrorBody,
         error::ErrorDetail
     ))

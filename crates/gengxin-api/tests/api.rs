@@ -1340,3 +1340,33 @@ async fn clients_that_accept_gzip_get_compressed_tiles_and_pages() {
         assert_eq!(r.headers()["content-encoding"], "gzip", "{uri}");
     }
 }
+
+#[tokio::test]
+async fn search_follows_writes() {
+    let (_d, app) = fixture().await;
+    let (s, v, _) = call(&app, "/api/search?q=wuchang").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v[0]["name"], "武昌区");
+    assert_eq!(v[0]["type"], "admin_units");
+    let (_, v, _) = call(&app, "/api/search?q=%E6%B4%AA%E5%B1%B1").await; // 洪山
+    assert!(v.as_array().unwrap().iter().all(|h| h["name"] != "洪山区"));
+    let body = serde_json::json!({"type": "Feature", "id": "420111",
+        "geometry": {"type": "Polygon", "coordinates": [[[114.4, 30.0], [114.5, 30.0], [114.5, 30.1], [114.4, 30.0]]]},
+        "properties": {"code": "420111", "name": "洪山区", "level": "district", "kind": "district", "parent_code": "420100"}});
+    let r = app
+        .clone()
+        .oneshot(
+            Request::post("/api/layers/admin_units/features")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (_, v, _) = call(&app, "/api/search?q=hongshan").await;
+    assert_eq!(v[0]["id"], "420111");
+    let (s, v, _) = call(&app, "/api/search?q=x&type=special_populations").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "bad_request");
+}

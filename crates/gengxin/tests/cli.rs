@@ -427,3 +427,56 @@ fn the_web_application_passes_its_browser_tests() {
         "screenshots are saved"
     );
 }
+
+/// `GET /api/search` on the demo: Chinese, pinyin, initials, one wrong character, code prefix,
+/// filters.
+#[test]
+fn search_finds_demo_objects_by_chinese_pinyin_initials_typo_and_code() {
+    let port = free_port();
+    let server = start(
+        &[
+            "serve",
+            "--store",
+            demo().to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        port,
+    );
+    let search = |q: &str| -> Vec<serde_json::Value> {
+        let url = format!("{}/api/search?{q}", server.base);
+        get_json(&url).as_array().unwrap().clone()
+    };
+    let first = |q: &str| search(q)[0]["name"].as_str().unwrap().to_owned();
+    assert_eq!(first("q=洪山区"), "洪山区");
+    assert_eq!(search("q=洪山区")[0]["type"], "admin_units");
+    assert_eq!(search("q=洪山区")[0]["id"], "420111");
+    assert_eq!(first("q=hongshan"), "洪山区");
+    assert_eq!(first("q=hsq"), "洪山区");
+    assert_eq!(first("q=洪山去"), "洪山区", "one wrong character");
+    // One transposed letter (hongshan → hongshna); "hongshen" would be no typo: 红胜村 is hongsheng.
+    let typo = search("q=hongshna&limit=3");
+    assert!(typo.iter().any(|h| h["name"] == "洪山区"), "{typo:?}");
+    // Initials: 汉口花园社区 (hkhysq) is among the names whose initials start hkhy.
+    let hk = search("q=hkhy&limit=100");
+    assert!(hk.iter().any(|h| h["name"] == "汉口花园社区"), "{hk:?}");
+    // Code prefix: the streets of 洪山区 (420111xxx).
+    let streets = search("q=420111&type=admin_units&limit=100");
+    assert!(streets.len() > 5, "{streets:?}");
+    assert!(
+        streets
+            .iter()
+            .all(|h| h["code"].as_str().unwrap().starts_with("420111"))
+    );
+    // Filters: type and district.
+    let objs = search("q=城中村&type=renewal_objects&district=420111&limit=100");
+    assert!(!objs.is_empty());
+    assert!(
+        objs.iter()
+            .all(|h| h["type"] == "renewal_objects" && h["district"] == "420111")
+    );
+    let r = reqwest::blocking::get(format!("{}/api/search?q=x&type=nope", server.base)).unwrap();
+    assert_eq!(r.status(), 400);
+    let r = reqwest::blocking::get(format!("{}/api/search", server.base)).unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -1,0 +1,184 @@
+//! `GET /api/search`: fuzzy search over the names and codes of every object ([`gengxin_search`]).
+//!
+//! The index is built from the store on the first search and kept current from the store's
+//! announcements: before each search, the written features of each announced layer are read
+//! again (or the whole layer, when the announcement does not list ids).
+
+use axum::Json;
+use axum::extract::{Query as QueryParams, State};
+use gengxin_model::{Feature, Layer, LayerId, Value};
+use gengxin_search::{Doc, SearchIndex};
+use gengxin_store::{Change, Query, Store};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::TryRecvError;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{ApiError, AppState};
+
+/// The layers searched, and how a feature becomes a document.
+const SEARCHED: &[LayerId] = &[
+    LayerId::AdminUnits,
+    LayerId::RenewalObjects,
+    LayerId::Projects,
+    LayerId::Facilities,
+    LayerId::Grids,
+    LayerId::Parcels,
+    LayerId::Roads,
+];
+
+fn text(f: &Feature, field: &str) -> Option<String> {
+    match f.get(field) {
+        Value::Text(t) if !t.is_empty() => Some(t.clone()),
+        _ => None,
+    }
+}
+
+fn doc(layer: LayerId, f: &Feature) -> Option<Doc> {
+    let code = match layer {
+        LayerId::AdminUnits => Some(f.id.clone()),
+        _ => text(f, "code"),
+    };
+    let name = text(f, "name").or_else(|| code.clone())?;
+    let district = match layer {
+        LayerId::AdminUnits => (f.id.len() > 6 || text(f, "level").as_deref() == Some("district"))
+            .then(|| f.id[..6].to_owned()),
+        LayerId::Grids => text(f, "community_code").map(|c| c.chars().take(6).collect()),
+        _ => text(f, "district_code"),
+    };
+    Some(Doc {
+        layer: Layer::by_id(layer).name.to_owned(),
+        id: f.id.clone(),
+        name,
+        code,
+        district,
+    })
+}
+
+/// The index and the announcements not yet applied to it.
+#[derive(Default)]
+pub struct Search {
+    state: Mutex<Option<(SearchIndex, Receiver<Change>)>>,
+}
+
+async fn layer_docs(store: &dyn Store, layer: LayerId) -> Result<Vec<Doc>, ApiError> {
+    Ok(store
+        .query(layer, Query::default())
+        .await?
+        .iter()
+        .filter_map(|f| doc(layer, f))
+        .collect())
+}
+
+async fn build(store: &dyn Store) -> Result<SearchIndex, ApiError> {
+    let mut docs = Vec::new();
+    for &l in SEARCHED {
+        docs.extend(layer_docs(store, l).await?);
+    }
+    SearchIndex::new(docs).map_err(ApiError::internal)
+}
+
+/// Applies the announcements received since the last search.
+async fn catch_up(
+    store: &dyn Store,
+    index: &mut SearchIndex,
+    changes: &mut Receiver<Change>,
+) -> Result<(), ApiError> {
+    loop {
+        match changes.try_recv() {
+            Ok(Change::Features { layer, ids }) if SEARCHED.contains(&layer) => {
+                let name = Layer::by_id(layer).name.to_owned();
+                if ids.is_empty() {
+                    // Too many to list: build again.
+                    *index = build(store).await?;
+                    continue;
+                }
+                let mut docs = Vec::new();
+                let mut remove = Vec::new();
+                for id in &ids {
+                    remove.push((name.clone(), id.clone()));
+                    if let Some(f) = store.get(layer, id).await? {
+                        docs.extend(doc(layer, &f));
+                    }
+                }
+                index.replace(&remove, docs).map_err(ApiError::internal)?;
+            }
+            Ok(Change::Features { .. }) => {}
+            Ok(Change::Unknown) | Err(TryRecvError::Lagged(_)) => *index = build(store).await?,
+            Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => return Ok(()),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// What to look for: part of a Chinese name (one wrong character is tolerated), full pinyin
+    /// or pinyin initials (`hongshan`, `hsq`), or the start of a code.
+    q: String,
+    /// Only hits of this type (a layer name, e.g. `admin_units`, `renewal_objects`).
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// Only hits in this district (6-digit code).
+    district: Option<String>,
+    /// At most this many hits (default 20, at most 100).
+    limit: Option<usize>,
+}
+
+/// One search hit.
+#[derive(Serialize, ToSchema)]
+pub struct SearchHit {
+    id: String,
+    /// The layer of the object (`admin_units`, `renewal_objects`, `projects`, `facilities`,
+    /// `grids`, `parcels`, `roads`).
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+    code: Option<String>,
+    district: Option<String>,
+}
+
+/// Ranked fuzzy search over names, pinyin and codes of every object.
+#[utoipa::path(get, path = "/api/search", params(SearchParams), responses(
+    (status = 200, description = "Hits, best first", body = Vec<SearchHit>),
+    (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
+))]
+pub async fn search(
+    State(s): State<AppState>,
+    params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<SearchHit>>, ApiError> {
+    let QueryParams(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if p.q.chars().count() > 100 {
+        return Err(ApiError::bad_request("q is longer than 100 characters"));
+    }
+    if let Some(k) = &p.kind
+        && !SEARCHED.iter().any(|l| Layer::by_id(*l).name == k)
+    {
+        return Err(ApiError::bad_request(format!(
+            "type {k:?} is not searched; one of admin_units, renewal_objects, projects, \
+             facilities, grids, parcels, roads"
+        )));
+    }
+    let limit = p.limit.unwrap_or(20).min(100);
+    let mut state = s.search.state.lock().await;
+    if state.is_none() {
+        let changes = s.store.changes();
+        *state = Some((build(&*s.store).await?, changes));
+    }
+    let (index, changes) = state.as_mut().expect("built above");
+    catch_up(&*s.store, index, changes).await?;
+    let hits = index
+        .search(&p.q, p.kind.as_deref(), p.district.as_deref(), limit)
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        hits.into_iter()
+            .map(|h| SearchHit {
+                id: h.id,
+                kind: h.layer,
+                name: h.name,
+                code: h.code,
+                district: h.district,
+            })
+            .collect(),
+    ))
+}
