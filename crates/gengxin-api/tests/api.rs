@@ -1220,17 +1220,8 @@ async fn admin_tiles_thin_by_level_and_follow_writes() {
     let body = serde_json::json!({"type": "Feature", "id": "p9",
         "geometry": {"type": "Polygon", "coordinates": [[[114.3002, 30.5002], [114.3004, 30.5002], [114.3004, 30.5004], [114.3002, 30.5002]]]},
         "properties": {"code": "p9", "land_use": "1001", "area_m2": 100.0, "district_code": "420106"}});
-    let r = app
-        .clone()
-        .oneshot(
-            Request::post("/api/layers/parcels/features")
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let (s, _, _) = send(&app, "POST", "/api/layers/parcels/features", None, body).await;
+    assert_eq!(s, StatusCode::CREATED);
     let (_, _, after) = call_bytes(&app, &url).await;
     let after = decode_tile(&after).1;
     assert_eq!(after.len(), n + 1);
@@ -1353,17 +1344,8 @@ async fn search_follows_writes() {
     let body = serde_json::json!({"type": "Feature", "id": "420111",
         "geometry": {"type": "Polygon", "coordinates": [[[114.4, 30.0], [114.5, 30.0], [114.5, 30.1], [114.4, 30.0]]]},
         "properties": {"code": "420111", "name": "洪山区", "level": "district", "kind": "district", "parent_code": "420100"}});
-    let r = app
-        .clone()
-        .oneshot(
-            Request::post("/api/layers/admin_units/features")
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let (s, _, _) = send(&app, "POST", "/api/layers/admin_units/features", None, body).await;
+    assert_eq!(s, StatusCode::CREATED);
     let (_, v, _) = call(&app, "/api/search?q=hongshan").await;
     assert_eq!(v[0]["id"], "420111");
     let (s, v, _) = call(&app, "/api/search?q=x&type=special_populations").await;

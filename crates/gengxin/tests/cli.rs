@@ -390,12 +390,10 @@ fn a_new_empty_store_can_be_migrated_and_served() {
     assert_eq!(r.status(), 404, "an empty store has no city");
 }
 
-/// The web application in a real browser (Debian's Chromium through playwright-core), against
-/// the demo: `web/tests/*.test.mjs`. Screenshots go to `target/browser-screenshots/`.
-#[test]
-fn the_web_application_passes_its_browser_tests() {
+/// A server on the shared demo store.
+fn serve_demo() -> Server {
     let port = free_port();
-    let server = start(
+    start(
         &[
             "serve",
             "--store",
@@ -404,7 +402,14 @@ fn the_web_application_passes_its_browser_tests() {
             &format!("127.0.0.1:{port}"),
         ],
         port,
-    );
+    )
+}
+
+/// The web application in a real browser (Debian's Chromium through playwright-core), against
+/// the demo: `web/tests/*.test.mjs`. Screenshots go to `target/browser-screenshots/`.
+#[test]
+fn the_web_application_passes_its_browser_tests() {
+    let server = serve_demo();
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
     let out = Command::new("npm")
@@ -432,17 +437,7 @@ fn the_web_application_passes_its_browser_tests() {
 /// filters.
 #[test]
 fn search_finds_demo_objects_by_chinese_pinyin_initials_typo_and_code() {
-    let port = free_port();
-    let server = start(
-        &[
-            "serve",
-            "--store",
-            demo().to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ],
-        port,
-    );
+    let server = serve_demo();
     let search = |q: &str| -> Vec<serde_json::Value> {
         let url = format!("{}/api/search?{q}", server.base);
         get_json(&url).as_array().unwrap().clone()
