@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 
-// The Gengxin server (cargo run --release -- demo --listen 127.0.0.1:8080) answers the API,
+// The Gengxin server (bash scripts/demo) answers the API,
 // the vector tiles and the glyphs; the dev server forwards those paths to it.
 const server = process.env.GENGXIN_URL ?? 'http://127.0.0.1:8080'
 

@@ -17,7 +17,7 @@ export const GENGXIN_URL = (() => {
     throw new Error(
       'GENGXIN_URL is required: the base URL of a running Gengxin server, e.g. ' +
         'GENGXIN_URL=http://127.0.0.1:8080 npm test (start one with ' +
-        '`cargo run --release -- demo --listen 127.0.0.1:8080`).',
+        '`bash scripts/demo`).',
     )
   }
   return u.replace(/\/+$/, '')
