@@ -14,6 +14,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    at: Option<Box<ErrorAt>>,
 }
 
 /// The body of every error response.
@@ -25,10 +26,30 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable: `bad_request`, `not_found`, `method_not_allowed`, `invalid_feature`,
-    /// `invalid_file`, `conflict`, `precondition_required`, `payload_too_large`,
+    /// `invalid_file`, `invalid_filter`, `filter_too_expensive`, `conflict`, `precondition_required`, `payload_too_large`,
     /// `store_unavailable`, `internal`.
     pub code: &'static str,
     pub message: String,
+    /// Where in the request the error is, when it is inside a parameter (a query filter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<Box<ErrorAt>>,
+}
+
+/// A place in a request parameter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorAt {
+    /// The parameter, e.g. `filter`.
+    pub parameter: &'static str,
+    /// A JSON Pointer (RFC 6901) into the parameter's JSON value, for JSON parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// Byte offset, line and column (1-based) in the parameter's text, for text parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 impl ApiError {
@@ -37,6 +58,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_request",
             message: message.into(),
+            at: None,
         }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -44,6 +66,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+            at: None,
         }
     }
     pub fn precondition_required(message: impl Into<String>) -> Self {
@@ -51,6 +74,7 @@ impl ApiError {
             status: StatusCode::PRECONDITION_REQUIRED,
             code: "precondition_required",
             message: message.into(),
+            at: None,
         }
     }
     /// A fault on our side: the detail is logged, the client reads "internal error".
@@ -60,6 +84,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
             message: "internal error".to_owned(),
+            at: None,
         }
     }
     pub fn method_not_allowed() -> Self {
@@ -67,6 +92,34 @@ impl ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             code: "method_not_allowed",
             message: "this route does not answer that method; see /api/openapi.json".into(),
+            at: None,
+        }
+    }
+}
+
+impl From<gengxin_query::QueryError> for ApiError {
+    /// `400 invalid_filter`, or `400 filter_too_expensive` when a limit is exceeded, pointing at
+    /// the place in the `filter` parameter.
+    fn from(e: gengxin_query::QueryError) -> Self {
+        let code = match e.kind {
+            gengxin_query::ErrorKind::TooExpensive => "filter_too_expensive",
+            _ => "invalid_filter",
+        };
+        let (offset, line, column) = match e.position {
+            Some((o, l, c)) => (Some(o), Some(l), Some(c)),
+            None => (None, None, None),
+        };
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: e.message,
+            at: Some(Box::new(ErrorAt {
+                parameter: "filter",
+                pointer: e.position.is_none().then_some(e.pointer),
+                offset,
+                line,
+                column,
+            })),
         }
     }
 }
@@ -112,6 +165,7 @@ impl From<StoreError> for ApiError {
             status,
             code,
             message,
+            at: None,
         }
     }
 }
@@ -135,6 +189,7 @@ impl From<gengxin_io::IoError> for ApiError {
             status,
             code,
             message: e.to_string(),
+            at: None,
         }
     }
 }
@@ -145,6 +200,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
+                at: self.at,
             },
         };
         (self.status, axum::Json(body)).into_response()

@@ -169,7 +169,7 @@ pub(crate) fn parse_bbox(s: &str) -> Result<Bbox, ApiError> {
     Bbox::new(a, b, c, d).map_err(|e| ApiError::bad_request(format!("bbox {s:?}: {e}")))
 }
 
-fn parse_value(layer: &Layer, name: &str, raw: &str) -> Result<Value, ApiError> {
+pub(crate) fn parse_value(layer: &Layer, name: &str, raw: &str) -> Result<Value, ApiError> {
     let field = layer.field(name).ok_or_else(|| {
         ApiError::bad_request(format!(
             "layer {} has no field `{name}` to filter on",

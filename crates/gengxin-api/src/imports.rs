@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gengxin_io::export::Table;
 use gengxin_io::import::ImportOptions;
 use gengxin_io::{Format, ReadOptions};
 use gengxin_model::LayerId;
@@ -183,17 +184,7 @@ pub async fn export(
     let mut query = Query::default();
     for (k, v) in params(raw) {
         match k.as_str() {
-            "format" => {
-                format = Some(
-                    Format::parse(&v)
-                        .filter(|f| *f != Format::OsmPbf)
-                        .ok_or_else(|| {
-                            ApiError::bad_request(format!(
-                                "format {v:?}: one of geojson, csv, xlsx, shp, gpkg"
-                            ))
-                        })?,
-                )
-            }
+            "format" => format = Some(export_format(&v)?),
             "bbox" => query.bbox = Some(crate::features::parse_bbox(&v)?),
             field => query.equals.push((
                 field.to_owned(),
@@ -203,6 +194,22 @@ pub async fn export(
     }
     let format = format.ok_or_else(|| ApiError::bad_request("format is required"))?;
     let table = gengxin_io::export::load(&*s.store, &layer, query).await?;
+    file_response(table, format).await
+}
+
+/// An export format named by a request (`geojson`, `csv`, `xlsx`, `shp`, `gpkg`).
+pub(crate) fn export_format(v: &str) -> Result<Format, ApiError> {
+    Format::parse(v)
+        .filter(|f| *f != Format::OsmPbf)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "format {v:?}: one of geojson, csv, xlsx, shp, gpkg"
+            ))
+        })
+}
+
+/// A table written in a format, as a download named after the table.
+pub(crate) async fn file_response(table: Table, format: Format) -> Result<Response, ApiError> {
     let (ext, mime) = match format {
         Format::GeoJson => ("geojson", "application/geo+json"),
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
@@ -212,9 +219,10 @@ pub async fn export(
         ),
         Format::Shapefile => ("zip", "application/zip"),
         Format::GeoPackage => ("gpkg", "application/geopackage+sqlite3"),
-        Format::OsmPbf => unreachable!("refused above"),
+        Format::OsmPbf => return Err(ApiError::bad_request("OSM PBF is an import format only")),
     };
     let file_name = format!("{}.{ext}", table.name);
+    let disposition = format!("attachment; filename=\"{file_name}\"");
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let dir = tempfile::tempdir().map_err(|e| internal(&e))?;
         let path = dir.path().join(&file_name);
@@ -223,7 +231,6 @@ pub async fn export(
     })
     .await
     .map_err(|e| internal(&e))??;
-    let disposition = format!("attachment; filename=\"{layer}.{ext}\"");
     let mut resp = (StatusCode::OK, bytes).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));

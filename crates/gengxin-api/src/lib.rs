@@ -14,7 +14,11 @@ mod extract;
 mod features;
 mod fonts;
 mod imports;
+mod ogc;
+mod retrieval;
+mod saved;
 mod search;
+mod snapshots;
 mod tiles;
 mod units;
 
@@ -43,6 +47,8 @@ pub struct AppState {
     pub glyphs: Arc<fonts::Glyphs>,
     /// The search index, built on first use.
     pub search: Arc<search::Search>,
+    /// Whole layers in memory for conditional and spatial queries and summaries.
+    pub snapshots: Arc<snapshots::Snapshots>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -85,6 +91,26 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         .route("/api/imports/{id}/undo", post(imports::undo))
         .route("/api/changes", get(changes::stream))
         .route("/api/search", get(search::search))
+        .route("/api/summary/{layer}/{id}", get(retrieval::summary))
+        .route("/api/progress", get(retrieval::progress))
+        .route("/api/at", get(retrieval::at))
+        .route("/api/spatial", post(retrieval::spatial))
+        .route("/api/saved-queries", get(saved::list).post(saved::create))
+        .route(
+            "/api/saved-queries/{id}",
+            get(saved::get).delete(saved::delete),
+        )
+        .route("/api/saved-queries/{id}/run", get(saved::run))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{collection}", get(ogc::one_collection))
+        .route(
+            "/ogc/collections/{collection}/queryables",
+            get(ogc::queryables),
+        )
+        .route("/ogc/collections/{collection}/items", get(ogc::items))
+        .route("/ogc/collections/{collection}/items/{id}", get(ogc::item))
         .route("/api/attachments/{id}", get(attachments::download))
         .route("/fonts/{fontstack}/{range}", get(fonts::glyphs))
         .route("/tiles", get(tiles::list))
@@ -98,6 +124,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
             tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
             glyphs: Arc::default(),
             search: Arc::default(),
+            snapshots: Arc::new(snapshots::Snapshots::new(&*store)),
             store,
         })
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
@@ -130,6 +157,22 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         imports::undo,
         imports::export,
         search::search,
+        retrieval::summary,
+        retrieval::progress,
+        retrieval::at,
+        retrieval::spatial,
+        saved::list,
+        saved::create,
+        saved::get,
+        saved::delete,
+        saved::run,
+        ogc::landing,
+        ogc::conformance,
+        ogc::collections,
+        ogc::one_collection,
+        ogc::queryables,
+        ogc::items,
+        ogc::item,
         tiles::list,
         tiles::tilejson,
         tiles::tile,
@@ -145,7 +188,8 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         tiles::TileLayerInfo,
         search::SearchHit,
         error::ErrorBody,
-        error::ErrorDetail
+        error::ErrorDetail,
+        error::ErrorAt
     ))
 )]
 struct ApiDoc;

@@ -179,7 +179,7 @@ pub async fn list() -> Json<Vec<TileLayerInfo>> {
 }
 
 /// The origin the client used, for the absolute tile URLs TileJSON wants.
-fn origin(headers: &HeaderMap) -> String {
+pub(crate) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -678,26 +678,36 @@ async fn send(
     if_match: Option<&str>,
     body: serde_json::Value,
 ) -> (StatusCode, serde_json::Value, Option<String>) {
+    let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
+    let (status, json, h) = send_with(app, method, uri, &headers, body).await;
+    let etag = h.get("etag").map(|v| v.to_str().unwrap().to_owned());
+    (status, json, etag)
+}
+
+async fn send_with(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
         .header("content-type", "application/json");
-    if let Some(v) = if_match {
-        req = req.header("if-match", v);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
-    let r = app
-        .clone()
-        .oneshot(req.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
+    let body = match body {
+        serde_json::Value::Null => Body::empty(),
+        b => Body::from(b.to_string()),
+    };
+    let r = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
     let status = r.status();
-    let etag = r
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let h = r.headers().clone();
     let bytes = r.into_body().collect().await.unwrap().to_bytes();
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    (status, json, etag)
+    (status, json, h)
 }
 
 fn parcels_count(v: &serde_json::Value) -> u64 {
@@ -1351,4 +1361,564 @@ async fn search_follows_writes() {
     let (s, v, _) = call(&app, "/api/search?q=x&type=special_populations").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_error(&v, "bad_request");
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["features"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn ogc_features_landing_conformance_collections_and_queryables() {
+    let (_d, app) = fixture().await;
+    let (s, v, _) = call(&app, "/ogc").await;
+    assert_eq!(s, StatusCode::OK);
+    let rels: Vec<&str> = v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    for rel in ["self", "service-desc", "conformance", "data"] {
+        assert!(rels.contains(&rel), "{rels:?}");
+    }
+    let (_, v, _) = call(&app, "/ogc/conformance").await;
+    let classes = v["conformsTo"].to_string();
+    for c in [
+        "conf/core",
+        "conf/geojson",
+        "conf/filter",
+        "cql2-text",
+        "cql2-json",
+        "advanced-comparison-operators",
+        "basic-spatial-functions",
+    ] {
+        assert!(classes.contains(c), "{c} missing");
+    }
+    let (_, v, _) = call(&app, "/ogc/collections").await;
+    let names: Vec<&str> = v["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"parcels") && names.contains(&"projects"));
+    // Personal and bookkeeping layers are not served.
+    for hidden in [
+        "special_populations",
+        "epidemic_cases",
+        "imports",
+        "custom_rows",
+        "saved_queries",
+    ] {
+        assert!(!names.contains(&hidden), "{hidden} is served");
+    }
+    let (_, v, _) = call(&app, "/ogc/collections/parcels").await;
+    assert_eq!(v["numberOfFeatures"], 4);
+    let (s, v, ctype) = call(&app, "/ogc/collections/parcels/queryables").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(ctype, "application/schema+json");
+    assert_eq!(v["properties"]["area_m2"]["type"], "number");
+    assert!(
+        v["properties"]["land_use"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "1001")
+    );
+    assert_eq!(v["properties"]["geom"]["format"], "geometry-any");
+    let (s, v, _) = call(&app, "/ogc/collections/special_populations/items").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found");
+}
+
+#[tokio::test]
+async fn ogc_items_filter_page_select_and_export() {
+    let (_d, app) = fixture().await;
+    let items = "/ogc/collections/parcels/items";
+    let (s, v, ctype) = call(
+        &app,
+        &format!("{items}?filter={}", enc("land_use = '0701'")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(ctype, "application/geo+json");
+    assert_eq!(v["numberMatched"], 3);
+    assert_eq!(ids(&v), ["p1", "p3", "p4"]);
+
+    // Paging: limit and offset, with next/prev links that carry the filter.
+    let (_, v, _) = call(
+        &app,
+        &format!("{items}?limit=2&filter={}", enc("land_use = '0701'")),
+    )
+    .await;
+    assert_eq!(
+        (v["numberMatched"].as_u64(), v["numberReturned"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let next = v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = &next[next.find("/ogc").unwrap()..];
+    let (_, v, _) = call(&app, path).await;
+    assert_eq!(ids(&v), ["p4"]);
+    assert!(
+        v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["rel"] != "next")
+    );
+    assert!(
+        v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "prev")
+    );
+
+    // properties narrows what comes back.
+    let (_, v, _) = call(&app, &format!("{items}?properties=code&limit=1")).await;
+    let props = v["features"][0]["properties"].as_object().unwrap();
+    assert_eq!(props.keys().collect::<Vec<_>>(), ["code"]);
+
+    // bbox and equality parameters.
+    let (_, v, _) = call(
+        &app,
+        &format!("{items}?bbox=114.305,30.4,114.4,30.6&land_use=0701"),
+    )
+    .await;
+    assert_eq!(ids(&v), ["p3"]);
+
+    // Distances in metres: p1 lies at the point, p2's west edge ≈ 910 m east of it.
+    let near = |d: u32| {
+        format!(
+            "{items}?filter={}",
+            enc(&format!(
+                "S_DWITHIN(geom, POINT(114.3005 30.5005), {d}, meters)"
+            ))
+        )
+    };
+    let (_, v, _) = call(&app, &near(500)).await;
+    assert_eq!(ids(&v), ["p1"]);
+    let (_, v, _) = call(&app, &near(1000)).await;
+    assert_eq!(ids(&v), ["p1", "p2"]);
+
+    // CQL2-JSON gives the same answer as the text.
+    let json_filter = serde_json::json!({"op": "and", "args": [
+        {"op": "in", "args": [{"property": "land_use"}, ["0701", "0901"]]},
+        {"op": "s_intersects", "args": [{"property": "geom"}, {"bbox": [114.29, 30.4, 114.315, 30.6]}]},
+    ]});
+    let (s, v, _) = call(
+        &app,
+        &format!(
+            "{items}?filter-lang=cql2-json&filter={}",
+            enc(&json_filter.to_string())
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(ids(&v), ["p1", "p2"]);
+
+    // Any result downloads in the export formats.
+    let (s, csv, _) = call(
+        &app,
+        &format!("{items}?f=csv&filter={}", enc("land_use = '0701'")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let csv = csv.as_str().unwrap();
+    assert!(
+        csv.trim_start_matches('\u{feff}').starts_with("id,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+
+    // Attribute collections answer filters too.
+    let (_, v, _) = call(
+        &app,
+        &format!(
+            "/ogc/collections/projects/items?filter={}",
+            enc("stage = 'construction' AND start_date >= DATE('2026-01-01')")
+        ),
+    )
+    .await;
+    assert_eq!(ids(&v), ["prj-1"]);
+    let (_, v, _) = call(&app, "/ogc/collections/projects/items/prj-1").await;
+    assert_eq!(v["properties"]["code"], "GX2026-1");
+}
+
+#[tokio::test]
+async fn malformed_injected_and_abusive_filters_are_400_and_change_nothing() {
+    let (dir, app) = fixture().await;
+    let path = dir.path().join("api.gpkg");
+    let hash = |p: std::path::PathBuf| async move {
+        let s = GeoPackageStore::open(&p).unwrap();
+        gengxin_store::canonical_hash(&s).await.unwrap()
+    };
+    let before = hash(path.clone()).await;
+    // As long as a URI may be (64 KiB); the parser's own limits are tested far beyond that in
+    // gengxin-query.
+    let deep_parens = format!("{}area_m2 > 1{}", "(".repeat(3000), ")".repeat(3000));
+    let deep_not = format!("{}area_m2 > 1", "NOT ".repeat(5000));
+    let huge_in = format!(
+        "code IN ({})",
+        (0..3000)
+            .map(|i| format!("'{i}'"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut deep_json = String::from(r#"{"op":"=","args":[{"property":"code"},"x"]}"#);
+    for _ in 0..500 {
+        deep_json = format!(r#"{{"op":"not","args":[{deep_json}]}}"#);
+    }
+    let texts: Vec<(String, &str)> = vec![
+        ("'; DROP TABLE renewal_parcels; --".into(), "invalid_filter"),
+        (
+            "code = 'x'; DELETE FROM renewal_parcels".into(),
+            "invalid_filter",
+        ),
+        ("code = 'a' OR 1=1".into(), "invalid_filter"),
+        ("1=1".into(), "invalid_filter"),
+        (
+            "code = 'x' UNION SELECT * FROM gengxin_meta".into(),
+            "invalid_filter",
+        ),
+        ("pg_sleep(10)".into(), "invalid_filter"),
+        ("code = 'x' --".into(), "invalid_filter"),
+        ("\"code\" = \"x\"".into(), "invalid_filter"),
+        ("area_m2 >> 3".into(), "invalid_filter"),
+        ("code = 'unterminated".into(), "invalid_filter"),
+        ("no_such_field = 1".into(), "invalid_filter"),
+        ("area_m2 = 'text'".into(), "invalid_filter"),
+        (
+            "S_INTERSECTS(geom, POLYGON((0 0, 1 0, 1 1)))".into(),
+            "invalid_filter",
+        ),
+        (
+            "S_DWITHIN(geom, POINT(114 30), 1e12)".into(),
+            "filter_too_expensive",
+        ),
+        (String::new(), "invalid_filter"),
+        (deep_parens, "filter_too_expensive"),
+        (deep_not, "filter_too_expensive"),
+        (huge_in, "filter_too_expensive"),
+        (
+            format!("code LIKE '{}'", "%a".repeat(5000)),
+            "filter_too_expensive",
+        ),
+    ];
+    for (filter, code) in &texts {
+        let (s, v, _) = call(
+            &app,
+            &format!("/ogc/collections/parcels/items?filter={}", enc(filter)),
+        )
+        .await;
+        let shown: String = filter.chars().take(60).collect();
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{shown}: {v}");
+        assert_eq!(v["error"]["code"], *code, "{shown}: {v}");
+        assert_eq!(v["error"]["at"]["parameter"], "filter", "{shown}: {v}");
+    }
+    // Text errors say where: `>>` at column 10.
+    let (_, v, _) = call(
+        &app,
+        &format!(
+            "/ogc/collections/parcels/items?filter={}",
+            enc("area_m2 >> 3")
+        ),
+    )
+    .await;
+    assert_eq!(
+        (
+            v["error"]["at"]["line"].as_u64(),
+            v["error"]["at"]["column"].as_u64()
+        ),
+        (Some(1), Some(10)),
+        "{v}"
+    );
+    // JSON errors point into the JSON.
+    let bad_json = serde_json::json!({"op": "and", "args": [
+        {"op": "=", "args": [{"property": "code"}, "p1"]},
+        {"op": ">", "args": [{"property": "nope"}, 1]},
+    ]});
+    let jsons = [
+        (bad_json.to_string(), "invalid_filter"),
+        (deep_json, "filter_too_expensive"),
+        ("{\"op\": \"=\", \"args\": [".into(), "invalid_filter"),
+        (serde_json::json!({"op": "or", "args": vec![serde_json::json!({"op": "=", "args": [{"property": "code"}, "x"]}); 300]}).to_string(), "filter_too_expensive"),
+    ];
+    for (i, (filter, code)) in jsons.iter().enumerate() {
+        let (s, v, _) = call(
+            &app,
+            &format!(
+                "/ogc/collections/parcels/items?filter-lang=cql2-json&filter={}",
+                enc(filter)
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "json {i}: {v}");
+        assert_eq!(v["error"]["code"], *code, "json {i}: {v}");
+        if i == 0 {
+            assert_eq!(v["error"]["at"]["pointer"], "/args/1/args/0", "{v}");
+        }
+    }
+    // Other malformed parameters.
+    for q in [
+        "limit=0",
+        "limit=10001",
+        "offset=-1",
+        "bbox=1,2,3",
+        "filter-lang=sql",
+        "filter-crs=EPSG:3857",
+        "datetime=2020-01-01",
+        "nope=1",
+        "properties=nope",
+        "f=exe",
+    ] {
+        let (s, v, _) = call(&app, &format!("/ogc/collections/parcels/items?{q}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
+    }
+    // Nothing was written, and the server still answers.
+    assert_eq!(hash(path).await, before);
+    let (s, v, _) = call(&app, "/ogc/collections/parcels/items").await;
+    assert_eq!((s, v["numberMatched"].as_u64()), (StatusCode::OK, Some(4)));
+}
+
+#[tokio::test]
+async fn summaries_points_shapes_and_progress() {
+    let (_d, app) = fixture().await;
+    let (s, v, _) = call(&app, "/api/summary/admin_units/420106").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "武昌区");
+    assert_eq!(v["counts"]["parcels"], 4);
+    assert_eq!(v["counts"]["projects"], 1);
+    assert_eq!(v["land_use"][0]["code"], "0701");
+    assert_eq!(v["land_use"][0]["name"], "城镇住宅用地");
+    assert_eq!(v["land_use"][0]["area_m2"], 27000.0);
+    assert_eq!(v["projects"]["by_stage"][0]["name"], "建设实施");
+    assert_eq!(v["bbox"].as_array().unwrap().len(), 4);
+    let (_, v, _) = call(&app, "/api/summary/admin_units/420102").await;
+    assert_eq!(
+        (
+            v["counts"]["parcels"].as_u64(),
+            v["counts"]["projects"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    let (_, v, _) = call(&app, "/api/summary/admin_units/420100").await;
+    assert_eq!(v["counts"]["parcels"], 4);
+    let (_, v, _) = call(&app, "/api/summary/parcels/p2").await;
+    assert_eq!(v["land_use"][0]["code"], "0901");
+    // Before the project started, the city has no project.
+    let (_, v, _) = call(&app, "/api/summary/admin_units/420100?as_of=2025-06-01").await;
+    assert_eq!(v["counts"]["projects"], 0);
+    for (uri, status) in [
+        ("/api/summary/admin_units/999999", StatusCode::NOT_FOUND),
+        ("/api/summary/buildings/b1", StatusCode::NOT_FOUND),
+        (
+            "/api/summary/admin_units/420106?as_of=yesterday",
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        assert_eq!(call(&app, uri).await.0, status, "{uri}");
+    }
+
+    // What is at a point.
+    let (s, v, _) = call(
+        &app,
+        "/api/at?lon=114.3005&lat=30.5005&layers=parcels,admin_units",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(ids(&v["results"][0]), ["p1"]);
+    assert!(v["results"][0]["features"][0]["geometry"].is_null());
+    for q in [
+        "lon=114.3",
+        "lon=500&lat=30",
+        "lon=114.3&lat=30.5&layers=projects",
+        "lon=114.3&lat=30.5&tolerance_m=9999",
+    ] {
+        assert_eq!(
+            call(&app, &format!("/api/at?{q}")).await.0,
+            StatusCode::BAD_REQUEST,
+            "{q}"
+        );
+    }
+
+    // What lies in a drawn shape, or within a distance of it.
+    let square = serde_json::json!({"type": "Polygon", "coordinates": [[[114.295, 30.49], [114.315, 30.49], [114.315, 30.52], [114.295, 30.52], [114.295, 30.49]]]});
+    let (s, v, _) = send(
+        &app,
+        "POST",
+        "/api/spatial",
+        None,
+        serde_json::json!({"layers": ["parcels"], "geometry": square}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(ids(&v["results"][0]), ["p1", "p2"]);
+    let point = serde_json::json!({"type": "Point", "coordinates": [114.3005, 30.5005]});
+    let (_, v, _) = send(
+        &app,
+        "POST",
+        "/api/spatial",
+        None,
+        serde_json::json!({"layers": ["parcels"], "geometry": point, "buffer_m": 1000}),
+    )
+    .await;
+    assert_eq!(ids(&v["results"][0]), ["p1", "p2"]);
+    let open_ring = serde_json::json!({"type": "Polygon", "coordinates": [[[114.0, 30.0], [114.1, 30.0], [114.1, 30.1]]]});
+    let (s, v, _) = send(
+        &app,
+        "POST",
+        "/api/spatial",
+        None,
+        serde_json::json!({"layers": ["parcels"], "geometry": open_ring}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["at"]["pointer"]
+            .as_str()
+            .unwrap()
+            .starts_with("/geometry"),
+        "{v}"
+    );
+    let (s, _, _) = send(
+        &app,
+        "POST",
+        "/api/spatial",
+        None,
+        serde_json::json!({"layers": ["parcels"], "geometry": point, "buffer_m": -5}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Projects against plan.
+    let (s, v, _) = call(&app, "/api/progress").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["numberMatched"], 1);
+    assert_eq!(v["projects"][0]["stage_name"], "建设实施");
+    let (_, v, _) = call(&app, "/api/progress?as_of=2025-06-01").await;
+    assert_eq!(v["numberMatched"], 0);
+    let (_, v, _) = call(&app, "/api/progress?district=420102").await;
+    assert_eq!(v["numberMatched"], 0);
+    assert_eq!(
+        call(&app, "/api/progress?stage=flying").await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn saved_queries_belong_to_their_owner_and_run_through_ogc() {
+    let (_d, app) = fixture().await;
+    let alice = [("x-gengxin-user", "alice")];
+    let body = serde_json::json!({"name": "武昌住宅地块", "collection": "parcels", "filter": "land_use = '0701'"});
+    let (s, v, h) = send_with(&app, "POST", "/api/saved-queries", &alice, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert_eq!(h["location"], format!("/api/saved-queries/{id}"));
+    let (_, v, _) = send_with(
+        &app,
+        "GET",
+        "/api/saved-queries",
+        &alice,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["name"], "武昌住宅地块");
+    // Another user sees none of it.
+    let bob = [("x-gengxin-user", "bob")];
+    let (_, v, _) = send_with(
+        &app,
+        "GET",
+        "/api/saved-queries",
+        &bob,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(v, serde_json::json!([]));
+    let (s, _, _) = send_with(
+        &app,
+        "DELETE",
+        &format!("/api/saved-queries/{id}"),
+        &bob,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Running it leads to its result; with f, to a download.
+    let (s, _, h) = send_with(
+        &app,
+        "GET",
+        &format!("/api/saved-queries/{id}/run?f=csv"),
+        &alice,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let to = h["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with("/ogc/collections/parcels/items?") && to.contains("f=csv"),
+        "{to}"
+    );
+    let (s, csv, _) = call(&app, &to).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(csv.as_str().unwrap().lines().count(), 4);
+    // A broken filter is refused and nothing is saved.
+    let bad = serde_json::json!({"name": "x", "collection": "parcels", "filter": "land_use = "});
+    let (s, v, _) = send_with(&app, "POST", "/api/saved-queries", &alice, bad).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["code"], "invalid_filter");
+    let (s, _, _) = send_with(
+        &app,
+        "POST",
+        "/api/saved-queries",
+        &alice,
+        serde_json::json!({"name": "x", "collection": "special_populations"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v, _) = send_with(
+        &app,
+        "GET",
+        "/api/saved-queries",
+        &alice,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let (s, _, _) = send_with(
+        &app,
+        "DELETE",
+        &format!("/api/saved-queries/{id}"),
+        &alice,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, v, _) = send_with(
+        &app,
+        "GET",
+        "/api/saved-queries",
+        &alice,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(v, serde_json::json!([]));
 }

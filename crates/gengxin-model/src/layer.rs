@@ -120,6 +120,7 @@ pub enum LayerId {
     CustomLayers,
     CustomFeatures,
     CustomRows,
+    SavedQueries,
 }
 
 /// A table of one database: its name, geometry and fields.
@@ -897,6 +898,24 @@ static CATALOGUE: &[Layer] = &[
         fields: &[
             req("layer_id", Text, "所属自定义图层"),
             req("properties", Text, "属性(JSON)"),
+        ],
+    },
+    Layer {
+        id: LayerId::SavedQueries,
+        database: Database::Renewal,
+        name: "saved_queries",
+        zh: "保存的查询",
+        en: "Saved queries",
+        geometry: None,
+        personal: false,
+        fields: &[
+            req("owner", Text, "所有者"),
+            req("name", Text, "名称"),
+            req("collection", Text, "查询图层"),
+            f("filter", Text, "CQL2 条件"),
+            code("filter_lang", vocab::FILTER_LANGS, "条件语言"),
+            f("bbox", Text, "范围"),
+            f("note", Text, "说明"),
         ],
     },
 ];

@@ -296,6 +296,12 @@ pub const REPORT_CATEGORIES: &[Code] = &[
     c("other", "其他", "other"),
 ];
 
+/// The languages of a saved query's filter (OGC CQL2 encodings).
+pub const FILTER_LANGS: &[Code] = &[
+    c("cql2-text", "CQL2 文本", "CQL2 text"),
+    c("cql2-json", "CQL2 JSON", "CQL2 JSON"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

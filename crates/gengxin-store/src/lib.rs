@@ -234,6 +234,7 @@ pub(crate) fn layer_version(layer: LayerId) -> i64 {
         | LayerId::CustomLayers
         | LayerId::CustomFeatures
         | LayerId::CustomRows => 2,
+        LayerId::SavedQueries => 3,
         _ => 1,
     }
 }

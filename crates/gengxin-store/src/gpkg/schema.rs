@@ -18,8 +18,11 @@ pub const GPKG_USER_VERSION: i32 = 10300;
 
 /// One migration per schema version, in order; the store's version is how many have run.
 /// Append only: a released migration never changes.
-pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] =
-    &[core_and_layers_v1, imports_and_custom_layers_v2];
+pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] = &[
+    core_and_layers_v1,
+    imports_and_custom_layers_v2,
+    saved_queries_v3,
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -106,6 +109,13 @@ fn core_and_layers_v1(tx: &Transaction) -> rusqlite::Result<()> {
 
 fn imports_and_custom_layers_v2(tx: &Transaction) -> rusqlite::Result<()> {
     for layer in catalogue().iter().filter(|l| layer_version(l.id) == 2) {
+        create_layer(tx, layer)?;
+    }
+    Ok(())
+}
+
+fn saved_queries_v3(tx: &Transaction) -> rusqlite::Result<()> {
+    for layer in catalogue().iter().filter(|l| layer_version(l.id) == 3) {
         create_layer(tx, layer)?;
     }
     Ok(())

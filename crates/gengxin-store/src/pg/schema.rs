@@ -16,7 +16,11 @@ pub const MIN_POSTGIS: (u32, u32) = (3, 0);
 pub const MIGRATION_LOCK: i64 = 0x4745_4E47; // "GENG"
 
 /// One migration per schema version, in order; each returns its SQL statements.
-pub const MIGRATIONS: &[fn() -> Vec<String>] = &[core_and_layers_v1, imports_and_custom_layers_v2];
+pub const MIGRATIONS: &[fn() -> Vec<String>] = &[
+    core_and_layers_v1,
+    imports_and_custom_layers_v2,
+    saved_queries_v3,
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -66,6 +70,14 @@ fn imports_and_custom_layers_v2() -> Vec<String> {
     catalogue()
         .iter()
         .filter(|l| layer_version(l.id) == 2)
+        .flat_map(create_layer)
+        .collect()
+}
+
+fn saved_queries_v3() -> Vec<String> {
+    catalogue()
+        .iter()
+        .filter(|l| layer_version(l.id) == 3)
         .flat_map(create_layer)
         .collect()
 }

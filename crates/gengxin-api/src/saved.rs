@@ -1,0 +1,226 @@
+//! Saved queries per user: a named CQL2 filter (and optional bbox) over one collection, kept in
+//! the `saved_queries` layer, listed and deleted by its owner and run — as a page of GeoJSON or
+//! an export in any format — through `/ogc`.
+//!
+//! Until accounts exist (issue 8) the owner is the `X-Gengxin-User` header, or `anonymous`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gengxin_model::{Feature, LayerId, Value};
+use gengxin_query::Lang;
+use gengxin_store::Query;
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+
+use crate::extract::ApiPath;
+use crate::{ApiError, AppState};
+
+/// The user a request acts for.
+fn caller(headers: &HeaderMap) -> String {
+    headers
+        .get("x-gengxin-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| (1..=64).contains(&v.chars().count()))
+        .unwrap_or("anonymous")
+        .to_owned()
+}
+
+fn text(f: &Feature, k: &str) -> Option<String> {
+    f.get(k).as_str().map(str::to_owned)
+}
+
+fn out(f: &Feature) -> Json_ {
+    json!({
+        "id": f.id,
+        "name": text(f, "name"),
+        "collection": text(f, "collection"),
+        "filter": text(f, "filter"),
+        "filter_lang": text(f, "filter_lang"),
+        "bbox": text(f, "bbox"),
+        "note": text(f, "note"),
+        "created_at": gengxin_model::timestamp(&f.created_at),
+        "run": run_link(f, None),
+    })
+}
+
+/// The `/ogc` items URL that runs a saved query, optionally as a download.
+fn run_link(f: &Feature, format: Option<&str>) -> String {
+    let mut qs = form_urlencoded::Serializer::new(String::new());
+    if let Some(filter) = text(f, "filter") {
+        qs.append_pair("filter", &filter);
+        qs.append_pair("filter-lang", &text(f, "filter_lang").unwrap_or_default());
+    }
+    if let Some(b) = text(f, "bbox") {
+        qs.append_pair("bbox", &b);
+    }
+    if let Some(fmt) = format {
+        qs.append_pair("f", fmt);
+    }
+    format!(
+        "/ogc/collections/{}/items?{}",
+        text(f, "collection").unwrap_or_default(),
+        qs.finish()
+    )
+}
+
+async fn owned(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Feature, ApiError> {
+    s.store
+        .get(LayerId::SavedQueries, id)
+        .await?
+        .filter(|f| f.get("owner").as_str() == Some(caller(headers).as_str()))
+        .ok_or_else(|| ApiError::not_found(format!("you have no saved query {id}")))
+}
+
+/// The caller's saved queries, newest first.
+#[utoipa::path(get, path = "/api/saved-queries", responses((status = 200, body = Object)))]
+pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Json_>, ApiError> {
+    let mut mine = s
+        .store
+        .query(
+            LayerId::SavedQueries,
+            Query {
+                equals: vec![("owner".into(), Value::Text(caller(&headers)))],
+                ..Query::default()
+            },
+        )
+        .await?;
+    mine.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+    Ok(Json(json!(mine.iter().map(out).collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewQuery {
+    name: String,
+    collection: String,
+    #[serde(default)]
+    filter: Option<String>,
+    /// `cql2-text` (default) or `cql2-json`.
+    #[serde(default)]
+    filter_lang: Option<String>,
+    #[serde(default)]
+    bbox: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// Saves a query for the caller. The filter is checked as `/ogc` would run it: a malformed
+/// one is refused with the same `400` and pointer, and nothing is saved.
+#[utoipa::path(post, path = "/api/saved-queries",
+    request_body(content = Object, description = "{\"name\": \"…\", \"collection\": \"parcels\", \"filter\": \"area_m2 > 20000\", \"filter_lang\": \"cql2-text\", \"bbox\": \"…\"}"),
+    responses((status = 201, body = Object), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewQuery>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(q) =
+        body.map_err(|e| ApiError::bad_request(format!("malformed body: {}", e.body_text())))?;
+    let name = q.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
+    }
+    let layer = crate::ogc::collection(&q.collection)?;
+    let lang = q.filter_lang.as_deref().unwrap_or("cql2-text");
+    let parse_lang = match lang {
+        "cql2-text" => Lang::Text,
+        "cql2-json" => Lang::Json,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "filter_lang {other:?}: cql2-text or cql2-json"
+            )));
+        }
+    };
+    if let Some(f) = &q.filter {
+        gengxin_query::parse(f, parse_lang, layer)?;
+    }
+    if let Some(b) = &q.bbox {
+        crate::features::parse_bbox(b)?;
+    }
+    let now = chrono::Utc::now();
+    let id = format!(
+        "sq-{}-{:04x}",
+        now.format("%Y%m%d%H%M%S%3f"),
+        rand_suffix(&q.collection, now)
+    );
+    let f = Feature::new(&id, "user", now)
+        .set("owner", caller(&headers))
+        .set("name", name)
+        .set("collection", layer.name)
+        .set("filter", q.filter)
+        .set("filter_lang", lang)
+        .set("bbox", q.bbox)
+        .set("note", q.note);
+    s.store
+        .insert(vec![(LayerId::SavedQueries, vec![f.clone()])])
+        .await?;
+    let mut r = (StatusCode::CREATED, Json(out(&f))).into_response();
+    if let Ok(v) = format!("/api/saved-queries/{id}").parse() {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// A short suffix that keeps ids made in the same millisecond apart.
+fn rand_suffix(seed: &str, t: chrono::DateTime<chrono::Utc>) -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(seed.as_bytes());
+    h.write_i64(t.timestamp_nanos_opt().unwrap_or_default());
+    h.finish() as u16
+}
+
+/// One of the caller's saved queries.
+#[utoipa::path(get, path = "/api/saved-queries/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Json_>, ApiError> {
+    Ok(Json(out(&owned(&s, &headers, &id).await?)))
+}
+
+/// Deletes one of the caller's saved queries.
+#[utoipa::path(delete, path = "/api/saved-queries/{id}", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn delete(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let f = owned(&s, &headers, &id).await?;
+    s.store
+        .delete(vec![(LayerId::SavedQueries, vec![(f.id, f.version)])])
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs a saved query: redirects (303) to its `/ogc` items URL; `f` (csv, xlsx, shp, gpkg,
+/// geojson) makes it a download of every match.
+#[utoipa::path(get, path = "/api/saved-queries/{id}/run",
+    params(("id" = String, Path), ("f" = Option<String>, Query)),
+    responses((status = 303, description = "To the query's /ogc items"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn run(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    let f = owned(&s, &headers, &id).await?;
+    let mut format = None;
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "f" => format = Some(v.into_owned()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {other:?}: only f"
+                )));
+            }
+        }
+    }
+    Ok(axum::response::Redirect::to(&run_link(&f, format.as_deref())).into_response())
+}
