@@ -66,10 +66,7 @@ impl Snapshot {
         self.features
             .iter()
             .map(|f| {
-                let coords = f
-                    .geometry
-                    .as_ref()
-                    .map_or(0, geo::CoordsIter::coords_count);
+                let coords = f.geometry.as_ref().map_or(0, geo::CoordsIter::coords_count);
                 160 + f.id.len() + coords * 16 + f.properties.len() * 64
             })
             .sum::<usize>()
