@@ -49,6 +49,8 @@ pub struct AppState {
     pub search: Arc<search::Search>,
     /// Whole layers in memory for conditional and spatial queries and summaries.
     pub snapshots: Arc<snapshots::Snapshots>,
+    /// Summaries and project states made from the snapshots.
+    pub retrieval: Arc<retrieval::Caches>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -125,6 +127,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
             glyphs: Arc::default(),
             search: Arc::default(),
             snapshots: Arc::new(snapshots::Snapshots::new(&*store)),
+            retrieval: Arc::default(),
             store,
         })
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).

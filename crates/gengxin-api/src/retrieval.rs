@@ -22,7 +22,7 @@ use serde_json::{Value as Json_, json};
 
 use crate::extract::ApiPath;
 use crate::features::feature_json;
-use crate::snapshots::Snapshot;
+use crate::snapshots::{Derived, Snapshot};
 use crate::{ApiError, AppState};
 
 fn params(raw: Option<String>) -> Vec<(String, String)> {
@@ -48,18 +48,32 @@ fn code_zh(layer: LayerId, field: &str, code: &str) -> &'static str {
         .map_or("", |c| c.zh)
 }
 
+/// Answers kept while the layers they were made from are unchanged.
+#[derive(Default)]
+pub struct Caches {
+    /// Project states per (date, today).
+    statuses: Derived<(NaiveDate, NaiveDate), Arc<HashMap<String, ProjectStatus>>>,
+    /// Summaries per (layer, id, date, today).
+    summaries: Derived<(LayerId, String, NaiveDate, NaiveDate), Json_>,
+}
+
 /// The projects, milestones and reports, and the projects' states at a date.
 struct Progress {
     projects: Arc<Snapshot>,
-    statuses: HashMap<String, ProjectStatus>,
+    statuses: Arc<HashMap<String, ProjectStatus>>,
 }
 
 async fn progress_at(s: &AppState, as_of: NaiveDate) -> Result<Progress, ApiError> {
     let projects = s.snapshots.get(&*s.store, LayerId::Projects).await?;
     let milestones = s.snapshots.get(&*s.store, LayerId::Milestones).await?;
     let reports = s.snapshots.get(&*s.store, LayerId::ProgressReports).await?;
+    let from = [projects.clone(), milestones.clone(), reports.clone()];
+    let key = (as_of, today());
+    if let Some(statuses) = s.retrieval.statuses.get(&key, &from) {
+        return Ok(Progress { projects, statuses });
+    }
     let p = projects.clone();
-    let statuses = tokio::task::spawn_blocking(move || {
+    let statuses: HashMap<String, ProjectStatus> = tokio::task::spawn_blocking(move || {
         let (ms, rs) = (by_project(&milestones), by_project(&reports));
         let today = today();
         p.features
@@ -79,6 +93,8 @@ async fn progress_at(s: &AppState, as_of: NaiveDate) -> Result<Progress, ApiErro
     })
     .await
     .map_err(ApiError::internal)?;
+    let statuses = Arc::new(statuses);
+    s.retrieval.statuses.put(key, &from, statuses.clone());
     Ok(Progress { projects, statuses })
 }
 
@@ -184,6 +200,23 @@ pub async fn summary(
     let facilities = snap(LayerId::Facilities).await?;
     let grids = snap(LayerId::Grids).await?;
     let population = snap(LayerId::Population).await?;
+    let own = s.snapshots.get(&*s.store, kind).await?;
+    let from = [
+        own,
+        objects.clone(),
+        parcels.clone(),
+        buildings.clone(),
+        facilities.clone(),
+        grids.clone(),
+        population.clone(),
+        s.snapshots.get(&*s.store, LayerId::Projects).await?,
+        s.snapshots.get(&*s.store, LayerId::Milestones).await?,
+        s.snapshots.get(&*s.store, LayerId::ProgressReports).await?,
+    ];
+    let key = (kind, id.clone(), as_of, today());
+    if let Some(v) = s.retrieval.summaries.get(&key, &from) {
+        return Ok(Json(v));
+    }
     let progress = progress_at(&s, as_of).await?;
     let subj = subject.clone();
     let (summary, counts) = tokio::task::spawn_blocking(move || {
@@ -287,7 +320,7 @@ pub async fn summary(
         .unwrap_or(&subject.id)
         .to_owned();
     let p = &summary.projects;
-    Ok(Json(json!({
+    let body = json!({
         "layer": layer,
         "id": id,
         "name": name,
@@ -325,7 +358,9 @@ pub async fn summary(
             "investment_done_wan": p.investment_done_wan,
             "lagging": p.lagging,
         },
-    })))
+    });
+    s.retrieval.summaries.put(key, &from, body.clone());
+    Ok(Json(body))
 }
 
 fn status_json(p: &Feature, st: &ProjectStatus) -> Json_ {

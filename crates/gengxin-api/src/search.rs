@@ -4,13 +4,15 @@
 //! announcements: before each search, the written features of each announced layer are read
 //! again (or the whole layer, when the announcement does not list ids).
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Query as QueryParams, State};
 use gengxin_model::{Feature, Layer, LayerId, Value};
-use gengxin_search::{Doc, SearchIndex};
+use gengxin_search::{Doc, Hit, SearchIndex};
 use gengxin_store::{Change, Query, Store};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::TryRecvError;
 use utoipa::{IntoParams, ToSchema};
@@ -57,10 +59,24 @@ fn doc(layer: LayerId, f: &Feature) -> Option<Doc> {
 }
 
 /// The index and the announcements not yet applied to it.
+/// Hits per (query, type, district, limit), forgotten whenever the index changes.
+type HitCache = HashMap<(String, Option<String>, Option<String>, usize), Vec<Hit>>;
+
 #[derive(Default)]
 pub struct Search {
-    state: Mutex<Option<(SearchIndex, Receiver<Change>)>>,
+    /// Searches share the index; building it and applying announcements take it alone.
+    state: RwLock<Option<Indexed>>,
+    /// Recent answers (suggestions ask the same prefixes again and again).
+    hits: std::sync::Mutex<HitCache>,
 }
+
+struct Indexed {
+    index: SearchIndex,
+    changes: std::sync::Mutex<Receiver<Change>>,
+}
+
+/// At most this many answers are kept; then all are dropped.
+const HIT_CACHE: usize = 10_000;
 
 async fn layer_docs(store: &dyn Store, layer: LayerId) -> Result<Vec<Doc>, ApiError> {
     Ok(store
@@ -160,16 +176,45 @@ pub async fn search(
         )));
     }
     let limit = p.limit.unwrap_or(20).min(100);
-    let mut state = s.search.state.lock().await;
-    if state.is_none() {
-        let changes = s.store.changes();
-        *state = Some((build(&*s.store).await?, changes));
-    }
-    let (index, changes) = state.as_mut().expect("built above");
-    catch_up(&*s.store, index, changes).await?;
-    let hits = index
-        .search(&p.q, p.kind.as_deref(), p.district.as_deref(), limit)
-        .map_err(ApiError::internal)?;
+    let key = (p.q.trim().to_lowercase(), p.kind, p.district, limit);
+    let hits = loop {
+        {
+            let g = s.search.state.read().await;
+            if let Some(ix) = g.as_ref()
+                && ix.changes.lock().expect("changes lock").is_empty()
+            {
+                if let Some(h) = s.search.hits.lock().expect("hit cache").get(&key) {
+                    break h.clone();
+                }
+                let h = ix
+                    .index
+                    .search(&key.0, key.1.as_deref(), key.2.as_deref(), limit)
+                    .map_err(ApiError::internal)?;
+                let mut cache = s.search.hits.lock().expect("hit cache");
+                if cache.len() >= HIT_CACHE {
+                    cache.clear();
+                }
+                cache.insert(key.clone(), h.clone());
+                break h;
+            }
+        }
+        // Build the index, or apply the announcements received, alone.
+        let mut g = s.search.state.write().await;
+        match g.as_mut() {
+            None => {
+                let changes = s.store.changes();
+                *g = Some(Indexed {
+                    index: build(&*s.store).await?,
+                    changes: std::sync::Mutex::new(changes),
+                });
+            }
+            Some(ix) => {
+                let changes = ix.changes.get_mut().expect("changes lock");
+                catch_up(&*s.store, &mut ix.index, changes).await?;
+            }
+        }
+        s.search.hits.lock().expect("hit cache").clear();
+    };
     Ok(Json(
         hits.into_iter()
             .map(|h| SearchHit {

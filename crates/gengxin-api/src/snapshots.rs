@@ -120,6 +120,46 @@ impl Snapshots {
     }
 }
 
+/// Answers computed from snapshots (summaries, project states), each kept while the snapshots
+/// it was computed from are still current: a write to any of their layers replaces a snapshot,
+/// and the answer is made again.
+pub struct Derived<K, V> {
+    entries: std::sync::Mutex<HashMap<K, MadeFrom<V>>>,
+}
+
+/// An answer and the snapshots it was made from.
+type MadeFrom<V> = (Vec<Arc<Snapshot>>, V);
+
+impl<K, V> Default for Derived<K, V> {
+    fn default() -> Self {
+        Derived {
+            entries: std::sync::Mutex::default(),
+        }
+    }
+}
+
+/// At most this many answers are kept; then all are dropped.
+const DERIVED: usize = 4096;
+
+impl<K: Eq + std::hash::Hash, V: Clone> Derived<K, V> {
+    /// The answer for `key`, if it was made from exactly these snapshots.
+    pub fn get(&self, key: &K, from: &[Arc<Snapshot>]) -> Option<V> {
+        let g = self.entries.lock().expect("derived lock");
+        let (made_from, v) = g.get(key)?;
+        (made_from.len() == from.len()
+            && made_from.iter().zip(from).all(|(a, b)| Arc::ptr_eq(a, b)))
+        .then(|| v.clone())
+    }
+
+    pub fn put(&self, key: K, from: &[Arc<Snapshot>], v: V) {
+        let mut g = self.entries.lock().expect("derived lock");
+        if g.len() >= DERIVED {
+            g.clear();
+        }
+        g.insert(key, (from.to_vec(), v));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

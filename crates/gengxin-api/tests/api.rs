@@ -1711,6 +1711,25 @@ async fn summaries_points_shapes_and_progress() {
     assert_eq!(v["land_use"][0]["area_m2"], 27000.0);
     assert_eq!(v["projects"]["by_stage"][0]["name"], "建设实施");
     assert_eq!(v["bbox"].as_array().unwrap().len(), 4);
+    // Summaries are kept, and made again after a write to a layer they count.
+    let body = serde_json::json!({"type": "Feature", "id": "p5",
+        "geometry": {"type": "Polygon", "coordinates": [[[114.33, 30.5], [114.331, 30.5], [114.331, 30.501], [114.33, 30.5]]]},
+        "properties": {"code": "p5", "land_use": "1001", "area_m2": 100.0, "district_code": "420106"}});
+    let (s, _, _) = send(&app, "POST", "/api/layers/parcels/features", None, body).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, v, _) = call(&app, "/api/summary/admin_units/420106").await;
+    assert_eq!(v["counts"]["parcels"], 5);
+    let (s, _, _) = send(
+        &app,
+        "DELETE",
+        "/api/layers/parcels/features/p5",
+        Some("\"1\""),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, v, _) = call(&app, "/api/summary/admin_units/420106").await;
+    assert_eq!(v["counts"]["parcels"], 4);
     let (_, v, _) = call(&app, "/api/summary/admin_units/420102").await;
     assert_eq!(
         (
