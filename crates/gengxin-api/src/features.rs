@@ -130,6 +130,12 @@ pub(crate) fn value_json(v: &Value) -> serde_json::Value {
 /// A feature as a GeoJSON Feature; bookkeeping (provenance, timestamps, version) joins the
 /// properties.
 pub fn feature_json(f: &Feature) -> serde_json::Value {
+    feature_json_with(f, true)
+}
+
+/// [`feature_json`], with `geometry: null` unless asked for (answers that only name features
+/// skip converting large boundaries).
+pub fn feature_json_with(f: &Feature, geometry: bool) -> serde_json::Value {
     let mut props: Map<String, serde_json::Value> = f
         .properties
         .iter()
@@ -142,6 +148,7 @@ pub fn feature_json(f: &Feature) -> serde_json::Value {
     let geometry = f
         .geometry
         .as_ref()
+        .filter(|_| geometry)
         .map(|g| geojson::Geometry::new(geojson::Value::from(g)));
     json!({ "type": "Feature", "id": f.id, "geometry": geometry, "properties": props })
 }

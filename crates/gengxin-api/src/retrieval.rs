@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use crate::extract::ApiPath;
-use crate::features::feature_json;
+use crate::features::{feature_json, feature_json_with};
 use crate::snapshots::{Derived, Snapshot};
 use crate::{ApiError, AppState};
 
@@ -530,11 +530,7 @@ async fn spatial_select(
             "layer": l.name,
             "title": l.zh,
             "numberMatched": matched,
-            "features": page.iter().map(|f| {
-                let mut j = feature_json(f);
-                if !geometry { j["geometry"] = Json_::Null; }
-                j
-            }).collect::<Vec<_>>(),
+            "features": page.iter().map(|f| feature_json_with(f, geometry)).collect::<Vec<_>>(),
         }));
     }
     Ok(json!({ "results": out }))

@@ -177,6 +177,64 @@ pub(crate) struct DWithin {
     projected: Geometry<f64>,
     pub distance_m: f64,
     pub envelope: Rect<f64>,
+    /// For a literal of city size: its plane approximation around its centre, to settle most
+    /// features without projecting them (see [`DWithin::matches`]).
+    local: Option<Local>,
+}
+
+/// An equirectangular plane around a point: metres per degree of longitude and latitude there.
+#[derive(Clone)]
+struct Local {
+    origin: Coord,
+    kx: f64,
+    ky: f64,
+    literal: Geometry<f64>,
+}
+
+/// The plane approximation is used within this many degrees of its origin, where it differs from
+/// Gauss–Krüger distances by well under 1 % (the cosine of latitude changes by < 0.5 % over
+/// 0.5°, the ellipsoid's degree lengths are taken at the origin, and the zone's scale factor
+/// stays within 1.0001 near the city); distances within [`LOCAL_MARGIN`] of the threshold are
+/// measured exactly.
+const LOCAL_DEG: f64 = 0.5;
+const LOCAL_MARGIN: f64 = 0.02;
+
+impl Local {
+    fn new(literal: &Geometry<f64>, bbox: Rect<f64>) -> Option<Local> {
+        let origin = bbox.center();
+        if bbox.width() > LOCAL_DEG || bbox.height() > LOCAL_DEG || origin.y.abs() > 70.0 {
+            return None;
+        }
+        // CGCS2000 / GRS80: radii of curvature at the origin's latitude.
+        let (a, e2) = (6_378_137.0_f64, 0.006_694_380_022_900_787_f64);
+        let phi = origin.y.to_radians();
+        let w = (1.0 - e2 * phi.sin().powi(2)).sqrt();
+        let n = a / w;
+        let m = a * (1.0 - e2) / w.powi(3);
+        let mut l = Local {
+            origin,
+            kx: n * phi.cos() * std::f64::consts::PI / 180.0,
+            ky: m * std::f64::consts::PI / 180.0,
+            literal: literal.clone(),
+        };
+        l.literal = l.plane(literal);
+        Some(l)
+    }
+
+    fn plane(&self, g: &Geometry<f64>) -> Geometry<f64> {
+        use geo::MapCoords;
+        g.map_coords(|c| Coord {
+            x: (c.x - self.origin.x) * self.kx,
+            y: (c.y - self.origin.y) * self.ky,
+        })
+    }
+
+    fn near(&self, r: &Rect<f64>) -> bool {
+        (r.min().x - self.origin.x).abs() < LOCAL_DEG
+            && (r.max().x - self.origin.x).abs() < LOCAL_DEG
+            && (r.min().y - self.origin.y).abs() < LOCAL_DEG
+            && (r.max().y - self.origin.y).abs() < LOCAL_DEG
+    }
 }
 
 impl Clone for DWithin {
@@ -187,6 +245,7 @@ impl Clone for DWithin {
             projected: self.projected.clone(),
             distance_m: self.distance_m,
             envelope: self.envelope,
+            local: self.local.clone(),
         }
     }
 }
@@ -231,6 +290,7 @@ impl DWithin {
             projected,
             distance_m: d,
             envelope: grow(bbox, d),
+            local: Local::new(literal, bbox),
         })
     }
 
@@ -252,6 +312,15 @@ impl DWithin {
         if !projectable {
             // A continental-scale feature (not city data): approximate by the grown envelope.
             return g.intersects(&self.envelope);
+        }
+        if let Some(l) = self.local.as_ref().filter(|l| l.near(fb)) {
+            let approx = Euclidean.distance(&l.plane(g), &l.literal);
+            if approx <= self.distance_m * (1.0 - LOCAL_MARGIN) {
+                return true;
+            }
+            if approx >= self.distance_m * (1.0 + LOCAL_MARGIN) {
+                return false;
+            }
         }
         let pg = self.gk.project_geometry(g);
         Euclidean.distance(&pg, &self.projected) <= self.distance_m
@@ -281,6 +350,58 @@ fn grow(r: Rect<f64>, d: f64) -> Rect<f64> {
 mod tests {
     use super::*;
     use geo_types::Point;
+
+    /// The plane shortcut decides exactly as the projection does.
+    #[test]
+    fn the_plane_shortcut_agrees_with_gauss_kruger() {
+        let gk = GaussKruger::wuhan();
+        let mut seed = 12345u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut shortcut = 0;
+        for _ in 0..2000 {
+            let centre = Coord {
+                x: 114.0 + next() * 0.6,
+                y: 30.3 + next() * 0.5,
+            };
+            let literal = Geometry::Point(Point(centre));
+            let d = 50.0 + next() * 3000.0;
+            let dw = DWithin::new(&literal, Rect::new(centre, centre), d).unwrap();
+            let h = 0.0005;
+            let (x, y) = (
+                centre.x + (next() - 0.5) * 0.08,
+                centre.y + (next() - 0.5) * 0.08,
+            );
+            let square: Geometry<f64> =
+                geo::Rect::new(Coord { x, y }, Coord { x: x + h, y: y + h })
+                    .to_polygon()
+                    .into();
+            let fb = square.bounding_rect().unwrap();
+            let exact_m = Euclidean.distance(
+                &gk.project_geometry(&square),
+                &gk.project_geometry(&literal),
+            );
+            let exact = exact_m <= d;
+            assert_eq!(dw.matches(&square, &fb), exact, "{centre:?} {d} {x} {y}");
+            let l = dw.local.as_ref().unwrap();
+            let approx = Euclidean.distance(&l.plane(&square), &l.literal);
+            assert!(
+                (approx - exact_m).abs() <= exact_m * 0.005 + 0.01,
+                "{approx} vs {exact_m}"
+            );
+            if (approx - d).abs() > d * LOCAL_MARGIN {
+                shortcut += 1;
+            }
+        }
+        assert!(
+            shortcut > 1800,
+            "the shortcut decided only {shortcut} of 2000"
+        );
+    }
 
     #[test]
     fn zones_round_and_clamp() {
