@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 
-// The Gengxin server (bash scripts/demo) answers the API,
+// The Gengxin server (bash scripts/demo) answers the API, the OGC API – Features (/ogc),
 // the vector tiles and the glyphs; the dev server forwards those paths to it.
 const server = process.env.GENGXIN_URL ?? 'http://127.0.0.1:8080'
 
@@ -28,6 +28,8 @@ export default defineConfig({
       '/api': { target: server, changeOrigin: true },
       '/tiles': { target: server, changeOrigin: false },
       '/fonts': { target: server, changeOrigin: true },
+      // OGC API – Features: paging links are absolute, made from the Host header; keep it.
+      '/ogc': { target: server, changeOrigin: false },
     },
   },
 })

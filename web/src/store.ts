@@ -16,6 +16,10 @@ export interface Crumb {
   parent: string
 }
 
+/// The tabs of the side panel.
+export type Tab = 'admin' | 'renewal' | 'summary' | 'query' | 'progress'
+export const TABS: Tab[] = ['admin', 'renewal', 'summary', 'query', 'progress']
+
 export interface Picked {
   layer: string
   id: string
@@ -32,7 +36,7 @@ export const state = reactive({
   children: [] as UnitItem[],
   childrenLoading: false,
   childrenError: '',
-  tab: 'admin' as 'admin' | 'renewal',
+  tab: 'admin' as Tab,
   objects: [] as Feature[],
   objectsLoading: false,
   objectsError: '',

@@ -67,7 +67,7 @@ const TYPES = {
 
 /// The page's URL. If the server at GENGXIN_URL serves this application at `/`, that (unless
 /// GENGXIN_TEST_DIST=1); otherwise `web/dist` (from `npm run build`) served by a local server that
-/// forwards `/api`, `/tiles` and `/fonts` to GENGXIN_URL, keeping the Host header so TileJSON's
+/// forwards `/api`, `/ogc`, `/tiles` and `/fonts` to GENGXIN_URL, keeping the Host header so TileJSON's
 /// absolute tile URLs come back to it (same origin).
 export async function appUrl() {
   const res = await fetch(GENGXIN_URL + '/').catch(() => null)
@@ -84,7 +84,7 @@ export async function appUrl() {
   const upstream = new URL(GENGXIN_URL)
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
-    if (/^\/(api|tiles|fonts)(\/|$)/.test(path)) {
+    if (/^\/(api|tiles|fonts|ogc)(\/|$)/.test(path)) {
       const fwd = httpRequest(
         {
           host: upstream.hostname,

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import {
+  GENGXIN_URL,
   LONG,
   api,
   appUrl,
@@ -19,6 +20,7 @@ import {
 
 const CITY = '420100'
 const WUCHANG = '420106'
+const HONGSHAN = '420111'
 const OPTS = { timeout: LONG * 3 }
 
 let browser
@@ -34,8 +36,72 @@ after(async () => {
   await app?.close()
 })
 
-function assertNoErrors(errors) {
-  assert.deepEqual(errors, [], `the page reported errors:\n${errors.join('\n')}`)
+function assertNoErrors(errors, allowed = []) {
+  const left = errors.filter((e) => !allowed.some((re) => re.test(e)))
+  assert.deepEqual(left, [], `the page reported errors:\n${left.join('\n')}`)
+}
+
+/// The browser logs a 4xx answer as a console error; a test that provokes one allows it.
+const BAD_REQUEST = /status of 400/
+
+/// Waits until an element's data-value is the given value.
+async function waitValue(page, testid, value) {
+  await page.waitForFunction(
+    ([id, v]) => document.querySelector(`[data-testid="${id}"]`)?.dataset.value === String(v),
+    [testid, value],
+    { timeout: LONG, polling: 200 },
+  )
+}
+
+/// The search hits shown: [{type, id, name}].
+async function searchHits(page) {
+  return page.$$eval('[data-testid="search-hit"]', (hs) =>
+    hs.map((h) => ({ type: h.dataset.type, id: h.dataset.id, name: h.querySelector('.name')?.textContent.trim() })),
+  )
+}
+
+/// Types into the search box and waits until a hit of that type and id is suggested.
+async function searchFor(page, text, type, id) {
+  await page.fill('[data-testid="search-input"]', text)
+  await page.waitForFunction(
+    ([ty, i]) => [...document.querySelectorAll('[data-testid="search-hit"]')].some((h) => h.dataset.type === ty && h.dataset.id === i),
+    [type, id],
+    { timeout: LONG, polling: 100 },
+  )
+  return searchHits(page)
+}
+
+/// Industrial parcels over an area, as the query builder writes it.
+const parcelFilter = (m2) => `area_m2 > ${m2} AND land_use = '1001'`
+/// The demo's parcels are all under 2 ha (none matches the 20000 m² of the brief's example), so
+/// the lists are tested over 1 ha.
+const PARCEL_FILTER = parcelFilter(10000)
+
+const itemsOf = (filter, extra = '') =>
+  api(`/ogc/collections/parcels/items?filter=${encodeURIComponent(filter)}&filter-lang=cql2-text${extra}`)
+
+/// Builds 面积 > m2 AND 现状用地 = 工业用地 over 地块 with the builder's controls.
+async function buildParcelQuery(page, m2 = 10000) {
+  await page.click('#tab-query')
+  await page.waitForSelector('[data-testid="query-collection"] option[value="parcels"]', { state: 'attached' })
+  await page.selectOption('[data-testid="query-collection"]', 'parcels')
+  const conds = page.locator('[data-testid="condition"]')
+  await page.click('[data-testid="add-condition"]')
+  const area = conds.nth(0)
+  await area.locator('[data-testid="cond-property"]').selectOption('area_m2')
+  assert.match(await area.locator('[data-testid="cond-property"] option[value="area_m2"]').textContent(), /面积/)
+  await area.locator('[data-testid="cond-op"]').selectOption('>')
+  await area.locator('[data-testid="cond-value"]').fill(String(m2))
+  await page.click('[data-testid="add-condition"]')
+  const use = conds.nth(1)
+  await use.locator('[data-testid="cond-property"]').selectOption('land_use')
+  assert.match(await use.locator('[data-testid="cond-property"] option[value="land_use"]').textContent(), /现状用地/)
+  await use.locator('[data-testid="cond-value"]').selectOption({ label: '工业用地' })
+  await page.waitForFunction(
+    (f) => document.querySelector('[data-testid="cql2-text"]').value === f,
+    parcelFilter(m2),
+    { timeout: LONG },
+  )
 }
 
 /// Row names of the children list, in order.
@@ -288,6 +354,512 @@ describe('Gengxin web application', () => {
       const path = await screenshot(page, 'phone-390x844.png')
       const png = decodePng(readFileSync(path))
       assert.equal(png.width, 390)
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('search: hongshan and hsq suggest 洪山区, choosing it drills down; keyboard; 无结果', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      const city = await api(`/api/units/${CITY}`)
+      const hongshan = await api(`/api/units/${HONGSHAN}`)
+      assert.equal(hongshan.properties.name, '洪山区')
+
+      // Pinyin: the suggestions are the server's, in its order, with the Chinese type badge.
+      const hits = await searchFor(page, 'hongshan', 'admin_units', HONGSHAN)
+      const expected = await api('/api/search?q=hongshan&limit=12')
+      assert.deepEqual(
+        hits.map((h) => `${h.type}/${h.id}`),
+        expected.map((h) => `${h.type}/${h.id}`),
+      )
+      const hit = page.locator(`[data-testid="search-hit"][data-type="admin_units"][data-id="${HONGSHAN}"]`)
+      assert.match(await hit.textContent(), /洪山区/)
+      assert.equal((await hit.locator('.badge').textContent()).trim(), '行政区划')
+      await screenshot(page, 'desktop-search.png')
+      await hit.click()
+      await page.waitForFunction(
+        (n) => document.querySelector('[data-testid="breadcrumbs"] [aria-current]')?.textContent.trim() === n,
+        '洪山区',
+      )
+      assert.deepEqual(await crumbs(page), [city.properties.name, '洪山区'])
+      await assert.rejects(
+        page.waitForSelector('[data-testid="search-suggestions"]', { state: 'visible', timeout: 300 }),
+        'the suggestions stay open after a choice',
+      )
+
+      // Back to the city; initials, chosen with the keyboard.
+      await page.click(`[data-testid="breadcrumbs"] button[data-code="${CITY}"]`)
+      await page.waitForFunction(() => document.querySelector('[data-testid="breadcrumbs"] [aria-current]')?.dataset.code === '420100')
+      const initials = await searchFor(page, 'hsq', 'admin_units', HONGSHAN)
+      const at = initials.findIndex((h) => h.type === 'admin_units' && h.id === HONGSHAN)
+      for (let i = 0; i < at; i++) await page.keyboard.press('ArrowDown')
+      const active = await page.getAttribute('[data-testid="search-input"]', 'aria-activedescendant')
+      assert.equal(await page.getAttribute(`#${active}`, 'data-id'), HONGSHAN)
+      await page.keyboard.press('Enter')
+      await page.waitForFunction(
+        (n) => document.querySelector('[data-testid="breadcrumbs"] [aria-current]')?.textContent.trim() === n,
+        '洪山区',
+      )
+
+      // A type filter and a code.
+      await page.selectOption('[data-testid="search-type"]', 'admin_units')
+      const byCode = await searchFor(page, HONGSHAN, 'admin_units', HONGSHAN)
+      assert.ok(byCode.every((h) => h.type === 'admin_units'), 'the type filter lets other types through')
+      // Esc closes the list and leaves the page as it is.
+      await page.keyboard.press('Escape')
+      await page.waitForSelector('[data-testid="search-suggestions"]', { state: 'hidden' })
+      await page.selectOption('[data-testid="search-type"]', '')
+
+      // Nothing found: 无结果.
+      const none = await api('/api/search?q=' + encodeURIComponent('qqqxxzzv'))
+      assert.equal(none.length, 0, 'the nonsense query finds something on the server')
+      await page.fill('[data-testid="search-input"]', 'qqqxxzzv')
+      await page.waitForSelector('[data-testid="search-empty"]', { state: 'visible' })
+      assert.equal((await page.textContent('[data-testid="search-empty"]')).trim(), '无结果')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('search: a renewal object opens its detail and the map fits it', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      const objects = await api(`/api/layers/renewal_objects/features?district_code=${WUCHANG}&limit=5`)
+      const target = objects.features[0]
+      assert.ok(target, 'no renewal object in 武昌区')
+      const name = target.properties.name
+      // By its code (unique), or its name.
+      await searchFor(page, String(target.properties.code ?? name), 'renewal_objects', target.id)
+      await page.click(`[data-testid="search-hit"][data-type="renewal_objects"][data-id="${target.id}"]`)
+      await page.locator('[data-testid="detail-panel"]').waitFor({ state: 'visible' })
+      await page.waitForFunction((n) => document.querySelector('[data-testid="detail-panel"] h2')?.textContent.includes(n), name)
+      await waitMapSettled(page)
+      const [lon, lat] = interiorPoint(target.geometry)
+      const inView = await page.evaluate(([x, y]) => window.__map.getBounds().contains([x, y]), [lon, lat])
+      assert.ok(inView, 'the map does not show the chosen renewal object')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('summary (概况): the city figures are the API answer, a district differs, as-of date re-queries', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      const city = await api(`/api/summary/admin_units/${CITY}`)
+      const district = await api(`/api/summary/admin_units/${HONGSHAN}`)
+      assert.ok(city.projects.count > 0, 'the city has no projects')
+      assert.notEqual(district.projects.count, city.projects.count, 'a district has as many projects as the city')
+
+      await page.click('#tab-summary')
+      await page.locator('[data-testid="summary-panel"]').waitFor({ state: 'visible' })
+      await waitValue(page, 'summary-projects-count', city.projects.count)
+      assert.equal((await page.textContent('[data-testid="summary-name"]')).trim(), city.name)
+      assert.equal(await page.getAttribute('[data-testid="summary-renewal-objects-count"]', 'data-value'), String(city.counts.renewal_objects))
+      assert.equal(await page.getAttribute('[data-testid="summary-parcels-count"]', 'data-value'), String(city.counts.parcels))
+      assert.equal(await page.getAttribute('[data-testid="summary-lagging"]', 'data-value'), String(city.projects.lagging))
+      if (city.population) {
+        assert.equal(await page.getAttribute('[data-testid="summary-population-total"]', 'data-value'), String(city.population.total))
+        const shown = (await page.textContent('[data-testid="summary-population-total"]')).replace(/[^\d]/g, '')
+        assert.equal(shown, String(city.population.total))
+      }
+      // Investment in 亿元: done / total.
+      const inv = (await page.textContent('[data-testid="summary-investment"]')).replace(/,/g, '')
+      assert.ok(inv.includes((city.projects.investment_total_wan / 10000).toFixed(2)), `investment shown as ${inv}`)
+      assert.ok(inv.includes((city.projects.investment_done_wan / 10000).toFixed(2)), `investment shown as ${inv}`)
+      assert.match(inv, /亿元/)
+      await screenshot(page, 'desktop-summary-city.png')
+
+      // The district: drill down, the summary follows.
+      await page.click('#tab-admin')
+      await page.click(`[data-testid="unit-row"][data-code="${HONGSHAN}"]`)
+      await page.click('#tab-summary')
+      await waitValue(page, 'summary-projects-count', district.projects.count)
+      assert.equal((await page.textContent('[data-testid="summary-name"]')).trim(), '洪山区')
+
+      // An earlier date: the project figures are the API's for that date.
+      const asOf = '2024-06-30'
+      const then = await api(`/api/summary/admin_units/${HONGSHAN}?as_of=${asOf}`)
+      await page.fill('[data-testid="summary-as-of"]', asOf)
+      await page.locator('[data-testid="summary-as-of"]').dispatchEvent('change')
+      await page.waitForFunction(
+        (d) => document.querySelector('[data-testid="summary-panel"]')?.textContent.includes(d),
+        asOf,
+      )
+      await waitValue(page, 'summary-projects-count', then.projects.count)
+      assert.equal(await page.getAttribute('[data-testid="summary-lagging"]', 'data-value'), String(then.projects.lagging))
+      assert.equal(
+        await page.getAttribute('[data-testid="summary-mean-progress"]', 'data-value'),
+        then.projects.mean_progress_pct === null ? '' : String(then.projects.mean_progress_pct),
+      )
+      await waitMapSettled(page)
+      await screenshot(page, 'desktop-summary-district.png')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('query builder: industrial parcels by area, results in step with the map, paging, export CSV', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      // The brief's example: over 2 ha. The text is exactly the CQL2 expected; the count is the
+      // API's (none in the demo data: 无结果).
+      await buildParcelQuery(page, 20000)
+      assert.equal(await page.inputValue('[data-testid="cql2-text"]'), "area_m2 > 20000 AND land_use = '1001'")
+      const big = await itemsOf(parcelFilter(20000), '&limit=1')
+      await page.click('[data-testid="run-query"]')
+      await waitValue(page, 'result-count', big.numberMatched)
+      if (big.numberMatched === 0) {
+        assert.equal((await page.textContent('[data-testid="no-results"]')).trim(), '无结果')
+      }
+      // Over 1 ha: the value changes, the text follows.
+      await page.locator('[data-testid="condition"]').nth(0).locator('[data-testid="cond-value"]').fill('10000')
+      await page.waitForFunction((f) => document.querySelector('[data-testid="cql2-text"]').value === f, PARCEL_FILTER)
+      const expected = await itemsOf(PARCEL_FILTER, '&limit=50')
+      assert.ok(expected.numberMatched > 1, `only ${expected.numberMatched} parcels match ${PARCEL_FILTER}`)
+
+      // Quoting: a text value with a quote is doubled.
+      await page.click('[data-testid="add-condition"]')
+      const code = page.locator('[data-testid="condition"]').nth(2)
+      await code.locator('[data-testid="cond-property"]').selectOption('code')
+      await code.locator('[data-testid="cond-op"]').selectOption('LIKE')
+      await code.locator('[data-testid="cond-value"]').fill("a'b")
+      assert.equal(await page.inputValue('[data-testid="cql2-text"]'), `${PARCEL_FILTER} AND code LIKE '%a''b%'`)
+      await code.locator('button.x').click()
+      assert.equal(await page.inputValue('[data-testid="cql2-text"]'), PARCEL_FILTER)
+
+      await page.click('[data-testid="run-query"]')
+      await waitValue(page, 'result-count', expected.numberMatched)
+      const rows = page.locator('[data-testid="result-row"]')
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid="result-row"]').length === n, expected.features.length)
+      assert.deepEqual(
+        await rows.evaluateAll((rs) => rs.map((r) => r.dataset.id)),
+        expected.features.map((f) => f.id),
+      )
+      assert.match(await page.textContent('[data-testid="result-count"]'), /共/)
+
+      // The overlay holds the page's features and draws them.
+      await waitMapSettled(page)
+      const drawn = await page.evaluate(async () => (await window.__map.getSource('results').getData()).features.length)
+      assert.equal(drawn, expected.features.length)
+      const rendered = await page.evaluate(
+        () => window.__map.queryRenderedFeatures({ layers: ['results-fill', 'results-line'] }).length,
+      )
+      assert.ok(rendered > 0, 'no result feature is drawn on the map')
+      await screenshot(page, 'desktop-query-results.png')
+
+      // A result clicked on the map marks and scrolls to its row (and opens its detail).
+      const box = await page.locator('[data-testid="map"]').boundingBox()
+      const side = await page.locator('aside').boundingBox()
+      let target = null
+      for (const f of expected.features) {
+        const [lon, lat] = interiorPoint(f.geometry)
+        const pt = await page.evaluate(([x, y]) => window.__map.project([x, y]), [lon, lat])
+        if (pt.x > side.x + side.width + 20 && pt.x < box.width - 430 && pt.y > 40 && pt.y < box.height - 60) {
+          const top = await page.evaluate(
+            ([x, y]) => window.__map.queryRenderedFeatures([x, y], { layers: ['results-fill'] })[0]?.properties.key,
+            [pt.x, pt.y],
+          )
+          if (top === `parcels/${f.id}`) {
+            target = { f, pt }
+            break
+          }
+        }
+      }
+      assert.ok(target, 'no result parcel is clickable on the map')
+      await page.mouse.click(box.x + target.pt.x, box.y + target.pt.y)
+      await page.waitForSelector(`[data-testid="result-row"][data-id="${target.f.id}"][aria-current="true"]`)
+      await page.locator('[data-testid="detail-panel"]').waitFor({ state: 'visible' })
+      const selected = await page.evaluate(
+        (k) => window.__map.getFeatureState({ source: 'results', id: k }).selected,
+        `parcels/${target.f.id}`,
+      )
+      assert.equal(selected, true, 'the clicked feature is not marked on the map')
+      await page.keyboard.press('Escape')
+      await page.locator('[data-testid="detail-panel"]').waitFor({ state: 'detached' })
+
+      // Hovering a row lights its feature; clicking it opens the detail and fits the map.
+      const first = expected.features[0]
+      await page.hover(`[data-testid="result-row"][data-id="${first.id}"]`)
+      await page.waitForFunction(
+        (k) => window.__map.getFeatureState({ source: 'results', id: k }).hover === true,
+        `parcels/${first.id}`,
+      )
+      await page.click(`[data-testid="result-row"][data-id="${first.id}"]`)
+      await page.locator('[data-testid="detail-panel"]').waitFor({ state: 'visible' })
+      await page.waitForFunction(
+        (c) => document.querySelector('[data-testid="detail-panel"] h2')?.textContent.includes(c),
+        String(first.properties.name || first.properties.code),
+      )
+      await waitMapSettled(page)
+      const [lon, lat] = interiorPoint(first.geometry)
+      assert.ok(
+        await page.evaluate(([x, y]) => window.__map.getBounds().contains([x, y]), [lon, lat]),
+        'the map does not show the clicked result',
+      )
+      await page.keyboard.press('Escape')
+
+      // Paging.
+      if (expected.numberMatched > 50) {
+        const second = await itemsOf(PARCEL_FILTER, '&limit=50&offset=50')
+        await page.click('[data-testid="page-next"]')
+        await page.waitForFunction(
+          (id) => document.querySelector('[data-testid="result-row"]')?.dataset.id === id,
+          second.features[0].id,
+        )
+        await page.click('[data-testid="page-prev"]')
+        await page.waitForFunction((id) => document.querySelector('[data-testid="result-row"]')?.dataset.id === id, first.id)
+      }
+
+      // Export: a CSV of every match, with a header naming id.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-csv"]')])
+      const csv = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '')
+      const lines = csv.split(/\r?\n/).filter((l) => l.trim() !== '')
+      assert.match(lines[0], /(^|,)"?id"?(,|$)/, `the CSV header is ${lines[0]}`)
+      assert.equal(lines.length - 1, expected.numberMatched, 'the CSV does not hold every match')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('query builder: a malformed CQL2 text shows the server message and selects the place', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      await page.click('#tab-query')
+      await page.waitForSelector('[data-testid="query-collection"] option[value="parcels"]', { state: 'attached' })
+      await page.selectOption('[data-testid="query-collection"]', 'parcels')
+      const bad = 'area_m2 >> 3'
+      const res = await fetch(
+        `${GENGXIN_URL}/ogc/collections/parcels/items?filter=${encodeURIComponent(bad)}&filter-lang=cql2-text`,
+      )
+      assert.equal(res.status, 400)
+      const body = await res.json()
+      await page.fill('[data-testid="cql2-text"]', bad)
+      await page.click('[data-testid="run-query"]')
+      await page.waitForSelector('[data-testid="query-error"]')
+      assert.equal((await page.textContent('[data-testid="query-error-message"]')).trim(), body.error.message)
+      assert.equal(await page.getAttribute('[data-testid="cql2-text"]', 'aria-invalid'), 'true')
+      if (body.error.at?.offset !== undefined) {
+        const [start] = await page.$eval('[data-testid="cql2-text"]', (el) => [el.selectionStart, el.selectionEnd])
+        assert.equal(start, body.error.at.offset, 'the textarea does not select the error position')
+        assert.match(await page.textContent('[data-testid="query-error"]'), new RegExp(`第 ${body.error.at.line} 行第 ${body.error.at.column} 列`))
+      }
+      await screenshot(page, 'desktop-query-error.png')
+      // Typing clears the error.
+      await page.fill('[data-testid="cql2-text"]', 'area_m2 > 3')
+      await page.waitForSelector('[data-testid="query-error"]', { state: 'detached' })
+      assertNoErrors(errors, [BAD_REQUEST])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('spatial conditions: a polygon drawn on the map, a distance from a point, a spatial query over layers', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      await page.evaluate(() => window.__map.jumpTo({ center: [114.31, 30.55], zoom: 14 }))
+      await waitMapSettled(page)
+      await page.click('#tab-query')
+      await page.waitForSelector('[data-testid="query-collection"] option[value="parcels"]', { state: 'attached' })
+      await page.selectOption('[data-testid="query-collection"]', 'parcels')
+
+      // A polygon: four clicks on the map, Enter finishes. Clicks add vertices and open nothing.
+      await page.selectOption('[data-testid="spatial-kind"]', 'polygon')
+      await page.click('[data-testid="draw-polygon"]')
+      await page.waitForSelector('[data-testid="draw-hint"]')
+      const box = await page.locator('[data-testid="map"]').boundingBox()
+      const [cx, cy] = [box.x + 820, box.y + 380]
+      for (const [dx, dy] of [[-110, -90], [110, -90], [110, 90], [-110, 90]]) {
+        await page.mouse.move(cx + dx, cy + dy, { steps: 2 })
+        await page.mouse.click(cx + dx, cy + dy)
+      }
+      assert.equal(await page.locator('[data-testid="tooltip"]').count(), 0, 'the tooltip shows while drawing')
+      assert.equal(await page.locator('[data-testid="detail-panel"]').count(), 0, 'a click while drawing opened a detail')
+      assert.match(await page.textContent('[data-testid="draw-hint"]'), /4/)
+      await page.keyboard.press('Enter')
+      await page.waitForSelector('[data-testid="draw-hint"]', { state: 'detached' })
+      const text = await page.inputValue('[data-testid="cql2-text"]')
+      const m = /^S_INTERSECTS\(geom, POLYGON\(\((.+)\)\)\)$/.exec(text)
+      assert.ok(m, `the text is ${text}`)
+      const ring = m[1].split(', ')
+      assert.equal(ring.length, 5)
+      assert.equal(ring[0], ring[4], 'the ring is not closed')
+      const inPolygon = await itemsOf(text, '&limit=50')
+      assert.ok(inPolygon.numberMatched > 0, 'no parcel in the drawn polygon')
+      await page.click('[data-testid="run-query"]')
+      await waitValue(page, 'result-count', inPolygon.numberMatched)
+      const shapes = await page.evaluate(async () => (await window.__map.getSource('draw').getData()).features.length)
+      assert.ok(shapes >= 1, 'the drawn polygon is not on the map')
+      await waitMapSettled(page)
+      await screenshot(page, 'desktop-spatial-polygon.png')
+
+      // Hover and click work again after drawing: a result shows its tooltip and opens.
+      const first = inPolygon.features[0]
+      const [lon, lat] = interiorPoint(first.geometry)
+      const pt = await page.evaluate(([x, y]) => window.__map.project([x, y]), [lon, lat])
+      await page.mouse.move(box.x + pt.x, box.y + pt.y, { steps: 3 })
+      await page.waitForFunction(() => document.querySelector('[data-testid="tooltip"]')?.textContent.includes('查询结果'))
+      await page.mouse.click(box.x + pt.x, box.y + pt.y)
+      await page.waitForSelector(`[data-testid="result-row"][data-id="${first.id}"][aria-current="true"]`)
+      await page.keyboard.press('Escape')
+      await page.locator('[data-testid="detail-panel"]').waitFor({ state: 'detached' })
+
+      // Within 300 m of the map's centre.
+      await page.selectOption('[data-testid="spatial-kind"]', 'distance')
+      await page.fill('[data-testid="spatial-distance"]', '300')
+      await page.click('[data-testid="use-centre"]')
+      await page.waitForFunction(() =>
+        /^S_DWITHIN\(geom, POINT\([\d.]+ [\d.]+\), 300, meters\)$/.test(document.querySelector('[data-testid="cql2-text"]').value),
+      )
+      const dtext = await page.inputValue('[data-testid="cql2-text"]')
+      const near = await itemsOf(dtext, '&limit=1')
+      await page.click('[data-testid="run-query"]')
+      await waitValue(page, 'result-count', near.numberMatched)
+
+      // The spatial query: parcels and facilities within 300 m of that point (/api/spatial).
+      const [plon, plat] = /POINT\(([\d.]+) ([\d.]+)\)/.exec(dtext).slice(1).map(Number)
+      const res = await fetch(`${GENGXIN_URL}/api/spatial`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          layers: ['parcels', 'facilities'],
+          geometry: { type: 'Point', coordinates: [plon, plat] },
+          buffer_m: 300,
+          limit: 200,
+        }),
+      })
+      assert.equal(res.status, 200)
+      const spatial = await res.json()
+      await page.click('[data-testid="mode-spatial"]')
+      await page.check('[data-testid="spatial-layer-facilities"]')
+      await page.click('[data-testid="run-query"]')
+      await page.waitForFunction(
+        (layers) => [...document.querySelectorAll('[data-testid="result-list"] [data-layer]')].map((g) => g.dataset.layer).join() === layers,
+        spatial.results.map((r) => r.layer).join(),
+      )
+      const counts = await page.$$eval('[data-testid="result-count"]', (els) => els.map((e) => Number(e.dataset.value)))
+      assert.deepEqual(counts, spatial.results.map((r) => r.numberMatched))
+      assert.equal(
+        await page.locator('[data-testid="result-row"]').count(),
+        spatial.results.reduce((n, r) => n + r.features.length, 0),
+      )
+      await waitMapSettled(page)
+      await screenshot(page, 'desktop-spatial-query.png')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('saved queries: save the current query, it is listed, run and delete it', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      await buildParcelQuery(page)
+      const name = `测试查询 ${Date.now()}`
+      await page.click('[data-testid="save-query"]')
+      await page.fill('[data-testid="save-name"]', name)
+      await page.click('[data-testid="save-confirm"]')
+      const item = page.locator('[data-testid="saved-query"]', { hasText: name })
+      await item.waitFor({ state: 'visible' })
+      const mine = (await api('/api/saved-queries')).find((q) => q.name === name)
+      assert.ok(mine, 'the saved query is not on the server')
+      assert.equal(mine.collection, 'parcels')
+      assert.equal(mine.filter, PARCEL_FILTER)
+      assert.equal(await item.getAttribute('data-id'), mine.id)
+
+      // Running it fills the text and lists the matches.
+      await page.fill('[data-testid="cql2-text"]', 'area_m2 > 1')
+      await item.locator('[data-testid="saved-run"]').click()
+      const expected = await itemsOf(PARCEL_FILTER, '&limit=1')
+      await waitValue(page, 'result-count', expected.numberMatched)
+      assert.equal(await page.inputValue('[data-testid="cql2-text"]'), PARCEL_FILTER)
+
+      await item.locator('[data-testid="saved-delete"]').click()
+      await item.waitFor({ state: 'detached' })
+      assert.ok(!(await api('/api/saved-queries')).some((q) => q.id === mine.id), 'the deleted query is still on the server')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('progress (进度): lagging only lists projects behind plan, as many as the API says', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      const all = await api('/api/progress?limit=1')
+      const lagging = await api('/api/progress?lagging=true&limit=5000')
+      assert.ok(lagging.numberMatched > 0, 'no project lags behind plan')
+      await page.click('#tab-progress')
+      await page.locator('[data-testid="progress-panel"]').waitFor({ state: 'visible' })
+      await waitValue(page, 'progress-count', all.numberMatched)
+      await page.check('[data-testid="progress-lagging"]')
+      await waitValue(page, 'progress-count', lagging.numberMatched)
+      await page.waitForFunction(
+        () => {
+          const rows = [...document.querySelectorAll('[data-testid="progress-row"]')]
+          return rows.length > 0 && rows.every((r) => Number(r.dataset.lag) > 0)
+        },
+        null,
+        { timeout: LONG },
+      )
+      const lags = await page.$$eval('[data-testid="progress-row"]', (rs) => rs.map((r) => Number(r.dataset.lag)))
+      assert.equal(lags.length, Math.min(50, lagging.numberMatched))
+      assert.ok(lags.every((d) => d > 0), `rows that do not lag: ${lags.filter((d) => d <= 0)}`)
+      // Longest lag first, as the server sorts; red.
+      assert.deepEqual(lags, [...lags].sort((a, b) => b - a))
+      assert.equal(lags[0], lagging.projects[0].lag_days)
+      const colour = await page.$eval('[data-testid="progress-row"] [data-testid="progress-lag"]', (el) => getComputedStyle(el).color)
+      assert.equal(colour, 'rgb(201, 42, 42)')
+      // Counts by stage add up.
+      const byStage = await page.$$eval('[data-testid="progress-stage-count"] b', (bs) => bs.map((b) => Number(b.textContent)))
+      assert.equal(byStage.reduce((a, b) => a + b, 0), lagging.numberMatched)
+      // Sorting by lag the other way.
+      await page.click('[data-testid="sort-lag"]')
+      const asc = await page.$$eval('[data-testid="progress-row"]', (rs) => rs.map((r) => Number(r.dataset.lag)))
+      assert.deepEqual(asc, [...asc].sort((a, b) => a - b))
+      assert.equal(asc[0], Math.min(...lagging.projects.map((p) => p.lag_days)))
+      // A row opens the project's detail.
+      const first = await page.getAttribute('[data-testid="progress-row"]', 'data-id')
+      await page.click(`[data-testid="progress-row"][data-id="${first}"]`)
+      await page.locator('[data-testid="detail-panel"]').waitFor({ state: 'visible' })
+      await page.waitForFunction(() => document.querySelector('[data-testid="detail-panel"] .layer')?.textContent.includes('更新项目'))
+      await waitMapSettled(page)
+      await screenshot(page, 'desktop-progress.png')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('phone 390×844: search, summary and query builder in the bottom sheet', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 390, height: 844 })
+    try {
+      const input = await page.locator('[data-testid="search-input"]').boundingBox()
+      assert.ok(input.width > 250, `the search box is ${input.width}px wide on the phone`)
+      await searchFor(page, 'hongshan', 'admin_units', HONGSHAN)
+      await screenshot(page, 'phone-search.png')
+      await page.click(`[data-testid="search-hit"][data-type="admin_units"][data-id="${HONGSHAN}"]`)
+      await page.waitForFunction(
+        (n) => document.querySelector('[data-testid="breadcrumbs"] [aria-current]')?.textContent.trim() === n,
+        '洪山区',
+      )
+      const district = await api(`/api/summary/admin_units/${HONGSHAN}`)
+      await page.click('#tab-summary')
+      await waitValue(page, 'summary-projects-count', district.projects.count)
+      await waitMapSettled(page)
+      await screenshot(page, 'phone-summary.png')
+      await buildParcelQuery(page)
+      const side = await page.locator('aside').boundingBox()
+      assert.ok(side.width >= 380 && side.y > 844 * 0.3, 'the query builder is not in a bottom sheet')
+      await page.click('[data-testid="run-query"]')
+      await page.waitForSelector('[data-testid="result-row"]')
+      await waitMapSettled(page)
+      await screenshot(page, 'phone-query.png')
       assertNoErrors(errors)
     } finally {
       await context.close()

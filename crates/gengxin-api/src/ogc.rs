@@ -275,7 +275,7 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
             }
             "f" => {
                 q.format = match v.as_str() {
-                    "json" | "geojson" => None,
+                    "json" => None,
                     other => Some(crate::imports::export_format(other)?),
                 };
                 continue;

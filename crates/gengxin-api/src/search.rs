@@ -128,6 +128,7 @@ async fn catch_up(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// What to look for: part of a Chinese name (one wrong character is tolerated), full pinyin
     /// or pinyin initials (`hongshan`, `hsq`), or the start of a code.

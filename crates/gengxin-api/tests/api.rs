@@ -1548,6 +1548,14 @@ async fn ogc_items_filter_page_select_and_export() {
     );
     assert_eq!(csv.lines().count(), 4, "{csv}");
 
+    // f=geojson is a download of every match too, not a page.
+    let (s, gj, ctype) = call(&app, &format!("{items}?f=geojson&limit=1")).await;
+    assert_eq!(
+        (s, ctype.as_str()),
+        (StatusCode::OK, "application/geo+json")
+    );
+    assert_eq!(gj["features"].as_array().unwrap().len(), 4, "{gj}");
+
     // Attribute collections answer filters too.
     let (_, v, _) = call(
         &app,

@@ -58,28 +58,58 @@ export interface FeatureCollection {
   next?: string
 }
 
+/// Where in a request parameter an error is (a CQL2 filter: byte offset, line, column).
+export interface ErrorAt {
+  parameter: string
+  pointer?: string
+  offset?: number
+  line?: number
+  column?: number
+}
+
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
     readonly url: string,
     message: string,
+    readonly code: string = '',
+    readonly at: ErrorAt | null = null,
   ) {
     super(message)
   }
 }
 
+/// Turns a non-2xx answer into an ApiFailure with the server's message, code and position.
+async function failure(res: Response, url: string): Promise<ApiFailure> {
+  let message = `${res.status} ${res.statusText}`
+  let code = ''
+  let at: ErrorAt | null = null
+  try {
+    const body = (await res.json()) as { error?: { message?: string; code?: string; at?: ErrorAt } }
+    if (body.error?.message) message = body.error.message
+    code = body.error?.code ?? ''
+    at = body.error?.at ?? null
+  } catch {
+    // Not the JSON error shape; keep the status line.
+  }
+  return new ApiFailure(res.status, url, message, code, at)
+}
+
 async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(url, { headers: { Accept: 'application/json' }, signal })
-  if (!res.ok) {
-    let message = `${res.status} ${res.statusText}`
-    try {
-      const body = (await res.json()) as { error?: { message?: string } }
-      if (body.error?.message) message = body.error.message
-    } catch {
-      // Not the JSON error shape; keep the status line.
-    }
-    throw new ApiFailure(res.status, url, message)
-  }
+  if (!res.ok) throw await failure(res, url)
+  return (await res.json()) as T
+}
+
+async function sendJson<T>(method: 'POST' | 'DELETE', url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  })
+  if (!res.ok) throw await failure(res, url)
+  if (res.status === 204) return undefined as T
   return (await res.json()) as T
 }
 
@@ -128,4 +158,278 @@ export function feature(layer: string, id: string, signal?: AbortSignal): Promis
 
 export function attachmentUrl(id: string): string {
   return `/api/attachments/${enc(id)}`
+}
+
+// --- Retrieval (信息检索) -------------------------------------------------------------------
+// These endpoints are newer than openapi.json; their shapes are declared here.
+
+/// One hit of `GET /api/search`.
+export interface SearchHit {
+  id: string
+  /// The layer: admin_units, renewal_objects, projects, facilities, grids, parcels, roads.
+  type: string
+  name: string
+  code?: string | null
+  district?: string | null
+  score?: number
+}
+
+export function search(
+  q: string,
+  opts: { type?: string; district?: string; limit?: number; signal?: AbortSignal } = {},
+): Promise<SearchHit[]> {
+  const p = new URLSearchParams({ q })
+  if (opts.type) p.set('type', opts.type)
+  if (opts.district) p.set('district', opts.district)
+  p.set('limit', String(opts.limit ?? 12))
+  return getJson<SearchHit[]>(`/api/search?${p}`, opts.signal)
+}
+
+/// Count and area of one class (a renewal kind, a land use, a facility category).
+export interface ClassStat {
+  code: string
+  name: string
+  count: number
+  area_m2: number
+}
+
+export interface StageCount {
+  stage: string
+  name: string
+  count: number
+}
+
+/// `GET /api/summary/{layer}/{id}`: what lies inside a place.
+export interface Summary {
+  layer: string
+  id: string
+  name: string
+  level: string | null
+  as_of: string
+  area_m2: number | null
+  bbox: [number, number, number, number] | null
+  feature: Feature
+  counts: {
+    renewal_objects: number
+    parcels: number
+    buildings: number
+    facilities: number
+    grids: number
+    projects: number
+  }
+  renewal_by_kind: ClassStat[]
+  land_use: ClassStat[]
+  buildings: { count: number; footprint_m2: number; floor_area_m2: number; before_2000: number }
+  facilities_by_category: ClassStat[]
+  grids: number
+  population: {
+    year: number
+    communities: number
+    total: number
+    age_60_plus: number
+    age_65_plus: number
+    households: number
+  } | null
+  projects: {
+    count: number
+    by_stage: StageCount[]
+    mean_progress_pct: number | null
+    investment_total_wan: number
+    investment_done_wan: number
+    lagging: number
+  }
+}
+
+export function summary(layer: string, id: string, asOf?: string, signal?: AbortSignal): Promise<Summary> {
+  const q = asOf ? `?as_of=${enc(asOf)}` : ''
+  return getJson<Summary>(`/api/summary/${enc(layer)}/${enc(id)}${q}`, signal)
+}
+
+/// Features of one layer answering a point or shape query.
+export interface LayerResult {
+  layer: string
+  title: string
+  numberMatched: number
+  features: Feature[]
+}
+
+/// `GET /api/at`: what is at a point (features without geometry unless asked).
+export function at(
+  lon: number,
+  lat: number,
+  opts: { layers?: string[]; toleranceM?: number; geometry?: boolean; signal?: AbortSignal } = {},
+): Promise<{ results: LayerResult[] }> {
+  const p = new URLSearchParams({ lon: String(lon), lat: String(lat), geometry: String(!!opts.geometry) })
+  if (opts.layers?.length) p.set('layers', opts.layers.join(','))
+  if (opts.toleranceM !== undefined) p.set('tolerance_m', String(opts.toleranceM))
+  return getJson<{ results: LayerResult[] }>(`/api/at?${p}`, opts.signal)
+}
+
+export interface SpatialRequest {
+  layers: string[]
+  geometry: Geometry
+  buffer_m?: number
+  relation?: 'intersects' | 'within'
+  limit?: number
+}
+
+/// `POST /api/spatial`: what lies in (or near) a drawn shape.
+export function spatial(body: SpatialRequest, signal?: AbortSignal): Promise<{ results: LayerResult[] }> {
+  return sendJson<{ results: LayerResult[] }>('POST', '/api/spatial', body, signal)
+}
+
+/// One collection of the OGC API – Features.
+export interface OgcCollection {
+  id: string
+  title: string
+  description?: string
+  geometryType?: string | null
+  numberOfFeatures?: number
+}
+
+export async function ogcCollections(signal?: AbortSignal): Promise<OgcCollection[]> {
+  const body = await getJson<{ collections: OgcCollection[] }>('/ogc/collections', signal)
+  return body.collections
+}
+
+/// One property of a collection's queryables (JSON Schema).
+export interface Queryable {
+  type?: 'string' | 'integer' | 'number' | 'boolean'
+  format?: string
+  title?: string
+  enum?: string[]
+  'x-enum-titles'?: string[]
+}
+
+export async function queryables(collection: string, signal?: AbortSignal): Promise<Record<string, Queryable>> {
+  const body = await getJson<{ properties?: Record<string, Queryable> }>(
+    `/ogc/collections/${enc(collection)}/queryables`,
+    signal,
+  )
+  return body.properties ?? {}
+}
+
+export interface OgcLink {
+  rel: string
+  href: string
+  type?: string
+}
+
+/// A page of `GET /ogc/collections/{c}/items`.
+export interface OgcPage {
+  type: 'FeatureCollection'
+  numberMatched: number
+  numberReturned: number
+  features: Feature[]
+  links?: OgcLink[]
+}
+
+export interface ItemsQuery {
+  filter?: string
+  bbox?: string
+  limit?: number
+  offset?: number
+}
+
+/// The relative URL of a collection's items with a CQL2 text filter; `f` makes it a download.
+export function itemsUrl(collection: string, q: ItemsQuery, f?: string): string {
+  const p = new URLSearchParams()
+  if (q.filter?.trim()) {
+    p.set('filter', q.filter)
+    p.set('filter-lang', 'cql2-text')
+  }
+  if (q.bbox) p.set('bbox', q.bbox)
+  if (f) p.set('f', f)
+  else {
+    if (q.limit !== undefined) p.set('limit', String(q.limit))
+    if (q.offset) p.set('offset', String(q.offset))
+  }
+  const qs = p.toString()
+  return `/ogc/collections/${enc(collection)}/items${qs ? '?' + qs : ''}`
+}
+
+export function items(collection: string, q: ItemsQuery, signal?: AbortSignal): Promise<OgcPage> {
+  return getJson<OgcPage>(itemsUrl(collection, q), signal)
+}
+
+/// One row of `GET /api/progress`.
+export interface ProgressRow {
+  id: string
+  code: string | null
+  name: string | null
+  district_code: string | null
+  renewal_object_id: string | null
+  stage: string
+  stage_name: string
+  planned_stage: string | null
+  progress_pct: number | null
+  investment_total_wan: number | null
+  investment_done_wan: number | null
+  report_period: string | null
+  start_date: string | null
+  planned_end_date: string | null
+  overdue_milestones: number
+  lag_days: number
+}
+
+export interface ProgressAnswer {
+  as_of: string
+  numberMatched: number
+  lagging: number
+  by_stage: StageCount[]
+  projects: ProgressRow[]
+}
+
+export interface ProgressQuery {
+  as_of?: string
+  stage?: string
+  district?: string
+  lagging?: boolean
+  min_lag_days?: number
+  limit?: number
+  offset?: number
+}
+
+export function progress(q: ProgressQuery, signal?: AbortSignal): Promise<ProgressAnswer> {
+  const p = new URLSearchParams()
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '' && v !== null) p.set(k, String(v))
+  return getJson<ProgressAnswer>(`/api/progress?${p}`, signal)
+}
+
+/// One saved query of the caller.
+export interface SavedQuery {
+  id: string
+  name: string
+  collection: string
+  filter: string | null
+  filter_lang: string | null
+  bbox: string | null
+  note: string | null
+  created_at: string
+  /// The /ogc items URL that runs it.
+  run: string
+}
+
+export function savedQueries(signal?: AbortSignal): Promise<SavedQuery[]> {
+  return getJson<SavedQuery[]>('/api/saved-queries', signal)
+}
+
+export function saveQuery(q: {
+  name: string
+  collection: string
+  filter?: string
+  filter_lang?: 'cql2-text'
+  bbox?: string
+  note?: string
+}): Promise<SavedQuery> {
+  return sendJson<SavedQuery>('POST', '/api/saved-queries', q)
+}
+
+export function deleteSavedQuery(id: string): Promise<void> {
+  return sendJson<void>('DELETE', `/api/saved-queries/${enc(id)}`)
+}
+
+/// Runs a saved query as a download (the server redirects to the items URL with `f`).
+export function savedQueryRunUrl(id: string, f?: string): string {
+  return `/api/saved-queries/${enc(id)}/run${f ? `?f=${enc(f)}` : ''}`
 }

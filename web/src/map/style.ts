@@ -132,6 +132,11 @@ export const PLAN_COLORS: Record<string, string> = {
 }
 
 export const HIGHLIGHT = '#00A3FF'
+/// Results of the retrieval module (query, spatial and progress lists) and the drawn shape.
+export const RESULT = '#0CA5C0'
+export const RESULT_LINE = '#055160'
+export const RESULT_HOVER = '#FFC400'
+export const DRAW = '#212529'
 export const SELECTED_FEATURE = '#FF1F8E'
 const ADMIN_LINE = '#6B4FA0'
 const LABEL = '#2B2B3A'
@@ -566,6 +571,97 @@ function basemap(): LayerSpecification[] {
   ]
 }
 
+const POLYGONAL: ExpressionSpecification = ['in', ['geometry-type'], ['literal', ['Polygon', 'MultiPolygon']]]
+const LINEAR: ExpressionSpecification = ['in', ['geometry-type'], ['literal', ['LineString', 'MultiLineString']]]
+const PUNCTUAL: ExpressionSpecification = ['in', ['geometry-type'], ['literal', ['Point', 'MultiPoint']]]
+
+/// `hover`/`selected` feature states → colour.
+function resultColor(base = RESULT): ExpressionSpecification {
+  return [
+    'case',
+    ['boolean', ['feature-state', 'selected'], false],
+    SELECTED_FEATURE,
+    ['boolean', ['feature-state', 'hover'], false],
+    RESULT_HOVER,
+    base,
+  ]
+}
+
+function marked(on: number, off: number): ExpressionSpecification {
+  return [
+    'case',
+    ['any', ['boolean', ['feature-state', 'selected'], false], ['boolean', ['feature-state', 'hover'], false]],
+    on,
+    off,
+  ]
+}
+
+/// The results of the retrieval module: fill and outline for polygons, lines, circles for
+/// points; the row under the pointer and the chosen row stand out. Then the shape being drawn.
+function resultLayers(): LayerSpecification[] {
+  return [
+    {
+      id: 'results-fill',
+      type: 'fill',
+      source: 'results',
+      filter: POLYGONAL,
+      paint: { 'fill-color': resultColor(), 'fill-opacity': marked(0.7, 0.55) },
+    },
+    {
+      id: 'results-casing',
+      type: 'line',
+      source: 'results',
+      filter: ['any', POLYGONAL, LINEAR],
+      paint: { 'line-color': '#FFFFFF', 'line-width': marked(6.5, 4.2), 'line-opacity': 0.9 },
+    },
+    {
+      id: 'results-line',
+      type: 'line',
+      source: 'results',
+      filter: ['any', POLYGONAL, LINEAR],
+      paint: { 'line-color': resultColor(RESULT_LINE), 'line-width': marked(3.5, 2.4) },
+    },
+    {
+      id: 'results-point',
+      type: 'circle',
+      source: 'results',
+      filter: PUNCTUAL,
+      paint: {
+        'circle-radius': marked(8, 6),
+        'circle-color': resultColor(),
+        'circle-stroke-color': RESULT_LINE,
+        'circle-stroke-width': 2,
+      },
+    },
+    {
+      id: 'draw-fill',
+      type: 'fill',
+      source: 'draw',
+      filter: POLYGONAL,
+      paint: { 'fill-color': DRAW, 'fill-opacity': 0.1 },
+    },
+    {
+      id: 'draw-line',
+      type: 'line',
+      source: 'draw',
+      filter: ['any', POLYGONAL, LINEAR],
+      paint: { 'line-color': DRAW, 'line-width': 2.2, 'line-dasharray': [3, 2] },
+    },
+    {
+      id: 'draw-point',
+      type: 'circle',
+      source: 'draw',
+      filter: PUNCTUAL,
+      paint: {
+        'circle-radius': 5,
+        'circle-color': '#FFFFFF',
+        'circle-stroke-color': DRAW,
+        'circle-stroke-width': 2.5,
+      },
+    },
+  ]
+}
+
 /// Overlays from the API (GeoJSON): districts (always, for labels and hover), the current unit
 /// and its children, and the feature whose detail is open.
 function overlays(): LayerSpecification[] {
@@ -611,6 +707,7 @@ function overlays(): LayerSpecification[] {
       source: 'selection',
       paint: { 'line-color': HIGHLIGHT, 'line-width': 3.2 },
     },
+    ...resultLayers(),
     {
       id: 'feature-fill',
       type: 'fill',
@@ -679,6 +776,8 @@ export function buildStyle(origin: string, tiled: Set<string>, visible: Set<stri
     'children-labels': EMPTY,
     selection: EMPTY,
     picked: EMPTY,
+    results: { type: 'geojson', data: { type: 'FeatureCollection', features: [] }, promoteId: 'key' },
+    draw: EMPTY,
   }
   for (const name of tiled) sources[name] = { type: 'vector', url: `${origin}/tiles/${name}.json` }
   const has = (l: LayerSpecification) => !('source' in l) || !l.source || l.source in sources
