@@ -75,7 +75,7 @@ async fn owned(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Feature, A
 }
 
 /// The caller's saved queries, newest first.
-#[utoipa::path(get, path = "/api/saved-queries", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/saved-queries", operation_id = "list_saved_queries", responses((status = 200, body = Object)))]
 pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Json_>, ApiError> {
     let mut mine = s
         .store
@@ -109,7 +109,7 @@ pub struct NewQuery {
 
 /// Saves a query for the caller. The filter is checked as `/ogc` would run it: a malformed
 /// one is refused with the same `400` and pointer, and nothing is saved.
-#[utoipa::path(post, path = "/api/saved-queries",
+#[utoipa::path(post, path = "/api/saved-queries", operation_id = "create_saved_query",
     request_body(content = Object, description = "{\"name\": \"…\", \"collection\": \"parcels\", \"filter\": \"area_m2 > 20000\", \"filter_lang\": \"cql2-text\", \"bbox\": \"…\"}"),
     responses((status = 201, body = Object), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn create(
@@ -174,7 +174,7 @@ fn rand_suffix(seed: &str, t: chrono::DateTime<chrono::Utc>) -> u16 {
 }
 
 /// One of the caller's saved queries.
-#[utoipa::path(get, path = "/api/saved-queries/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/saved-queries/{id}", operation_id = "get_saved_query", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -185,7 +185,7 @@ pub async fn get(
 }
 
 /// Deletes one of the caller's saved queries.
-#[utoipa::path(delete, path = "/api/saved-queries/{id}", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/saved-queries/{id}", operation_id = "delete_saved_query", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
@@ -201,7 +201,7 @@ pub async fn delete(
 
 /// Runs a saved query: redirects (303) to its `/ogc` items URL; `f` (csv, xlsx, shp, gpkg,
 /// geojson) makes it a download of every match.
-#[utoipa::path(get, path = "/api/saved-queries/{id}/run",
+#[utoipa::path(get, path = "/api/saved-queries/{id}/run", operation_id = "run_saved_query",
     params(("id" = String, Path), ("f" = Option<String>, Query)),
     responses((status = 303, description = "To the query's /ogc items"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn run(
