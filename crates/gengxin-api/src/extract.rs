@@ -22,3 +22,10 @@ where
         Ok(ApiPath(t))
     }
 }
+
+/// A raw query string as decoded name/value pairs, in order.
+pub fn params(raw: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

@@ -14,17 +14,11 @@ use gengxin_model::LayerId;
 use gengxin_store::Query;
 use serde_json::json;
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, params};
 use crate::{ApiError, AppState};
 
 /// The largest upload accepted, in bytes.
 pub const MAX_UPLOAD: usize = 512 << 20;
-
-fn params(raw: Option<String>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
 
 fn flag(v: &str, name: &str) -> Result<bool, ApiError> {
     v.parse()

@@ -18,7 +18,7 @@ use gengxin_query::{Filter, Lang};
 use geo::Intersects;
 use serde_json::{Value as Json_, json};
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, params};
 use crate::features::feature_json;
 use crate::tiles::origin;
 use crate::{ApiError, AppState};
@@ -252,8 +252,7 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
     };
     let mut filter_text = None;
     let mut lang = Lang::Text;
-    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        let (k, v) = (k.into_owned(), v.into_owned());
+    for (k, v) in params(raw) {
         match k.as_str() {
             "limit" => {
                 q.limit = v
@@ -336,10 +335,9 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
                 ));
             }
             name => match l.field(name) {
-                Some(_) => q.equals.push((
-                    l.field(name).expect("checked").name,
-                    field_value(l, name, &v)?,
-                )),
+                Some(f) => q
+                    .equals
+                    .push((f.name, crate::features::parse_value(l, name, &v)?)),
                 None => {
                     return Err(ApiError::bad_request(format!(
                         "unknown parameter {name:?}: use limit, offset, bbox, bbox-crs, properties, filter, filter-lang, filter-crs, f, or a property of {} (see its queryables)",
@@ -354,10 +352,6 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
         q.filter = Some(gengxin_query::parse(&text, lang, l)?);
     }
     Ok(q)
-}
-
-fn field_value(l: &Layer, name: &str, raw: &str) -> Result<Value, ApiError> {
-    crate::features::parse_value(l, name, raw)
 }
 
 /// The features matching a query, in id order: how many there are, and clones of those in

@@ -20,16 +20,10 @@ use geo::{BoundingRect, Intersects};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, params};
 use crate::features::{feature_json, feature_json_with};
 use crate::snapshots::{Derived, Snapshot};
 use crate::{ApiError, AppState};
-
-fn params(raw: Option<String>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
 
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()

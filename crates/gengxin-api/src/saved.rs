@@ -212,9 +212,9 @@ pub async fn run(
 ) -> Result<Response, ApiError> {
     let f = owned(&s, &headers, &id).await?;
     let mut format = None;
-    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
-            "f" => format = Some(v.into_owned()),
+    for (k, v) in crate::extract::params(raw) {
+        match k.as_str() {
+            "f" => format = Some(v),
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown parameter {other:?}: only f"
