@@ -6,7 +6,11 @@
 //!
 //! Today it holds the one place where coordinates are reprojected for metric work ([`crs`]) and
 //! the projection of geometries into vector-tile coordinates ([`tile`]).
-//! Later issues add the walking network, accessibility, indicators and evaluation here.
+//! The walking network ([`network`]), accessibility on it ([`access`]) and the GB 50180
+//! life-circle evaluation ([`lifecircle`]) live here too; indicators come later.
 
+pub mod access;
 pub mod crs;
+pub mod lifecircle;
+pub mod network;
 pub mod tile;
