@@ -559,6 +559,43 @@ pub fn generate(ctx: &Ctx, c: &Community) -> Land {
     land
 }
 
+/// A district's arterial roads: the shortest tree joining its communities' centres (Prim's
+/// algorithm on straight lines), so that the communities' street grids, which it crosses, make
+/// one walking network.
+pub fn arterials(district_code: &str, district_name: &str, centres: &[Coord]) -> Vec<Road> {
+    let n = centres.len();
+    if n < 2 {
+        return Vec::new();
+    }
+    let d = |a: usize, b: usize| (centres[a].x - centres[b].x).hypot(centres[a].y - centres[b].y);
+    let mut in_tree = vec![false; n];
+    let mut best: Vec<(f64, usize)> = (0..n).map(|i| (d(0, i), 0)).collect();
+    in_tree[0] = true;
+    let short = short_name(district_name).trim_end_matches('区').to_owned();
+    let mut roads = Vec::with_capacity(n - 1);
+    for k in 1..n {
+        let next = (0..n)
+            .filter(|&i| !in_tree[i])
+            .min_by(|&a, &b| best[a].0.total_cmp(&best[b].0))
+            .expect("a vertex outside the tree");
+        in_tree[next] = true;
+        let from = best[next].1;
+        roads.push(Road {
+            id: format!("road-{district_code}-a{k:03}"),
+            name: format!("{short}{}号干道", cn_num(k)),
+            class: "arterial",
+            width: 36.0,
+            geom: MultiLineString(vec![LineString::from(vec![centres[from], centres[next]])]),
+        });
+        for i in 0..n {
+            if !in_tree[i] && d(next, i) < best[i].0 {
+                best[i] = (d(next, i), next);
+            }
+        }
+    }
+    roads
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

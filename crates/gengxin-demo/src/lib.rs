@@ -308,6 +308,26 @@ pub fn generate(seed: u64) -> Demo {
         );
     }
     for d in &admin.districts {
+        let centres: Vec<Coord> = admin
+            .communities
+            .iter()
+            .filter(|c| c.district == d.div.code)
+            .map(|c| admin::centre_of(&c.unit.geom))
+            .collect();
+        push(
+            LayerId::Roads,
+            land::arterials(&d.div.code, &d.div.name, &centres)
+                .iter()
+                .map(|r| {
+                    ctx.feature(&r.id, GENERATED)
+                        .with_geometry(ctx.lonlat(&r.geom))
+                        .set("name", r.name.as_str())
+                        .set("class", r.class)
+                        .set("width_m", r.width)
+                        .set("district_code", d.div.code.as_str())
+                })
+                .collect(),
+        );
         let m: Vec<_> = members
             .iter()
             .copied()

@@ -135,49 +135,42 @@ pub fn nearest(
     }
 
     let on_edge = ByEdge::new(net, targets);
-    let per_origin: Vec<(Vec<f64>, Vec<u32>)> = origins
-        .par_iter()
-        .map(|o| {
-            let mut cand: Vec<(f64, u32)> = Vec::with_capacity(3 * k);
-            if let Some(o) = o {
-                let e = net.edge(o.edge);
-                for (v, along) in [(e.u, o.offset), (e.v, e.length - o.offset)] {
-                    let vi = v as usize;
-                    for i in 0..settled[vi] as usize {
-                        cand.push((dist[vi * k + i] + along + o.access, from[vi * k + i]));
-                    }
-                }
-                for &t in on_edge.on(o.edge) {
-                    let l = targets[t as usize].expect("indexed targets are placed");
-                    cand.push(((l.offset - o.offset).abs() + l.access + o.access, t));
-                }
-            }
-            cand.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let mut d = Vec::with_capacity(k);
-            let mut t = Vec::with_capacity(k);
-            for (dd, tt) in cand {
-                if d.len() == k || dd > max_distance {
-                    break;
-                }
-                if !t.contains(&tt) {
-                    d.push(dd);
-                    t.push(tt);
-                }
-            }
-            d.resize(k, f64::NAN);
-            t.resize(k, u32::MAX);
-            (d, t)
-        })
-        .collect();
     let mut out = Nearest {
         k,
-        distance: Vec::with_capacity(origins.len() * k),
-        target: Vec::with_capacity(origins.len() * k),
+        distance: vec![f64::NAN; origins.len() * k],
+        target: vec![u32::MAX; origins.len() * k],
     };
-    for (d, t) in per_origin {
-        out.distance.extend(d);
-        out.target.extend(t);
-    }
+    out.distance
+        .par_chunks_mut(k)
+        .zip(out.target.par_chunks_mut(k))
+        .zip(origins.par_iter())
+        .for_each_init(Vec::new, |cand, ((dout, tout), o)| {
+            let Some(o) = o else { return };
+            cand.clear();
+            let e = net.edge(o.edge);
+            for (v, along) in [(e.u, o.offset), (e.v, e.length - o.offset)] {
+                let vi = v as usize;
+                for i in 0..settled[vi] as usize {
+                    cand.push((dist[vi * k + i] + along + o.access, from[vi * k + i]));
+                }
+            }
+            for &t in on_edge.on(o.edge) {
+                let l = targets[t as usize].expect("indexed targets are placed");
+                cand.push(((l.offset - o.offset).abs() + l.access + o.access, t));
+            }
+            cand.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut filled = 0;
+            for &(dd, tt) in cand.iter() {
+                if filled == k || dd > max_distance {
+                    break;
+                }
+                if !tout[..filled].contains(&tt) {
+                    dout[filled] = dd;
+                    tout[filled] = tt;
+                    filled += 1;
+                }
+            }
+        });
     out
 }
 
@@ -287,41 +280,45 @@ pub fn within(
             }
         }
     };
+    let chunk = targets.len().div_ceil(rayon::current_num_threads()).max(1);
     let total = targets
-        .par_iter()
+        .par_chunks(chunk)
         .enumerate()
-        .fold(fresh, |mut acc, (t, l)| {
-            let Some(l) = *l else { return acc };
-            let w = weights[t];
-            acc.search.run(net, l, limit);
-            let mut edges: Vec<u32> = vec![l.edge];
-            acc.stamp[l.edge as usize] = t as u32;
-            for &v in &acc.search.touched {
-                for a in net.arcs(v) {
-                    if acc.stamp[a.edge as usize] != t as u32 {
-                        acc.stamp[a.edge as usize] = t as u32;
-                        edges.push(a.edge);
+        .map(|(c, part)| {
+            let mut acc = fresh();
+            for (i, l) in part.iter().enumerate() {
+                let t = c * chunk + i;
+                let Some(l) = *l else { continue };
+                let w = weights[t];
+                acc.search.run(net, l, limit);
+                let mut edges: Vec<u32> = vec![l.edge];
+                acc.stamp[l.edge as usize] = t as u32;
+                for &v in &acc.search.touched {
+                    for a in net.arcs(v) {
+                        if acc.stamp[a.edge as usize] != t as u32 {
+                            acc.stamp[a.edge as usize] = t as u32;
+                            edges.push(a.edge);
+                        }
+                    }
+                }
+                for e in edges {
+                    let ed = net.edge(e);
+                    let (du, dv) = (
+                        acc.search.dist[ed.u as usize],
+                        acc.search.dist[ed.v as usize],
+                    );
+                    for &o in on_edge.on(e) {
+                        let ol = origins[o as usize].expect("indexed origins are placed");
+                        let mut d = (du + ol.offset).min(dv + ed.length - ol.offset);
+                        if e == l.edge {
+                            d = d.min((ol.offset - l.offset).abs() + l.access);
+                        }
+                        credit(&mut acc, o, d + ol.access, w);
                     }
                 }
             }
-            for e in edges {
-                let ed = net.edge(e);
-                let (du, dv) = (
-                    acc.search.dist[ed.u as usize],
-                    acc.search.dist[ed.v as usize],
-                );
-                for &o in on_edge.on(e) {
-                    let ol = origins[o as usize].expect("indexed origins are placed");
-                    let mut d = (du + ol.offset).min(dv + ed.length - ol.offset);
-                    if e == l.edge {
-                        d = d.min((ol.offset - l.offset).abs() + l.access);
-                    }
-                    credit(&mut acc, o, d + ol.access, w);
-                }
-            }
-            acc
+            (acc.count, acc.sum)
         })
-        .map(|a| (a.count, a.sum))
         .reduce(
             || (vec![0; nr * no], vec![0.0; nr * no]),
             |mut a, b| {
@@ -475,14 +472,13 @@ mod tests {
         let net = grid();
         let from = at(&net, 200.0, 200.0).unwrap();
         let lines = reach(&net, from, 100.0);
-        let walked: f64 = lines
-            .0
-            .iter()
-            .map(|l| Euclidean.length(l))
-            .sum();
+        let walked: f64 = lines.0.iter().map(|l| Euclidean.length(l)).sum();
         // A cross of four 100 m arms.
         assert!((walked - 400.0).abs() < 1e-6, "{walked}");
         let area = isochrone(&net, from, 100.0, 10.0).unsigned_area();
-        assert!(area > 4.0 * 100.0 * 20.0 * 0.95 && area < 4.0 * 100.0 * 20.0 * 1.2, "{area}");
+        assert!(
+            area > 4.0 * 100.0 * 20.0 * 0.95 && area < 4.0 * 100.0 * 20.0 * 1.2,
+            "{area}"
+        );
     }
 }

@@ -342,7 +342,8 @@ impl Network {
 
     /// An edge's geometry, from `u` to `v`.
     pub fn edge_shape(&self, e: u32) -> &[Coord] {
-        &self.shape[self.shape_first[e as usize] as usize..self.shape_first[e as usize + 1] as usize]
+        &self.shape
+            [self.shape_first[e as usize] as usize..self.shape_first[e as usize + 1] as usize]
     }
 
     /// A node as a location: on its first edge, at that edge's end. `None` for a node with no
@@ -543,8 +544,9 @@ fn split_crossings(polylines: &mut [Vec<Coord>]) -> usize {
             }
             let p = Line::new(s.geom().from, s.geom().to);
             let q = Line::new(o.geom().from, o.geom().to);
-            let Some(LineIntersection::SinglePoint { intersection: x, .. }) =
-                line_intersection(p, q)
+            let Some(LineIntersection::SinglePoint {
+                intersection: x, ..
+            }) = line_intersection(p, q)
             else {
                 continue;
             };
