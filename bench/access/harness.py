@@ -2,7 +2,7 @@
 """Accessibility benchmark: our engine against pandana and cityseer, checked against scipy.
 
     python harness.py DIR --ours PATH [--reference] [--tools ours,pandana,cityseer]
-                          [--json OUT.json] [--keep OUTDIR] [--timeout S]
+                          [--json OUT.json] [--keep OUTDIR] [--timeout S] [--threads N]
 
 DIR is a graph directory written by `access prep` / `access gen`:
 
@@ -24,8 +24,15 @@ sum.f64 [6][3][n] (little-endian float64, C order) and time.json with load_s (re
 CSVs) and compute_s (graph construction / preprocessing + all queries, nothing else).
 
 `--reference` adds an exact answer from scipy.sparse.csgraph.dijkstra (float64, every node,
-every POI), against which every tool is checked, with differences near the radii reported as
-boundary cases rather than errors (see `compare`).
+every POI), against which every tool is checked. A count or sum that differs from the exact
+one is put in a band when the exact answer at r - t and at r + t brackets it, i.e. a POI lies
+within t of the radius and the tool's distance rounding put it on the other side: "fine"
+(t = 0.05 m, float32 rounding) or "coarse" (t = 1 m, pandana's millimetre-per-edge
+truncation); anything else is "other", an error. NaN-versus-number nearest answers are
+classified the same way around 2000 m. Without the reference, tools are compared with ours.
+
+The harness's own conventions for the peers (how their ids map to ours, which of their
+defaults would change the answers) are documented in worker_pandana and worker_cityseer.
 
 This file is a benchmark, not a test: it never fails because a tool is slow or disagrees; it
 prints what it measured.
@@ -276,8 +283,9 @@ def worker_cityseer(g: Graph) -> tuple:
     Conventions (from its source and checked on test graphs): one bounded Dijkstra per node
     for each call; edge lengths measured from the geometry and kept, like distances, as
     float32; sums accumulated in float32; POIs are assigned to the two ends of their nearest
-    street with along-street offsets; no jitter in this version. A POI on a node without
-    edges is snapped onto the nearest street (up to 100 m away) rather than staying alone. Its public Python wrappers
+    street with along-street offsets (0 at its own node); no jitter in this version. A POI on
+    a node without edges is snapped onto the nearest street (up to 100 m away) instead of
+    staying alone there, which the suite does not do. Its public Python wrappers
     (layers.compute_accessibilities / compute_stats) take GeoDataFrames and call the same
     DataMap.accessibility / DataMap.stats used here.
     """
@@ -382,16 +390,13 @@ def worker_cityseer(g: Graph) -> tuple:
     compute_s = t5 - t0
 
     # Not timed: did every POI land on its own node with offset 0?
+    key_of = {key: entry.data_key_py for key, entry in dm.entries.items()}
     own = {}
     for node_idx, entries in dm.node_data_map.items():
         for key, offset, _along, _toward in entries:
             if offset <= 1e-6:
-                own.setdefault(key, set()).add(node_idx)
-    wrong = 0
-    for k in range(len(px)):
-        key = f"int:{k}"
-        if int(g.poi_node[k]) not in own.get(key, ()):
-            wrong += 1
+                own.setdefault(key_of[key], set()).add(node_idx)
+    wrong = sum(1 for k in range(len(px)) if int(g.poi_node[k]) not in own.get(k, ()))
     diag = {
         "pois_not_on_own_node": wrong,
         "node_order_is_node_index": bool((order == np.arange(n)).all() and (order_s == np.arange(n)).all()),
@@ -665,25 +670,56 @@ def compare(a: dict, b: dict, ref_extra: dict | None = None, tols: dict | None =
     return out
 
 
-def summary_line(cmp: dict) -> str:
+def _split(d: dict, prefix: str = "") -> str:
+    parts = [f"{d[f'{prefix}{b}_band_cells']} {b}" for b in BANDS] + [f"{d[f'{prefix}other_cells']} other"]
+    return ", ".join(parts)
+
+
+def summary_lines(cmp: dict) -> list[str]:
     nr, ct, sm = cmp["nearest"], cmp["count"], cmp["sum"]
+    classified = "other_cells" in ct
     near = (
-        f"nearest max|d| {nr['max_abs_diff_m']:.2g} m, {nr['nodes_differing']} nodes off"
-        f" (>{NEAREST_TOL} m or NaN in one only: {nr['nan_mismatch_cells']} cells"
+        f"nearest: max |d| {nr['max_abs_diff_m']:.3g} m (mean signed {nr['signed_mean_diff_m']:+.2g} m),"
+        f" {nr['nodes_differing']} nodes off by > {NEAREST_TOL} m or NaN in one only"
+        f"; NaN in one only: {nr['nan_mismatch_cells']} cells"
     )
-    counts = f"counts {ct['cells_differ']} cells differ"
-    sums = f"sums max|d| {sm['max_abs_diff']:.2g} (rel {sm['max_rel_diff']:.1g}), {sm['cells_rel_diff_gt_tol']} cells off"
-    if "other_cells" in ct:
+    if classified:
+        near += f" ({_split(nr, 'nan_mismatch_')})"
+    per_r = ", ".join(f"{int(r)} m: {k}" for r, k in zip(RADII, ct["cells_differ_per_radius"]))
+    counts = f"counts: {ct['cells_differ']} cells differ ({per_r})"
+    if classified:
+        counts += f"; {_split(ct)}"
+    sums = (
+        f"sums: max |d| {sm['max_abs_diff']:.3g}, max rel {sm['max_rel_diff']:.2g},"
+        f" {sm['cells_rel_diff_gt_tol']} cells off by > {SUM_REL_TOL:g} relative"
+    )
+    if classified:
+        sums += f"; {_split(sm)}"
+    lines = [near, counts, sums]
+    if classified:
+        b = cmp["bands_m"]
+        ties = ct["exact_cells_with_poi_exactly_at_r"]
+        lines.append(
+            f"(bands: fine = exact distance within {b['fine']:g} m of the radius, coarse = within"
+            f" {b['coarse']:g} m; exact cells with a POI at exactly r: {ties})"
+        )
+    return lines
 
-        def split(d: dict, prefix: str = "") -> str:
-            return ", ".join(
-                [f"{d[f'{prefix}{b}_band_cells']} {b}" for b in BANDS] + [f"{d[f'{prefix}other_cells']} other"]
-            )
 
-        near += f": {split(nr, 'nan_mismatch_')}"
-        counts += f" ({split(ct)})"
-        sums += f" ({split(sm)})"
-    return "; ".join([near + ")", counts, sums])
+def verdict(cmp: dict) -> str:
+    """One word for the table: same / rounding only / errors."""
+    nr, ct, sm = cmp["nearest"], cmp["count"], cmp["sum"]
+    if nr["nodes_differing"] == 0 and ct["cells_differ"] == 0 and sm["cells_rel_diff_gt_tol"] == 0:
+        return "same" if nr["max_abs_diff_m"] == 0 and sm["max_abs_diff"] == 0 else "same (within tolerances)"
+    if "other_cells" not in ct:
+        return "differs"
+    coarse = cmp["bands_m"]["coarse"]
+    other = ct["other_cells"] + sm["other_cells"] + nr["nan_mismatch_other_cells"]
+    if nr["max_abs_diff_m"] > coarse:
+        return f"ERRORS (nearest off by {nr['max_abs_diff_m']:.3g} m)"
+    if other:
+        return f"ERRORS ({other} cells not explained by rounding)"
+    return "rounding only (see below)"
 
 
 def count_lines(path: str) -> int:
@@ -766,7 +802,7 @@ def main_parent(args) -> int:
 
     comparisons: dict[str, dict] = {}
     for tool in results:
-        if tool != "ours" and "ours" in results:
+        if tool not in ("ours", "reference") and "ours" in results:
             comparisons[f"{tool} vs ours"] = compare(results[tool], results["ours"])
         if tool != "reference" and "reference" in results:
             comparisons[f"{tool} vs reference"] = compare(
@@ -778,8 +814,12 @@ def main_parent(args) -> int:
 
     # The table.
     ours_compute = runs.get("ours", {}).get("time", {}).get("compute_s") if "ours" in results else None
+    agree_col = "vs exact" if "reference" in results else "vs ours"
     print()
-    print(f"{'tool':<10} {'load s':>8} {'compute s':>10} {'process s':>10} {'peak RSS MiB':>13} {'vs ours':>9}")
+    print(
+        f"{'tool':<10} {'load s':>8} {'compute s':>10} {'process s':>10} {'peak RSS MiB':>13}"
+        f" {'time/ours':>10}  {agree_col}"
+    )
     for tool in tools:
         run = runs.get(tool, {})
         if tool not in results:
@@ -791,22 +831,33 @@ def main_parent(args) -> int:
             ratio = f"{t['compute_s'] / ours_compute:.1f}x"
         elif tool == "ours":
             ratio = "1.0x"
+        if "reference" in results:
+            cmp = comparisons.get(f"{tool} vs reference")
+        else:
+            cmp = comparisons.get(f"{tool} vs ours")
+        agree = verdict(cmp) if cmp else "-"
         print(
             f"{tool:<10} {t.get('load_s', float('nan')):>8.3f} {t['compute_s']:>10.3f} {run['wall_s']:>10.2f}"
-            f" {run['max_rss_kib'] / 1024:>13.0f} {ratio:>9}"
+            f" {run['max_rss_kib'] / 1024:>13.0f} {ratio:>10}  {agree}"
         )
+    if comparisons:
+        print()
+        print("agreement (nearest, counts, sums):")
+        for name, cmp in comparisons.items():
+            print(f"  {name}:")
+            for line in summary_lines(cmp):
+                print(f"    {line}")
     print()
-    print("agreement:")
-    for name, cmp in comparisons.items():
-        print(f"  {name}: {summary_line(cmp)}")
+    print("notes:")
+    if "ours" in results or "reference" in results:
+        print("  compute = graph construction/preprocessing + all queries; load = reading the CSVs;")
+        print("  process = the child's whole life (interpreter start, imports, load, compute, writing)")
     for tool in results:
         t = runs[tool]["time"]
         notes = []
         if t.get("phases"):
-            notes.append(
-                "phases "
-                + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in t["phases"].items())
-            )
+            phases = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in t["phases"].items()]
+            notes.append("phases " + ", ".join(phases))
         if t.get("diag"):
             notes.append("diag " + ", ".join(f"{k}={v}" for k, v in t["diag"].items()))
         if t.get("maxrss_after_load_kib"):
@@ -885,7 +936,9 @@ def main(argv=None) -> int:
         help="distance for pandana's precompute() (default: the largest aggregation radius, 1000;"
         " nearest-POI queries do not use the cache)",
     )
-    ap.add_argument("--reference-chunk-mib", type=int, default=256, help="memory per reference Dijkstra chunk")
+    ap.add_argument(
+        "--reference-chunk-mib", type=int, default=256, help="memory per block of reference Dijkstra rows"
+    )
     ap.add_argument("--worker", choices=PY_WORKERS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:

@@ -69,6 +69,15 @@ impl ApiError {
             at: None,
         }
     }
+    /// Well-formed, but the data cannot answer it (no road near the point, no road layer).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "unprocessable",
+            message: message.into(),
+            at: None,
+        }
+    }
     pub fn precondition_required(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::PRECONDITION_REQUIRED,

@@ -14,6 +14,7 @@ mod extract;
 mod features;
 mod fonts;
 mod imports;
+mod lifecircle;
 mod ogc;
 mod retrieval;
 mod saved;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub snapshots: Arc<snapshots::Snapshots>,
     /// Summaries and project states made from the snapshots.
     pub retrieval: Arc<retrieval::Caches>,
+    /// The walking network for isochrones; one life-circle evaluation at a time.
+    pub life_circle: Arc<lifecircle::LifeCircle>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -98,6 +101,12 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         .route("/api/at", get(retrieval::at))
         .route("/api/spatial", post(retrieval::spatial))
         .route("/api/saved-queries", get(saved::list).post(saved::create))
+        .route("/api/life-circle/evaluate", post(lifecircle::evaluate))
+        .route(
+            "/api/life-circle/communities/{code}",
+            get(lifecircle::community),
+        )
+        .route("/api/isochrone", get(lifecircle::isochrone))
         .route(
             "/api/saved-queries/{id}",
             get(saved::get).delete(saved::delete),
@@ -128,6 +137,7 @@ pub fn app(store: Arc<dyn Store>) -> Router {
             search: Arc::default(),
             snapshots: Arc::new(snapshots::Snapshots::new(&*store)),
             retrieval: Arc::default(),
+            life_circle: Arc::default(),
             store,
         })
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
@@ -165,6 +175,9 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         retrieval::at,
         retrieval::spatial,
         saved::list,
+        lifecircle::evaluate,
+        lifecircle::community,
+        lifecircle::isochrone,
         saved::create,
         saved::get,
         saved::delete,

@@ -38,6 +38,17 @@ pub struct TileLayer {
     by_zoom: Option<(&'static str, &'static [(&'static str, u8)])>,
 }
 
+/// What the life-circle result layers carry into tiles (the gap map).
+const LIFE_CIRCLE_PROPS: &[&str] = &[
+    "area_id",
+    "name",
+    "residents",
+    "score_5min",
+    "score_10min",
+    "score_15min",
+    "missing",
+];
+
 /// Every tiled layer, in drawing order (bottom first).
 pub static TILE_LAYERS: &[TileLayer] = &[
     TileLayer {
@@ -51,6 +62,18 @@ pub static TILE_LAYERS: &[TileLayer] = &[
             "renewal_object_id",
             "district_code",
         ],
+        by_zoom: None,
+    },
+    TileLayer {
+        layer: LayerId::LifeCircleCommunities,
+        minzoom: 9,
+        props: LIFE_CIRCLE_PROPS,
+        by_zoom: None,
+    },
+    TileLayer {
+        layer: LayerId::LifeCircleParcels,
+        minzoom: 12,
+        props: LIFE_CIRCLE_PROPS,
         by_zoom: None,
     },
     TileLayer {

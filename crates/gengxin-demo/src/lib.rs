@@ -143,10 +143,7 @@ pub fn generate(seed: u64) -> Demo {
         }),
         gk,
         osm_area,
-        time: Utc
-            .with_ymd_and_hms(2026, 10, 31, 16, 0, 0)
-            .single()
-            .expect("valid time"),
+        time: demo_time(),
         as_of: NaiveDate::from_ymd_opt(2026, 10, 31).expect("valid date"),
     };
     let admin = admin::build(&ctx, &real);
@@ -554,14 +551,26 @@ pub enum DemoError {
     DataDir(PathBuf, std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the demo's life-circle evaluation failed: {0}")]
+    Evaluation(#[from] gengxin_eval::EvalError),
 }
 
-/// Writes the demo into a store, one transaction per layer.
-pub async fn write(store: &dyn Store, demo: Demo) -> Result<(), StoreError> {
+/// The demo's "now": every generated record's time, and the life-circle evaluation's stamp.
+pub fn demo_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 31, 16, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// Writes the demo into a store, one transaction per layer, then runs the life-circle
+/// evaluation on it so that its result layers are there from the start.
+pub async fn write(store: &dyn Store, demo: Demo) -> Result<(), DemoError> {
     for (layer, features) in demo.layers {
         store.insert(vec![(layer, features)]).await?;
     }
-    store.add_attachments(demo.attachments).await
+    store.add_attachments(demo.attachments).await?;
+    gengxin_eval::life_circle(store, demo_time()).await?;
+    Ok(())
 }
 
 /// The demo store's file in `data_dir` for `seed`.

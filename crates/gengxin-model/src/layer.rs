@@ -121,6 +121,9 @@ pub enum LayerId {
     CustomFeatures,
     CustomRows,
     SavedQueries,
+    LifeCircleRules,
+    LifeCircleParcels,
+    LifeCircleCommunities,
 }
 
 /// A table of one database: its name, geometry and fields.
@@ -918,6 +921,64 @@ static CATALOGUE: &[Layer] = &[
             f("note", Text, "说明"),
         ],
     },
+    Layer {
+        id: LayerId::LifeCircleRules,
+        database: Database::Community,
+        name: "life_circle_rules",
+        zh: "生活圈评价规则",
+        en: "Life-circle rules",
+        geometry: None,
+        personal: false,
+        fields: &[
+            code("category", vocab::FACILITY_CATEGORIES, "设施类别"),
+            code("tier", vocab::FACILITY_TIERS, "生活圈层级"),
+            req("radius_m", Real, "服务半径(米)"),
+            code("obligation", vocab::RULE_OBLIGATIONS, "配置要求"),
+            req("clause", Text, "条款依据"),
+            f("value_source", Text, "数值来源"),
+            f("enabled", Bool, "启用"),
+        ],
+    },
+    Layer {
+        id: LayerId::LifeCircleParcels,
+        database: Database::Community,
+        name: "life_circle_parcels",
+        zh: "生活圈评价(地块)",
+        en: "Life-circle evaluation by parcel",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: LIFE_CIRCLE_RESULT_FIELDS,
+    },
+    Layer {
+        id: LayerId::LifeCircleCommunities,
+        database: Database::Community,
+        name: "life_circle_communities",
+        zh: "生活圈评价(社区)",
+        en: "Life-circle evaluation by community",
+        geometry: Some(GeometryType::MultiPolygon),
+        personal: false,
+        fields: LIFE_CIRCLE_RESULT_FIELDS,
+    },
+];
+
+/// The fields of both life-circle result layers (one row per residential parcel or community).
+const LIFE_CIRCLE_RESULT_FIELDS: &[Field] = &[
+    req("area_id", Text, "评价对象"),
+    f("name", Text, "名称"),
+    f("district_code", Text, "所属区"),
+    f("community_code", Text, "所属社区/村"),
+    req("residents", Real, "居住人口(估算)"),
+    req("homes", Int, "住宅楼栋数"),
+    f("unplaced", Int, "未接入路网楼栋数"),
+    req("score_5min", Real, "五分钟生活圈得分"),
+    req("score_10min", Real, "十分钟生活圈得分"),
+    req("score_15min", Real, "十五分钟生活圈得分"),
+    f("missing", Text, "缺失设施"),
+    f("gaps", Text, "短板"),
+    f("coverage", Text, "各类设施覆盖率(JSON)"),
+    f("nearest_m", Text, "最近设施步行距离(JSON)"),
+    req("rules_version", Text, "规则版本"),
+    req("evaluated_at", FieldType::DateTime, "评价时间"),
 ];
 
 /// Every layer of both databases, renewal first, in a fixed order that stores and exports keep.

@@ -296,6 +296,12 @@ pub const REPORT_CATEGORIES: &[Code] = &[
     c("other", "其他", "other"),
 ];
 
+/// Whether GB 50180-2018 requires a facility (▲ 应配置) or recommends it (△ 宜配置).
+pub const RULE_OBLIGATIONS: &[Code] = &[
+    c("required", "▲ 应配置", "required (▲)"),
+    c("optional", "△ 宜配置", "optional (△)"),
+];
+
 /// The languages of a saved query's filter (OGC CQL2 encodings).
 pub const FILTER_LANGS: &[Code] = &[
     c("cql2-text", "CQL2 文本", "CQL2 text"),

@@ -235,6 +235,7 @@ pub(crate) fn layer_version(layer: LayerId) -> i64 {
         | LayerId::CustomFeatures
         | LayerId::CustomRows => 2,
         LayerId::SavedQueries => 3,
+        LayerId::LifeCircleRules | LayerId::LifeCircleParcels | LayerId::LifeCircleCommunities => 4,
         _ => 1,
     }
 }

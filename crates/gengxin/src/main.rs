@@ -80,6 +80,11 @@ enum Command {
         store: String,
         import_id: String,
     },
+    /// Run an evaluation and store its results as layers (only rows that changed are written).
+    Evaluate {
+        #[command(subcommand)]
+        what: Evaluation,
+    },
     /// Export a layer (or the features in a box / with field values) as GeoJSON, CSV, Excel,
     /// zipped Shapefile or GeoPackage, chosen by the output file's extension or --format.
     Export {
@@ -96,6 +101,18 @@ enum Command {
         /// field=value; repeat for several (all must hold).
         #[arg(long = "where")]
         filters: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Evaluation {
+    /// GB 50180-2018 5/10/15-minute life circles: walking distance from every home to each
+    /// required facility, coverage and gaps per residential parcel and community (layers
+    /// life_circle_parcels and life_circle_communities; rules in life_circle_rules). Prints the
+    /// run's summary as JSON.
+    LifeCircle {
+        #[arg(long)]
+        store: String,
     },
 }
 
@@ -240,6 +257,29 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Import(args) => import(args).await,
+        Command::Evaluate {
+            what: Evaluation::LifeCircle { store },
+        } => {
+            let s = gengxin_store::open(&store).await?;
+            let out = gengxin_eval::life_circle(&*s, chrono::Utc::now()).await?;
+            eprintln!(
+                "{} homes ({} residents) in {} parcels and {} communities; scores 5/10/15 min: {}; {} rows written, {} unchanged, {:.1} s",
+                out.homes,
+                out.residents,
+                out.parcels,
+                out.communities,
+                out.city_scores
+                    .iter()
+                    .map(|(_, s)| format!("{s:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                out.inserted + out.updated + out.deleted,
+                out.unchanged,
+                out.seconds
+            );
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
         Command::Imports { store } => {
             let s = gengxin_store::open(&store).await?;
             for r in s

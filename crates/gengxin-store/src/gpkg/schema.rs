@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] = &[
     core_and_layers_v1,
     imports_and_custom_layers_v2,
     saved_queries_v3,
+    life_circle_v4,
 ];
 
 pub fn latest_version() -> i64 {
@@ -116,6 +117,13 @@ fn imports_and_custom_layers_v2(tx: &Transaction) -> rusqlite::Result<()> {
 
 fn saved_queries_v3(tx: &Transaction) -> rusqlite::Result<()> {
     for layer in catalogue().iter().filter(|l| layer_version(l.id) == 3) {
+        create_layer(tx, layer)?;
+    }
+    Ok(())
+}
+
+fn life_circle_v4(tx: &Transaction) -> rusqlite::Result<()> {
+    for layer in catalogue().iter().filter(|l| layer_version(l.id) == 4) {
         create_layer(tx, layer)?;
     }
     Ok(())

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[fn() -> Vec<String>] = &[
     core_and_layers_v1,
     imports_and_custom_layers_v2,
     saved_queries_v3,
+    life_circle_v4,
 ];
 
 pub fn latest_version() -> i64 {
@@ -78,6 +79,14 @@ fn saved_queries_v3() -> Vec<String> {
     catalogue()
         .iter()
         .filter(|l| layer_version(l.id) == 3)
+        .flat_map(create_layer)
+        .collect()
+}
+
+fn life_circle_v4() -> Vec<String> {
+    catalogue()
+        .iter()
+        .filter(|l| layer_version(l.id) == 4)
         .flat_map(create_layer)
         .collect()
 }
