@@ -436,9 +436,12 @@ impl Network {
     }
 }
 
+/// Edge segments with their edge and the length of the edge before them.
+type EdgeSegments = RTree<GeomWithData<RLine<[f64; 2]>, (u32, f64)>>;
+
 /// Snaps points to the nearest point of the nearest edge.
 pub struct Snapper {
-    tree: RTree<GeomWithData<RLine<[f64; 2]>, (u32, f64)>>,
+    tree: EdgeSegments,
 }
 
 impl Snapper {

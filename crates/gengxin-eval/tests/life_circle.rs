@@ -29,7 +29,7 @@ impl Town {
         .into()
     }
     fn square(&self, cx: f64, cy: f64, half: f64) -> Geometry {
-        let ring = vec![
+        let ring = [
             (cx - half, cy - half),
             (cx + half, cy - half),
             (cx + half, cy + half),

@@ -641,3 +641,85 @@ fn retrieval_on_the_demo_adds_up_and_answers_the_planners_question() {
             .all(|p| p["lag_days"].as_i64().unwrap() > 0 && p["district_code"] == "420111")
     );
 }
+
+/// The life-circle evaluation on the demo: the demo store comes evaluated, so a re-run writes
+/// nothing; a community's report matches its stored row; isochrones from a point grow with the
+/// minutes and contain the start; a point far from any road is a clear 422.
+#[test]
+fn the_demo_is_evaluated_and_walks_from_a_point() {
+    let server = serve_demo();
+    let base = &server.base;
+
+    // A community row, its report and its stored numbers agree.
+    let items = get_json(&format!(
+        "{base}/ogc/collections/life_circle_communities/items?limit=1&filter=residents%20%3E%205000"
+    ));
+    let row = &items["features"][0];
+    let code = row["properties"]["area_id"].as_str().unwrap().to_owned();
+    let report = get_json(&format!("{base}/api/life-circle/communities/{code}"));
+    assert_eq!(report["residents"], row["properties"]["residents"]);
+    for t in ["5min", "10min", "15min"] {
+        assert_eq!(report["scores"][t], row["properties"][format!("score_{t}")]);
+        let s = report["scores"][t].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&s), "{t}: {s}");
+    }
+    assert_eq!(report["rules"].as_array().unwrap().len(), 15);
+    let gaps = report["gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .all(|g| g.as_str().unwrap().contains("的居民步行")),
+        "{gaps:?}"
+    );
+
+    // Isochrones from the community's report location: nested, growing with time.
+    let unit = get_json(&format!("{base}/api/units/{code}"));
+    let ring = &unit["geometry"]["coordinates"][0][0];
+    let n = ring.as_array().unwrap().len() as f64;
+    let (lon, lat) = ring.as_array().unwrap().iter().fold((0.0, 0.0), |a, c| {
+        (
+            a.0 + c[0].as_f64().unwrap() / n,
+            a.1 + c[1].as_f64().unwrap() / n,
+        )
+    });
+    let iso = get_json(&format!("{base}/api/isochrone?lon={lon}&lat={lat}"));
+    let areas: Vec<f64> = iso["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["area_m2"].as_f64().unwrap())
+        .collect();
+    assert_eq!(areas.len(), 3, "{iso}");
+    assert!(
+        areas[0] > areas[1] && areas[1] > areas[2] && areas[2] > 0.0,
+        "{areas:?}"
+    );
+    assert_eq!(iso["features"][0]["properties"]["minutes"], 15.0);
+    let far = reqwest::blocking::get(format!("{base}/api/isochrone?lon=100.0&lat=40.0")).unwrap();
+    assert_eq!(far.status(), 422);
+    let bad = reqwest::blocking::get(format!("{base}/api/isochrone?lon=114.3&lat=30.5&minutes=0"))
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    drop(server);
+
+    // The CLI re-run finds nothing to change.
+    let out = gengxin(&[
+        "evaluate",
+        "life-circle",
+        "--store",
+        demo().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(o["inserted"], 0, "{o}");
+    assert_eq!(o["updated"], 0, "{o}");
+    assert_eq!(o["deleted"], 0, "{o}");
+    assert!(o["homes"].as_u64().unwrap() > 100_000, "{o}");
+    assert_eq!(
+        o["unchanged"].as_u64().unwrap(),
+        o["parcels"].as_u64().unwrap() + o["communities"].as_u64().unwrap()
+    );
+}
