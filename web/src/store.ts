@@ -17,8 +17,8 @@ export interface Crumb {
 }
 
 /// The tabs of the side panel.
-export type Tab = 'admin' | 'renewal' | 'summary' | 'query' | 'progress'
-export const TABS: Tab[] = ['admin', 'renewal', 'summary', 'query', 'progress']
+export type Tab = 'admin' | 'renewal' | 'summary' | 'query' | 'progress' | 'lifecircle'
+export const TABS: Tab[] = ['admin', 'renewal', 'summary', 'query', 'progress', 'lifecircle']
 
 export interface Picked {
   layer: string

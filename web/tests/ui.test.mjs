@@ -836,6 +836,131 @@ describe('Gengxin web application', () => {
     }
   })
 
+  test('life circles (生活圈): tier colours the gap map, a community report equals the API, isochrones, 422, 运行评价', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      const code = '420102002003'
+      const want = await api(`/api/life-circle/communities/${code}`)
+      const unit = await api(`/api/units/${code}`)
+      await page.click('#tab-lifecircle')
+      await page.locator('[data-testid="lc-panel"]').waitFor({ state: 'visible' })
+      // The gap map is shown while the tab is open, coloured by the chosen tier.
+      const paint = () =>
+        page.evaluate(() => ({
+          vis: window.__map.getLayoutProperty('lc-communities-fill', 'visibility'),
+          parcels: window.__map.getLayoutProperty('lc-parcels-fill', 'visibility'),
+          color: JSON.stringify(window.__map.getPaintProperty('lc-communities-fill', 'fill-color')),
+        }))
+      await page.waitForFunction(() => window.__map.getLayoutProperty('lc-communities-fill', 'visibility') === 'visible')
+      assert.equal((await paint()).parcels, 'visible')
+      assert.match((await paint()).color, /score_15min/)
+      await page.click('[data-testid="lc-tier-5min"]')
+      await page.waitForFunction(() =>
+        JSON.stringify(window.__map.getPaintProperty('lc-communities-fill', 'fill-color')).includes('score_5min'),
+      )
+      // The export links are the OGC CSV downloads.
+      for (const layer of ['life_circle_communities', 'life_circle_parcels']) {
+        const href = await page.getAttribute(`[data-testid="lc-export-${layer}"]`, 'href')
+        assert.equal(href, `/ogc/collections/${layer}/items?f=csv`)
+      }
+      const csv = await fetch(`${GENGXIN_URL}/ogc/collections/life_circle_communities/items?f=csv`)
+      assert.equal(csv.status, 200)
+      assert.match(csv.headers.get('content-type') ?? '', /csv/)
+      await csv.body?.cancel()
+
+      // A click inside the community: its report and the three walks from the point.
+      const [lon, lat] = interiorPoint(unit.geometry)
+      await page.evaluate(([x, y]) => window.__map.jumpTo({ center: [x, y], zoom: 14.5 }), [lon, lat])
+      await waitMapIdle(page)
+      const at = await page.evaluate(([x, y]) => window.__map.project([x, y]), [lon, lat])
+      const box = await page.locator('[data-testid="map"]').boundingBox()
+      await page.mouse.click(box.x + at.x, box.y + at.y)
+      await page.waitForFunction(
+        (c) => document.querySelector('[data-testid="lc-report"]')?.dataset.code === c,
+        code,
+        { timeout: LONG },
+      )
+      assert.equal((await page.textContent('[data-testid="lc-report-name"]')).trim(), want.name)
+      const scores = await page.$$eval('[data-testid="lc-report-score"]', (ls) =>
+        Object.fromEntries(ls.map((l) => [l.dataset.tier, Number(l.dataset.value)])),
+      )
+      assert.deepEqual(scores, want.scores)
+      const rules = await page.$$eval('[data-testid="lc-rule"]', (rs) =>
+        rs.map((r) => ({
+          tier: r.dataset.tier,
+          category: r.dataset.category,
+          share: r.dataset.share === '' ? null : Number(r.dataset.share),
+          median_m: r.dataset.median === '' ? null : Number(r.dataset.median),
+          shown: r.querySelector('[data-testid="lc-rule-share"]').textContent.trim(),
+          mark: r.querySelector('[data-testid="lc-rule-required"]').textContent.trim(),
+        })),
+      )
+      assert.equal(rules.length, want.rules.length)
+      want.rules.forEach((r, i) => {
+        assert.equal(rules[i].tier, r.tier)
+        assert.equal(rules[i].category, r.category)
+        assert.equal(rules[i].share, r.share)
+        assert.equal(rules[i].median_m, r.median_m)
+        assert.equal(rules[i].shown, r.share === null ? '—' : `${Math.round(r.share * 100)}%`)
+        assert.equal(rules[i].mark, r.required ? '▲' : '△')
+      })
+      const gaps = await page.$$eval('[data-testid="lc-report-gap"]', (gs) => gs.map((g) => g.textContent.trim()))
+      assert.deepEqual(gaps, want.gaps)
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="lc-iso-legend"]')?.dataset.count === '3',
+        null,
+        { timeout: LONG },
+      )
+      const legend = page.locator('[data-testid="lc-iso-legend"]')
+      const [qlon, qlat] = [await legend.getAttribute('data-lon'), await legend.getAttribute('data-lat')]
+      const iso = await api(`/api/isochrone?lon=${qlon}&lat=${qlat}&minutes=5,10,15&speed_m_min=80`)
+      const rows = await page.$$eval('[data-testid="lc-iso-row"]', (rs) =>
+        rs.map((r) => ({ minutes: Number(r.dataset.minutes), area: Number(r.dataset.area) })),
+      )
+      assert.deepEqual(
+        rows,
+        iso.features.map((f) => ({ minutes: f.properties.minutes, area: f.properties.area_m2 })).sort((a, b) => a.minutes - b.minutes),
+      )
+      assert.deepEqual(rows.map((r) => r.minutes), [5, 10, 15])
+      // Three nested polygons on the map.
+      await waitMapIdle(page)
+      const drawn = await page.evaluate(() =>
+        [...new Set(window.__map.queryRenderedFeatures({ layers: ['iso-fill'] }).map((f) => f.properties.minutes))].sort(
+          (a, b) => a - b,
+        ),
+      )
+      assert.deepEqual(drawn, [5, 10, 15])
+      await screenshot(page, 'desktop-life-circle.png')
+
+      // Far from any road: the server's 422 message, and no community.
+      await page.evaluate(() => window.__map.jumpTo({ center: [113.2, 29.2], zoom: 12 }))
+      await waitMapIdle(page)
+      const mid = await page.evaluate(() => window.__map.project([113.2, 29.2]))
+      await page.mouse.click(box.x + mid.x, box.y + mid.y)
+      await page.locator('[data-testid="lc-iso-error"]').waitFor({ state: 'visible' })
+      assert.match(await page.textContent('[data-testid="lc-iso-error"]'), /no road within 300 m/)
+      await page.locator('[data-testid="lc-no-community"]').waitFor({ state: 'visible' })
+
+      // 运行评价: a spinner, then the city scores and the largest gaps of the run.
+      await page.click('[data-testid="lc-run"]')
+      await page.locator('[data-testid="lc-run-result"]').waitFor({ state: 'visible', timeout: LONG })
+      assert.equal(await page.isDisabled('[data-testid="lc-run"]'), false)
+      const city = await page.$$eval('[data-testid="lc-city-score"]', (ls) => ls.map((l) => [l.dataset.tier, Number(l.dataset.value)]))
+      const run = await fetch(`${GENGXIN_URL}/api/life-circle/evaluate`, { method: 'POST' }).then((r) => r.json())
+      assert.deepEqual(city, run.city_scores)
+      assert.deepEqual(city.map(([t]) => t), ['5min', '10min', '15min'])
+      const cityGaps = await page.$$eval('[data-testid="lc-city-gap"]', (gs) => gs.map((g) => g.textContent.trim()))
+      assert.ok(cityGaps.length > 0)
+      assert.deepEqual(cityGaps, run.city_gaps.slice(0, cityGaps.length))
+      // Leaving the tab hides the gap map.
+      await page.click('#tab-admin')
+      await page.waitForFunction(() => window.__map.getLayoutProperty('lc-communities-fill', 'visibility') === 'none')
+      assertNoErrors(errors, [/status of 422/])
+    } finally {
+      await context.close()
+    }
+  })
+
   test('phone 390×844: search, summary and query builder in the bottom sheet', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 390, height: 844 })
     try {

@@ -433,3 +433,88 @@ export function deleteSavedQuery(id: string): Promise<void> {
 export function savedQueryRunUrl(id: string, f?: string): string {
   return `/api/saved-queries/${enc(id)}/run${f ? `?f=${enc(f)}` : ''}`
 }
+
+// --- Life circles (GB 50180-2018 生活圈) -------------------------------------------------------
+// The server's document declares these bodies as plain objects; their shapes are typed here.
+
+/// The summary of `POST /api/life-circle/evaluate`.
+export interface LifeCircleRun {
+  rules_version?: string
+  homes: number
+  residents: number
+  parcels: number
+  communities: number
+  /// [tier, score 0–100] per tier, e.g. ["5min", 30.5].
+  city_scores: [string, number][]
+  /// Chinese sentences, the largest gaps first.
+  city_gaps: string[]
+  inserted?: number
+  updated?: number
+  deleted?: number
+  unchanged?: number
+  seconds?: number
+}
+
+export function lifeCircleEvaluate(signal?: AbortSignal): Promise<LifeCircleRun> {
+  return sendJson<LifeCircleRun>('POST', '/api/life-circle/evaluate', undefined, signal)
+}
+
+/// One rule of a community's report: the share of residents within its radius and the median
+/// walk to the nearest facility of the category.
+export interface LifeCircleRule {
+  tier: string
+  tier_zh: string | null
+  category: string
+  category_zh: string | null
+  radius_m: number
+  required: boolean
+  clause: string | null
+  share: number | null
+  median_m: number | null
+}
+
+/// `GET /api/life-circle/communities/{code}`.
+export interface LifeCircleReport {
+  code: string
+  name: string | null
+  residents: number | null
+  homes: number | null
+  scores: Record<string, number | null>
+  missing: string[] | null
+  gaps: string[] | null
+  rules: LifeCircleRule[]
+  rules_version: string | null
+  evaluated_at: string | null
+}
+
+export function lifeCircleCommunity(code: string, signal?: AbortSignal): Promise<LifeCircleReport> {
+  return getJson<LifeCircleReport>(`/api/life-circle/communities/${enc(code)}`, signal)
+}
+
+/// `GET /api/isochrone`: polygons reachable on foot, largest first.
+export interface Isochrones {
+  type: 'FeatureCollection'
+  features: {
+    type: 'Feature'
+    geometry: Geometry
+    properties: { minutes: number; distance_m: number; area_m2: number }
+  }[]
+  start: { lon: number; lat: number; access_m: number }
+  speed_m_min?: number
+}
+
+export function isochrone(
+  lon: number,
+  lat: number,
+  minutes: number[],
+  speedMMin = 80,
+  signal?: AbortSignal,
+): Promise<Isochrones> {
+  const p = new URLSearchParams({
+    lon: lon.toFixed(6),
+    lat: lat.toFixed(6),
+    minutes: minutes.join(','),
+    speed_m_min: String(speedMMin),
+  })
+  return getJson<Isochrones>(`/api/isochrone?${p}`, signal)
+}

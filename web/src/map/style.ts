@@ -766,6 +766,97 @@ function overlays(): LayerSpecification[] {
 
 const EMPTY: SourceSpecification = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } }
 
+// --- Life circles (生活圈) ----------------------------------------------------------------------
+
+/// Score stops (0–100) of the gap map: red low → green high.
+export const LC_SCORE_STOPS: [number, string][] = [
+  [0, '#D7301F'],
+  [25, '#FC8D59'],
+  [50, '#FEE08B'],
+  [75, '#91CF60'],
+  [100, '#1A9850'],
+]
+
+/// The gap map's fill colour for a tier ('5min', '10min', '15min'); grey where not scored.
+export function lcScoreColor(tier: string): ExpressionSpecification {
+  const p = `score_${tier}`
+  return [
+    'case',
+    ['==', ['typeof', ['get', p]], 'number'],
+    ['interpolate', ['linear'], ['get', p], ...LC_SCORE_STOPS.flat()],
+    '#BBBBBB',
+  ] as unknown as ExpressionSpecification
+}
+
+/// Map layer ids of the life-circle tab (hidden unless the tab is open).
+export const LC_LAYER_IDS = ['lc-communities-fill', 'lc-communities-line', 'lc-parcels-fill', 'iso-fill', 'iso-line', 'iso-start']
+
+/// The gap map (communities, then parcels from zoom 12) and the isochrones of a click.
+function lifeCircleLayers(tier: string): LayerSpecification[] {
+  const hidden = { visibility: 'none' as const }
+  return [
+    {
+      id: 'lc-communities-fill',
+      type: 'fill',
+      source: 'life_circle_communities',
+      'source-layer': 'life_circle_communities',
+      maxzoom: 14,
+      layout: hidden,
+      paint: {
+        'fill-color': lcScoreColor(tier),
+        'fill-opacity': ['interpolate', ['linear'], ['zoom'], 9, 0.6, 12, 0.45, 14, 0.15],
+      },
+    },
+    {
+      id: 'lc-communities-line',
+      type: 'line',
+      source: 'life_circle_communities',
+      'source-layer': 'life_circle_communities',
+      layout: hidden,
+      paint: { 'line-color': '#5C5470', 'line-width': 0.8, 'line-opacity': 0.7 },
+    },
+    {
+      id: 'lc-parcels-fill',
+      type: 'fill',
+      source: 'life_circle_parcels',
+      'source-layer': 'life_circle_parcels',
+      minzoom: 12,
+      layout: hidden,
+      paint: {
+        'fill-color': lcScoreColor(tier),
+        'fill-opacity': ['interpolate', ['linear'], ['zoom'], 12, 0.3, 14, 0.6],
+        'fill-outline-color': 'rgba(60,50,80,0.35)',
+      },
+    },
+    {
+      id: 'iso-fill',
+      type: 'fill',
+      source: 'isochrones',
+      layout: hidden,
+      paint: { 'fill-color': ['get', 'color'], 'fill-opacity': 0.28 },
+    },
+    {
+      id: 'iso-line',
+      type: 'line',
+      source: 'isochrones',
+      layout: hidden,
+      paint: { 'line-color': ['get', 'color'], 'line-width': 2 },
+    },
+    {
+      id: 'iso-start',
+      type: 'circle',
+      source: 'iso-start',
+      layout: hidden,
+      paint: {
+        'circle-radius': 6,
+        'circle-color': '#FFFFFF',
+        'circle-stroke-color': '#212529',
+        'circle-stroke-width': 2.5,
+      },
+    },
+  ]
+}
+
 /// The whole style. `tiled` lists the tile layers the server serves; thematic layers of other
 /// sources are left out (so a server without tiles still draws the administrative overlays).
 export function buildStyle(origin: string, tiled: Set<string>, visible: Set<string>): StyleSpecification {
@@ -778,6 +869,8 @@ export function buildStyle(origin: string, tiled: Set<string>, visible: Set<stri
     picked: EMPTY,
     results: { type: 'geojson', data: { type: 'FeatureCollection', features: [] }, promoteId: 'key' },
     draw: EMPTY,
+    isochrones: EMPTY,
+    'iso-start': EMPTY,
   }
   for (const name of tiled) sources[name] = { type: 'vector', url: `${origin}/tiles/${name}.json` }
   const has = (l: LayerSpecification) => !('source' in l) || !l.source || l.source in sources
@@ -795,6 +888,7 @@ export function buildStyle(origin: string, tiled: Set<string>, visible: Set<stri
   const all = [
     ...basemap(),
     ...themed.filter((l) => !isLabel(l) && l.type !== 'circle'),
+    ...lifeCircleLayers('15min'),
     ...overlays().filter((l) => !isLabel(l)),
     ...themed.filter((l) => l.type === 'circle'),
     ...themed.filter(isLabel),
