@@ -257,6 +257,8 @@ fn the_demo_copies_to_postgis_and_back_losslessly() {
         "/ogc/collections/projects/items?limit=50&filter=stage%20%3D%20%27construction%27%20AND%20progress_pct%20%3C%2060",
         "/api/summary/admin_units/420106",
         "/api/progress?as_of=2024-03-31&lagging=true&limit=50",
+        "/api/life-circle/communities/420102002003",
+        "/ogc/collections/life_circle_parcels/items?limit=50&filter=score_15min%20%3C%2050",
     ] {
         let get = |base: &str| {
             let mut v: serde_json::Value = reqwest::blocking::get(format!("{base}{path}"))
@@ -274,6 +276,22 @@ fn the_demo_copies_to_postgis_and_back_losslessly() {
         assert!(a.get("error").is_none(), "{path}: {a}");
         assert_eq!(a, get(&from_pg.base), "{path} differs between backends");
     }
+    drop((from_gpkg, from_pg));
+
+    // The life-circle evaluation reads the same from both and finds nothing to change.
+    let evaluate = |store: &str| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&ok(&["evaluate", "life-circle", "--store", store])).unwrap();
+        v.as_object_mut().unwrap().remove("seconds");
+        v
+    };
+    let on_pg = evaluate(&db.url);
+    assert_eq!(
+        (&on_pg["inserted"], &on_pg["updated"], &on_pg["deleted"]),
+        (&0.into(), &0.into(), &0.into()),
+        "{on_pg}"
+    );
+    assert_eq!(on_pg, evaluate(demo));
 }
 
 fn feature(id: &str) -> serde_json::Value {
