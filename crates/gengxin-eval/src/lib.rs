@@ -577,9 +577,16 @@ pub async fn life_circle(store: &dyn Store, at: DateTime<Utc>) -> Result<Outcome
         counts.0 += ins.len();
         counts.1 += upd.len();
         counts.2 += del.len();
-        edit.insert.push((layer, ins));
-        edit.update.push((layer, upd));
-        edit.delete.push((layer, del));
+        // Only non-empty lists: an empty one would stamp the layer's gpkg_contents with "now".
+        if !ins.is_empty() {
+            edit.insert.push((layer, ins));
+        }
+        if !upd.is_empty() {
+            edit.update.push((layer, upd));
+        }
+        if !del.is_empty() {
+            edit.delete.push((layer, del));
+        }
     }
     if counts.0 + counts.1 + counts.2 > 0 {
         store.apply(edit).await?;
