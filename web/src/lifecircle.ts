@@ -5,6 +5,7 @@ import { reactive, shallowRef } from 'vue'
 import * as api from './api/client'
 import type { Isochrones, LifeCircleReport, LifeCircleRun } from './api/client'
 import { LC_SCORE_STOPS } from './map/style'
+import { isUnauthenticated, sessionLost } from './auth'
 
 export type Tier = '5min' | '10min' | '15min'
 export const TIERS: Tier[] = ['5min', '10min', '15min']
@@ -58,6 +59,7 @@ export async function runEvaluation() {
     if (lc.report) void loadReport(lc.report.code)
   } catch (e) {
     lc.runError = e instanceof Error ? e.message : String(e)
+    if (isUnauthenticated(e)) sessionLost()
   } finally {
     lc.running = false
   }

@@ -5,6 +5,7 @@ import { computed, reactive, shallowRef, watch } from 'vue'
 import * as api from './api/client'
 import type { ErrorAt, Feature, Geometry, OgcCollection, Queryable, SavedQuery } from './api/client'
 import { ApiFailure } from './api/client'
+import { auth, isUnauthenticated, sessionLost } from './auth'
 import { bbox, unionBbox } from './geo'
 import { buildFilter, errorIndex, spatialText, type Condition, type Spatial } from './cql2'
 import { fitTo, pick, state } from './store'
@@ -345,15 +346,38 @@ function fitResults() {
   if (box) fitTo(box)
 }
 
+let savedSeq = 0
+
+/// The signed-in user's saved queries (none for the public).
 export async function loadSaved() {
+  const my = ++savedSeq
+  if (!auth.user) {
+    forgetSaved()
+    return
+  }
   try {
-    query.saved = await api.savedQueries()
+    const list = await api.savedQueries()
+    if (my !== savedSeq) return
+    query.saved = list
     query.savedError = ''
   } catch (e) {
-    query.savedError = e instanceof Error ? e.message : String(e)
+    if (my !== savedSeq) return
+    query.saved = []
+    if (isUnauthenticated(e)) {
+      query.savedError = ''
+      sessionLost()
+    } else query.savedError = e instanceof Error ? e.message : String(e)
   } finally {
-    query.savedLoaded = true
+    if (my === savedSeq) query.savedLoaded = true
   }
+}
+
+/// Forgets the saved queries (signed out, or another user signed in).
+export function forgetSaved() {
+  savedSeq++
+  query.saved = []
+  query.savedLoaded = false
+  query.savedError = ''
 }
 
 /// Saves the builder's query; a refused filter comes back as the builder's error.
@@ -371,6 +395,7 @@ export async function saveCurrent(name: string, note: string): Promise<boolean> 
     return true
   } catch (e) {
     query.error = failureOf(e, query.text)
+    if (isUnauthenticated(e)) sessionLost()
     return false
   }
 }
@@ -380,7 +405,8 @@ export async function deleteSaved(id: string) {
     await api.deleteSavedQuery(id)
     query.saved = query.saved.filter((s) => s.id !== id)
   } catch (e) {
-    query.savedError = e instanceof Error ? e.message : String(e)
+    if (isUnauthenticated(e)) sessionLost()
+    else query.savedError = e instanceof Error ? e.message : String(e)
   }
 }
 

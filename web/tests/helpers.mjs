@@ -1,6 +1,8 @@
 // Shared by the browser tests: the server URL, a Chromium launcher (Debian's /usr/bin/chromium
 // through playwright-core; no browser download), a page that records console errors and tile
-// answers, waits on the map, a PNG decoder for screenshots and small geometry helpers.
+// answers, waits on the map, signing in through the header's form (with an RFC 6238 code for the
+// city administrator), a PNG decoder for screenshots and small geometry helpers.
+import { createHmac } from 'node:crypto'
 import { createServer, request as httpRequest } from 'node:http'
 import { mkdirSync, readFileSync, existsSync, statSync } from 'node:fs'
 import { dirname, extname, join, normalize, resolve } from 'node:path'
@@ -133,7 +135,11 @@ export async function openPage(browser, url, viewport, { lang } = {}) {
   const errors = []
   const tiles = []
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console.error: ${m.text()} (${m.location().url ?? ''})`)
+    if (m.type() !== 'error') return
+    const where = m.location().url ?? ''
+    // On start the page asks who is signed in; the public's answer is 401, not an error.
+    if (/status of 401/.test(m.text()) && /\/api\/auth\/me(\?|$)/.test(where)) return
+    errors.push(`console.error: ${m.text()} (${where})`)
   })
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`))
   page.on('requestfailed', (r) => {
@@ -174,6 +180,128 @@ export async function screenshot(page, name) {
   const path = join(SCREENSHOT_DIR, name)
   await page.screenshot({ path, timeout: LONG })
   return path
+}
+
+// --- Accounts -------------------------------------------------------------------------------
+
+/// The demo's accounts (the city administrator also sends a TOTP code).
+export const ACCOUNTS = {
+  admin: { password: 'Crane-Tower-2026', totpSecret: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' },
+  leader: { password: 'East-Lake-2026' },
+  wuchang: { password: 'Han-River-2026' },
+  entity: { password: 'Hubu-Alley-2026' },
+  worker: { password: 'Guiyuan-Temple-26' },
+}
+
+/// RFC 4648 base32 (no padding needed).
+export function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  const clean = text.toUpperCase().replace(/[\s=]/g, '')
+  const out = []
+  let bits = 0
+  let value = 0
+  for (const ch of clean) {
+    const v = alphabet.indexOf(ch)
+    if (v < 0) throw new Error(`not base32: ${ch}`)
+    value = (value << 5) | v
+    bits += 5
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff)
+      bits -= 8
+    }
+  }
+  return Buffer.from(out)
+}
+
+/// The RFC 6238 code (HMAC-SHA1, 30 s steps, 6 digits) of a base32 secret at a 30-second step.
+export function totpAt(secretB32, step) {
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(step))
+  const mac = createHmac('sha1', base32Decode(secretB32)).update(counter).digest()
+  const o = mac[mac.length - 1] & 0x0f
+  const n = (mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000
+  return String(n).padStart(6, '0')
+}
+
+/// The current code of a base32 secret.
+export function totp(secretB32, unixMs = Date.now()) {
+  return totpAt(secretB32, Math.floor(unixMs / 30_000))
+}
+
+/// The last TOTP step this process signed in with: the server refuses a code twice.
+let lastTotpStep = -1
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/// Signs in through the header's form as one of ACCOUNTS and waits until the header shows the
+/// user. `errors` (from openPage): the 401s of refused one-time codes that were retried are
+/// taken out of it.
+export async function signIn(page, username, { errors } = {}) {
+  const account = ACCOUNTS[username]
+  if (!account) throw new Error(`no demo account ${username}`)
+  const tries = account.totpSecret ? 3 : 1
+  for (let i = 0; i < tries; i++) {
+    let step = -1
+    if (account.totpSecret) {
+      // A fresh step with a few seconds left (a code is accepted once).
+      for (;;) {
+        const now = Date.now()
+        step = Math.floor(now / 30_000)
+        const left = (step + 1) * 30_000 - now
+        if (step > lastTotpStep && left > 3000) break
+        await sleep(left + 200)
+      }
+    }
+    if (!(await page.isVisible('[data-testid="signin-form"]'))) await page.click('[data-testid="signin-open"]')
+    await page.fill('[data-testid="signin-username"]', username)
+    await page.fill('[data-testid="signin-password"]', account.password)
+    await page.fill('[data-testid="signin-totp"]', account.totpSecret ? totpAt(account.totpSecret, step) : '')
+    const before = errors?.length ?? 0
+    await page.click('[data-testid="signin-submit"]')
+    await page.waitForFunction(
+      (u) =>
+        document.querySelector('[data-testid="account"]')?.dataset.user === u ||
+        !!document.querySelector('[data-testid="signin-error"]'),
+      username,
+      { timeout: LONG, polling: 100 },
+    )
+    if (account.totpSecret) lastTotpStep = step
+    if ((await page.getAttribute('[data-testid="account"]', 'data-user')) === username) return
+    const why = (await page.textContent('[data-testid="signin-error"]'))?.trim()
+    if (i === tries - 1) throw new Error(`could not sign in as ${username}: ${why}`)
+    // Probably a code already used (by an earlier run): try the next step.
+    if (errors) {
+      const added = errors.splice(before)
+      errors.push(...added.filter((e) => !(/status of 401/.test(e) && /\/api\/auth\/login/.test(e))))
+    }
+  }
+}
+
+/// Signs out through the header and waits for the 登录 button.
+export async function signOut(page) {
+  await page.click('[data-testid="signout"]')
+  await page.locator('[data-testid="signin-open"]').waitFor({ state: 'visible', timeout: LONG })
+}
+
+/// A JSON request made by the page itself, with its session cookie (and the CSRF token for a
+/// change): what the signed-in user gets. Throws on a non-2xx answer.
+export async function pageApi(page, path, { method = 'GET', body } = {}) {
+  const r = await page.evaluate(
+    async ([p, m, b]) => {
+      const headers = { Accept: 'application/json' }
+      if (m !== 'GET') {
+        const me = await fetch('/api/auth/me').then((x) => (x.ok ? x.json() : null))
+        if (me) headers['X-CSRF-Token'] = me.csrf
+      }
+      if (b !== undefined) headers['Content-Type'] = 'application/json'
+      const res = await fetch(p, { method: m, headers, body: b === undefined ? undefined : JSON.stringify(b) })
+      const text = await res.text()
+      return { status: res.status, text }
+    },
+    [path, method, body],
+  )
+  if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${r.text}`)
+  return r.text ? JSON.parse(r.text) : null
 }
 
 // --- Pixels ---------------------------------------------------------------------------------

@@ -12,8 +12,11 @@ import {
   interiorPoint,
   launch,
   openPage,
+  pageApi,
   pixelStats,
   screenshot,
+  signIn,
+  signOut,
   waitMapIdle,
   waitMapSettled,
 } from './helpers.mjs'
@@ -43,6 +46,7 @@ function assertNoErrors(errors, allowed = []) {
 
 /// The browser logs a 4xx answer as a console error; a test that provokes one allows it.
 const BAD_REQUEST = /status of 400/
+const UNAUTHENTICATED = /status of 401/
 
 /// Waits until an element's data-value is the given value.
 async function waitValue(page, testid, value) {
@@ -274,12 +278,14 @@ describe('Gengxin web application', () => {
   test('a renewal object opens its detail with projects; Esc closes it', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
     try {
+      // Projects are for signed-in users (the public is asked to sign in).
+      await signIn(page, 'leader', { errors })
       const objects = await api(`/api/layers/renewal_objects/features?district_code=${WUCHANG}&limit=1000`)
       assert.ok(objects.features.length > 0, 'no renewal objects in 武昌区')
       // Prefer an object with a project.
       let target = objects.features[0]
       for (const o of objects.features.slice(0, 30)) {
-        const ps = await api(`/api/layers/projects/features?renewal_object_id=${encodeURIComponent(o.id)}`)
+        const ps = await pageApi(page, `/api/layers/projects/features?renewal_object_id=${encodeURIComponent(o.id)}`)
         if (ps.features.length) {
           target = o
           break
@@ -298,7 +304,7 @@ describe('Gengxin web application', () => {
         await page.waitForFunction(() => document.querySelector('[data-testid="detail-panel"] .gen-mark'))
         assert.match(await panel.locator('.gen-mark').first().textContent(), /生成数据/)
       }
-      const projects = await api(`/api/layers/projects/features?renewal_object_id=${encodeURIComponent(target.id)}`)
+      const projects = await pageApi(page, `/api/layers/projects/features?renewal_object_id=${encodeURIComponent(target.id)}`)
       if (projects.features.length) {
         await page.waitForSelector('[data-testid="detail-panel"] [data-testid="project"] [role="progressbar"]')
       }
@@ -331,6 +337,50 @@ describe('Gengxin web application', () => {
       await page.waitForFunction(() => document.documentElement.lang === 'zh-CN')
       assert.equal(await title(), '城市更新精细化管理决策系统')
       assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('accounts: a wrong password is refused, the leader signs in and sees progress, 退出 signs out', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      // Signed out: the header offers 登录 and the progress tab asks to sign in.
+      await page.locator('[data-testid="signin-open"]').waitFor({ state: 'visible' })
+      assert.equal((await page.textContent('[data-testid="signin-open"]')).trim(), '登录')
+      await page.click('#tab-progress')
+      await page.locator('[data-testid="progress-signin"]').waitFor({ state: 'visible' })
+      assert.match(await page.textContent('[data-testid="progress-signin"]'), /请先登录/)
+
+      // A wrong password: a Chinese message, still signed out.
+      await page.click('[data-testid="signin-open"]')
+      await page.fill('[data-testid="signin-username"]', 'leader')
+      await page.fill('[data-testid="signin-password"]', 'not-the-password')
+      await page.click('[data-testid="signin-submit"]')
+      await page.locator('[data-testid="signin-error"]').waitFor({ state: 'visible' })
+      assert.match(await page.textContent('[data-testid="signin-error"]'), /用户名或密码错误/)
+      assert.equal(await page.getAttribute('[data-testid="account"]', 'data-user'), '')
+      assert.equal(await page.locator('[data-testid="signout"]').count(), 0)
+      assert.equal(await page.evaluate(() => fetch('/api/auth/me').then((r) => r.status)), 401)
+
+      // The city leader: name and role in the header, and the progress table loads.
+      await signIn(page, 'leader', { errors })
+      const me = await pageApi(page, '/api/auth/me')
+      assert.equal(me.role, 'city_leader')
+      assert.equal((await page.textContent('[data-testid="account-name"]')).trim(), me.display_name || me.username)
+      assert.equal((await page.textContent('[data-testid="account-role"]')).trim(), '市级领导')
+      await page.locator('[data-testid="progress-table"]').waitFor({ state: 'visible' })
+      assert.equal(await page.locator('[data-testid="progress-signin"]').count(), 0)
+      await screenshot(page, 'desktop-signed-in.png')
+
+      // 退出: signed out on the server too, and the panel asks to sign in again.
+      assert.equal((await page.textContent('[data-testid="signout"]')).trim(), '退出')
+      await signOut(page)
+      assert.equal(await page.getAttribute('[data-testid="account"]', 'data-user'), '')
+      await page.locator('[data-testid="progress-signin"]').waitFor({ state: 'visible' })
+      assert.equal(await page.locator('[data-testid="progress-row"]').count(), 0)
+      assert.equal(await page.evaluate(() => fetch('/api/auth/me').then((r) => r.status)), 401)
+      assertNoErrors(errors, [UNAUTHENTICATED])
     } finally {
       await context.close()
     }
@@ -759,6 +809,8 @@ describe('Gengxin web application', () => {
   test('saved queries: save the current query, it is listed, run and delete it', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
     try {
+      // Saved queries are the signed-in user's own.
+      await signIn(page, 'leader', { errors })
       await buildParcelQuery(page)
       const name = `测试查询 ${Date.now()}`
       await page.click('[data-testid="save-query"]')
@@ -766,7 +818,7 @@ describe('Gengxin web application', () => {
       await page.click('[data-testid="save-confirm"]')
       const item = page.locator('[data-testid="saved-query"]', { hasText: name })
       await item.waitFor({ state: 'visible' })
-      const mine = (await api('/api/saved-queries')).find((q) => q.name === name)
+      const mine = (await pageApi(page, '/api/saved-queries')).find((q) => q.name === name)
       assert.ok(mine, 'the saved query is not on the server')
       assert.equal(mine.collection, 'parcels')
       assert.equal(mine.filter, PARCEL_FILTER)
@@ -781,7 +833,10 @@ describe('Gengxin web application', () => {
 
       await item.locator('[data-testid="saved-delete"]').click()
       await item.waitFor({ state: 'detached' })
-      assert.ok(!(await api('/api/saved-queries')).some((q) => q.id === mine.id), 'the deleted query is still on the server')
+      assert.ok(
+        !(await pageApi(page, '/api/saved-queries')).some((q) => q.id === mine.id),
+        'the deleted query is still on the server',
+      )
       assertNoErrors(errors)
     } finally {
       await context.close()
@@ -791,8 +846,10 @@ describe('Gengxin web application', () => {
   test('progress (进度): lagging only lists projects behind plan, as many as the API says', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
     try {
-      const all = await api('/api/progress?limit=1')
-      const lagging = await api('/api/progress?lagging=true&limit=5000')
+      // Progress is for signed-in users; the city leader sees every project.
+      await signIn(page, 'leader', { errors })
+      const all = await pageApi(page, '/api/progress?limit=1')
+      const lagging = await pageApi(page, '/api/progress?lagging=true&limit=5000')
       assert.ok(lagging.numberMatched > 0, 'no project lags behind plan')
       await page.click('#tab-progress')
       await page.locator('[data-testid="progress-panel"]').waitFor({ state: 'visible' })
@@ -941,12 +998,17 @@ describe('Gengxin web application', () => {
       assert.match(await page.textContent('[data-testid="lc-iso-error"]'), /no road within 300 m/)
       await page.locator('[data-testid="lc-no-community"]').waitFor({ state: 'visible' })
 
+      // 运行评价 is for the city administrator: signed out the button is off and says so.
+      assert.equal(await page.isDisabled('[data-testid="lc-run"]'), true)
+      await page.locator('[data-testid="lc-run-signin"]').waitFor({ state: 'visible' })
+      await signIn(page, 'admin', { errors })
+      await page.locator('[data-testid="lc-run-signin"]').waitFor({ state: 'detached' })
       // 运行评价: a spinner, then the city scores and the largest gaps of the run.
       await page.click('[data-testid="lc-run"]')
       await page.locator('[data-testid="lc-run-result"]').waitFor({ state: 'visible', timeout: LONG })
       assert.equal(await page.isDisabled('[data-testid="lc-run"]'), false)
       const city = await page.$$eval('[data-testid="lc-city-score"]', (ls) => ls.map((l) => [l.dataset.tier, Number(l.dataset.value)]))
-      const run = await fetch(`${GENGXIN_URL}/api/life-circle/evaluate`, { method: 'POST' }).then((r) => r.json())
+      const run = await pageApi(page, '/api/life-circle/evaluate', { method: 'POST' })
       assert.deepEqual(city, run.city_scores)
       assert.deepEqual(city.map(([t]) => t), ['5min', '10min', '15min'])
       const cityGaps = await page.$$eval('[data-testid="lc-city-gap"]', (gs) => gs.map((g) => g.textContent.trim()))

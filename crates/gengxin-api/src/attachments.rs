@@ -27,11 +27,20 @@ fn rfc8187(name: &str) -> String {
     ))]
 pub async fn download(
     State(s): State<AppState>,
+    who: crate::auth::Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let (meta, bytes) = s
+    let layer = gengxin_model::Layer::by_id(gengxin_model::LayerId::Attachments);
+    let visible = crate::guard::Visible::of(&s, &who, layer).await?;
+    let meta = s
         .store
-        .attachment(&id)
+        .get(layer.id, &id)
+        .await?
+        .filter(|m| visible.sees(m))
+        .ok_or_else(|| ApiError::not_found(format!("no attachment {id}")))?;
+    let (_, bytes) = s
+        .store
+        .attachment(&meta.id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no attachment {id}")))?;
     let media = meta

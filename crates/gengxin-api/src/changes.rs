@@ -52,12 +52,26 @@ impl From<Change> for ChangeEvent {
 ))]
 pub async fn stream(
     State(s): State<AppState>,
+    who: crate::auth::Who,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let events = BroadcastStream::new(s.store.changes()).map(|c| {
+    let events = BroadcastStream::new(s.store.changes()).filter_map(move |c| {
         // A client too slow to keep up has missed some: tell it so.
-        let c = c.unwrap_or(Change::Unknown);
+        let c = match c.unwrap_or(Change::Unknown) {
+            // Only layers the caller may read, and ids only where it sees every row.
+            Change::Features { layer, ids } => {
+                let l = gengxin_model::Layer::by_id(layer);
+                gengxin_auth::policy::can_read_layer(&who.caller, l).ok()?;
+                let all = l.access == gengxin_model::Access::Public
+                    || who.caller.as_ref().is_some_and(|p| p.role.citywide());
+                Change::Features {
+                    layer,
+                    ids: if all { ids } else { Vec::new() },
+                }
+            }
+            Change::Unknown => Change::Unknown,
+        };
         let data = serde_json::to_string(&ChangeEvent::from(c)).expect("serialisable");
-        Ok(Event::default().event("change").data(data))
+        Some(Ok(Event::default().event("change").data(data)))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -13,9 +13,13 @@ use chrono::Utc;
 use gengxin_model::{Feature, Value};
 use serde_json::Map;
 
+use crate::auth::{Who, allow};
 use crate::extract::ApiPath;
 use crate::features::{feature_json, layer};
+use crate::guard::Visible;
 use crate::{ApiError, AppState};
+use gengxin_auth::policy::{self, Denied, RowScope};
+use gengxin_store::Edit;
 
 /// Provenance of features entered through the API without one.
 pub const MANUAL: &str = "manual";
@@ -142,10 +146,18 @@ fn build(mut f: Feature, parsed: Parsed) -> Result<Feature, ApiError> {
     ))]
 pub async fn create(
     State(s): State<AppState>,
+    who: Who,
     ApiPath(layer_name): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let layer = layer(&layer_name)?;
+    allow(
+        policy::can_write_row(&who.caller, layer, &RowScope::default()).or_else(|d| match d {
+            // A scoped writer: decided on the row below.
+            Denied::Forbidden => Ok(()),
+            d => Err(d),
+        }),
+    )?;
     let parsed = parse(&body)?;
     let id = parsed
         .id
@@ -153,7 +165,24 @@ pub async fn create(
         .ok_or_else(|| ApiError::bad_request("a new feature needs an id"))?;
     let provenance = parsed.provenance.clone().unwrap_or_else(|| MANUAL.into());
     let f = build(Feature::new(id.clone(), provenance, Utc::now()), parsed)?;
-    s.store.insert(vec![(layer.id, vec![f])]).await?;
+    let visible = Visible::of(&s, &who, layer).await?;
+    allow(policy::can_write_row(
+        &who.caller,
+        layer,
+        &visible.scope(&f),
+    ))?;
+    write(
+        &s,
+        &who,
+        layer,
+        None,
+        Some(&f),
+        Edit {
+            insert: vec![(layer.id, vec![f.clone()])],
+            ..Edit::default()
+        },
+    )
+    .await?;
     let stored = s
         .store
         .get(layer.id, &id)
@@ -176,6 +205,7 @@ pub async fn create(
     ))]
 pub async fn replace(
     State(s): State<AppState>,
+    who: Who,
     ApiPath((layer_name, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -189,11 +219,7 @@ pub async fn replace(
             parsed.id.unwrap_or_default()
         )));
     }
-    let current = s
-        .store
-        .get(layer.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{}/{id} does not exist", layer.name)))?;
+    let current = visible_row(&s, &who, layer, &id).await?;
     let mut f = Feature::new(
         id.clone(),
         parsed
@@ -205,7 +231,29 @@ pub async fn replace(
     f.updated_at = Utc::now().max(current.updated_at);
     f.version = version;
     let f = build(f, parsed)?;
-    s.store.update(vec![(layer.id, vec![f])]).await?;
+    let visible = Visible::of(&s, &who, layer).await?;
+    allow(policy::can_write_row(
+        &who.caller,
+        layer,
+        &visible.scope(&current),
+    ))?;
+    allow(policy::can_write_row(
+        &who.caller,
+        layer,
+        &visible.scope(&f),
+    ))?;
+    write(
+        &s,
+        &who,
+        layer,
+        Some(&current),
+        Some(&f),
+        Edit {
+            update: vec![(layer.id, vec![f.clone()])],
+            ..Edit::default()
+        },
+    )
+    .await?;
     let stored =
         s.store.get(layer.id, &id).await?.ok_or_else(|| {
             ApiError::not_found(format!("{}/{id} was deleted meanwhile", layer.name))
@@ -225,13 +273,80 @@ pub async fn replace(
     ))]
 pub async fn delete(
     State(s): State<AppState>,
+    who: Who,
     ApiPath((layer_name, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let layer = layer(&layer_name)?;
     let version = if_match(&headers)?;
-    s.store
-        .delete(vec![(layer.id, vec![(id, version)])])
-        .await?;
+    let current = visible_row(&s, &who, layer, &id).await?;
+    let visible = Visible::of(&s, &who, layer).await?;
+    allow(policy::can_write_row(
+        &who.caller,
+        layer,
+        &visible.scope(&current),
+    ))?;
+    let mut gone = current.clone();
+    gone.version = version;
+    write(
+        &s,
+        &who,
+        layer,
+        Some(&gone),
+        None,
+        Edit {
+            delete: vec![(layer.id, vec![(id, version)])],
+            ..Edit::default()
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The stored row if the caller may see it; otherwise, as if it did not exist, 404 (a caller
+/// without the layer gets the layer's 401/403 first).
+async fn visible_row(
+    s: &AppState,
+    who: &Who,
+    layer: &'static gengxin_model::Layer,
+    id: &str,
+) -> Result<Feature, ApiError> {
+    allow(
+        policy::can_write_row(&who.caller, layer, &RowScope::default()).or_else(|d| match d {
+            Denied::Forbidden => Ok(()),
+            d => Err(d),
+        }),
+    )?;
+    let visible = Visible::of(s, who, layer).await?;
+    s.store
+        .get(layer.id, id)
+        .await?
+        .filter(|f| visible.sees(f))
+        .ok_or_else(|| ApiError::not_found(format!("{}/{id} does not exist", layer.name)))
+}
+
+/// Applies a direct edit of one row with its history entry (who, when, the row before and
+/// after) and its audit record, all in one transaction.
+async fn write(
+    s: &AppState,
+    who: &Who,
+    layer: &'static gengxin_model::Layer,
+    before: Option<&Feature>,
+    after: Option<&Feature>,
+    mut edit: Edit,
+) -> Result<(), ApiError> {
+    let id = before.or(after).map(|f| f.id.clone()).unwrap_or_default();
+    let entry = crate::history::entry(layer, &id, before, after, &who.actor(), None);
+    edit.insert
+        .push((gengxin_model::LayerId::RecordHistory, vec![entry]));
+    let mut rec = crate::audit::record(who, "write", "ok");
+    rec.target_layer = layer.name.into();
+    rec.target_id = id;
+    rec.detail = match (before, after) {
+        (None, _) => "created".into(),
+        (Some(_), Some(_)) => "replaced".into(),
+        (Some(_), None) => "deleted".into(),
+    };
+    crate::audit::apply(s, edit, vec![rec]).await?;
+    Ok(())
 }

@@ -27,7 +27,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: `bad_request`, `not_found`, `method_not_allowed`, `invalid_feature`,
     /// `invalid_file`, `invalid_filter`, `filter_too_expensive`, `conflict`, `precondition_required`, `payload_too_large`,
-    /// `store_unavailable`, `internal`.
+    /// `store_unavailable`, `unauthenticated`, `totp_required`, `forbidden`, `csrf`,
+    /// `too_many_requests`, `internal`.
     pub code: &'static str,
     pub message: String,
     /// Where in the request the error is, when it is inside a parameter (a query filter).
@@ -96,6 +97,43 @@ impl ApiError {
             at: None,
         }
     }
+    /// Not signed in (or the credentials are wrong): `401 unauthenticated`, or another code
+    /// that says what is missing (`totp_required`).
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code,
+            message: message.into(),
+            at: None,
+        }
+    }
+    /// Signed in, but not allowed: `403 forbidden` (or `csrf` for a missing CSRF token).
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code,
+            message: message.into(),
+            at: None,
+        }
+    }
+    /// `409 conflict`: the object changed state under the request.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: message.into(),
+            at: None,
+        }
+    }
+    /// `429 too_many_requests`.
+    pub fn too_many(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too_many_requests",
+            message: message.into(),
+            at: None,
+        }
+    }
     pub fn method_not_allowed() -> Self {
         ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -151,7 +189,8 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_feature"),
             StoreError::Duplicate { .. }
             | StoreError::Conflict { .. }
-            | StoreError::NotEmpty(_) => (StatusCode::CONFLICT, "conflict"),
+            | StoreError::NotEmpty(_)
+            | StoreError::AppendOnly { .. } => (StatusCode::CONFLICT, "conflict"),
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             StoreError::UnknownField { .. } | StoreError::BadQuery(_) => {
                 (StatusCode::BAD_REQUEST, "bad_request")

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, json};
 use utoipa::ToSchema;
 
+use crate::auth::Who;
 use crate::extract::ApiPath;
+use crate::guard::Visible;
 use crate::{ApiError, AppState};
 
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -53,9 +55,12 @@ pub struct LayerInfo {
 
 /// Every layer of both databases, with fields, code lists and feature counts.
 #[utoipa::path(get, path = "/api/layers", responses((status = 200, body = Vec<LayerInfo>)))]
-pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, ApiError> {
+pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<LayerInfo>>, ApiError> {
     let mut out = Vec::new();
     for l in catalogue() {
+        if gengxin_auth::policy::can_read_layer(&who.caller, l).is_err() {
+            continue;
+        }
         if matches!(l.id, LayerId::CustomFeatures | LayerId::CustomRows) {
             // Served as the custom layers they hold, below.
             continue;
@@ -66,7 +71,7 @@ pub async fn layers(State(s): State<AppState>) -> Result<Json<Vec<LayerInfo>>, A
             title_zh: l.zh.into(),
             title_en: l.en.into(),
             geometry_type: l.geometry.map(|g| g.ogc_name()),
-            personal: l.personal,
+            personal: l.personal(),
             count: s.counts.count(&*s.store, l.id).await?,
             fields: l
                 .fields
@@ -220,12 +225,14 @@ pub(crate) fn parse_value(layer: &Layer, name: &str, raw: &str) -> Result<Value,
     ))]
 pub async fn features(
     State(s): State<AppState>,
+    who: Who,
     ApiPath(layer_name): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(layer) = Layer::by_name(&layer_name) else {
         return custom_features(s, &layer_name, raw).await;
     };
+    let visible = Visible::of(&s, &who, layer).await?;
     let mut q = Query {
         limit: Some(DEFAULT_LIMIT),
         ..Query::default()
@@ -266,16 +273,29 @@ pub async fn features(
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     let found = s.store.query(layer.id, q).await?;
+    // A page is cut before filtering, so a scoped caller may get short pages; `next` still
+    // follows the unfiltered last id, so paging reaches every visible row.
+    let last_id = found
+        .last()
+        .map(|f| f.id.clone())
+        .filter(|_| found.len() == limit);
+    let shown: Vec<&Feature> = found.iter().filter(|f| visible.sees(f)).collect();
+    if layer.personal() && !shown.is_empty() {
+        let mut rec = crate::audit::record(&who, "read_personal", "ok");
+        rec.target_layer = layer.name.into();
+        rec.detail = format!("{} rows", shown.len());
+        crate::audit::append(&s, vec![rec]).await?;
+    }
     let mut body = json!({
         "type": "FeatureCollection",
-        "numberReturned": found.len(),
-        "features": found.iter().map(feature_json).collect::<Vec<_>>(),
+        "numberReturned": shown.len(),
+        "features": shown.iter().map(|f| feature_json(f)).collect::<Vec<_>>(),
     });
-    if let Some(last) = found.last().filter(|_| found.len() == limit) {
+    if let Some(last) = last_id {
         let mut qs = form_urlencoded::Serializer::new(String::new());
         qs.extend_pairs(passthrough.iter());
         qs.append_pair("limit", &limit.to_string());
-        qs.append_pair("after", &last.id);
+        qs.append_pair("after", &last);
         body["next"] = json!(format!(
             "/api/layers/{}/features?{}",
             layer.name,
@@ -346,10 +366,28 @@ async fn custom_features(
     ))]
 pub async fn feature(
     State(s): State<AppState>,
+    who: Who,
     ApiPath((layer_name, id)): ApiPath<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
     let f = match Layer::by_name(&layer_name) {
-        Some(layer) => s.store.get(layer.id, &id).await?,
+        Some(layer) => {
+            let visible = Visible::of(&s, &who, layer).await?;
+            // Out of scope reads as absent: no one learns what exists outside their scope.
+            let f = s
+                .store
+                .get(layer.id, &id)
+                .await?
+                .filter(|f| visible.sees(f));
+            if layer.personal()
+                && let Some(f) = &f
+            {
+                let mut rec = crate::audit::record(&who, "read_personal", "ok");
+                rec.target_layer = layer.name.into();
+                rec.target_id = f.id.clone();
+                crate::audit::append(&s, vec![rec]).await?;
+            }
+            f
+        }
         None => {
             let c = gengxin_io::custom::get(&*s.store, &layer_name)
                 .await?

@@ -14,6 +14,7 @@ use gengxin_model::LayerId;
 use gengxin_store::Query;
 use serde_json::json;
 
+use crate::auth::{Who, allow};
 use crate::extract::{ApiPath, params};
 use crate::{ApiError, AppState};
 
@@ -48,11 +49,13 @@ fn flag(v: &str, name: &str) -> Result<bool, ApiError> {
     ))]
 pub async fn upload(
     State(s): State<AppState>,
+    who: Who,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let admin = allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let mut opts = ImportOptions {
-        user: "api".into(),
+        user: admin.username.clone(),
         read: ReadOptions::default(),
         ..ImportOptions::default()
     };
@@ -122,7 +125,11 @@ fn internal(e: &dyn std::fmt::Display) -> ApiError {
 
 /// Every recorded import, newest last (by id).
 #[utoipa::path(get, path = "/api/imports", responses((status = 200, body = Object)))]
-pub async fn list(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    who: Who,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let rows = s.store.query(LayerId::Imports, Query::default()).await?;
     let items: Vec<serde_json::Value> = rows
         .iter()
@@ -150,9 +157,16 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<serde_json::Value>, 
     ))]
 pub async fn undo(
     State(s): State<AppState>,
+    who: Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let removed = gengxin_io::import::undo(&*s.store, &id).await?;
+    let mut rec = crate::audit::record(&who, "write", "ok");
+    rec.target_layer = "imports".into();
+    rec.target_id = id.clone();
+    rec.detail = format!("import undone, {removed} features removed");
+    crate::audit::append(&s, vec![rec]).await?;
     Ok(Json(json!({ "import_id": id, "removed": removed })))
 }
 
@@ -171,9 +185,11 @@ pub async fn undo(
     ))]
 pub async fn export(
     State(s): State<AppState>,
+    who: Who,
     ApiPath(layer): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    export_allowed(&s, &who, &layer).await?;
     let mut format = None;
     let mut query = Query::default();
     for (k, v) in params(raw) {
@@ -189,6 +205,28 @@ pub async fn export(
     let format = format.ok_or_else(|| ApiError::bad_request("format is required"))?;
     let table = gengxin_io::export::load(&*s.store, &layer, query).await?;
     file_response(table, format).await
+}
+
+/// Exports of a layer: anyone for public layers; scoped and personal layers only for the city
+/// roles that see every row of them (a partial export would look complete). Exports of
+/// personal data are audited.
+pub(crate) async fn export_allowed(s: &AppState, who: &Who, name: &str) -> Result<(), ApiError> {
+    let Some(layer) = gengxin_model::Layer::by_name(name) else {
+        return Ok(()); // a custom layer: public
+    };
+    allow(gengxin_auth::policy::can_read_layer(&who.caller, layer))?;
+    if layer.access == gengxin_model::Access::Public {
+        return Ok(());
+    }
+    if !who.caller.as_ref().is_some_and(|p| p.role.citywide()) {
+        return Err(crate::auth::denied(gengxin_auth::Denied::Forbidden));
+    }
+    let mut rec = crate::audit::record(who, "export", "ok");
+    rec.target_layer = layer.name.into();
+    if layer.personal() {
+        rec.action = "read_personal";
+    }
+    crate::audit::append(s, vec![rec]).await
 }
 
 /// An export format named by a request (`geojson`, `csv`, `xlsx`, `shp`, `gpkg`).

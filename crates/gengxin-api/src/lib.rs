@@ -7,12 +7,16 @@
 //! `gengxin-engine`); handlers parse, call the store, and shape the answer.
 
 mod attachments;
+mod audit;
+mod auth;
 mod changes;
 mod edit;
 mod error;
 mod extract;
 mod features;
 mod fonts;
+mod guard;
+mod history;
 mod imports;
 mod lifecircle;
 mod ogc;
@@ -54,6 +58,10 @@ pub struct AppState {
     pub retrieval: Arc<retrieval::Caches>,
     /// The walking network for isochrones; one life-circle evaluation at a time.
     pub life_circle: Arc<lifecircle::LifeCircle>,
+    /// Login throttling and cookie settings.
+    pub auth: Arc<auth::Auth>,
+    /// One audit-log writer at a time in this process (others retry on the chain head).
+    pub audit_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -68,10 +76,47 @@ fn tile_cache_bytes() -> usize {
 /// The whole HTTP application over one store. Unknown routes answer `404 not_found` and known
 /// routes asked with another method `405 method_not_allowed`, both in the JSON error shape.
 pub fn app(store: Arc<dyn Store>) -> Router {
+    let state = AppState {
+        counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
+        tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
+        glyphs: Arc::default(),
+        search: Arc::default(),
+        snapshots: Arc::new(snapshots::Snapshots::new(&*store)),
+        retrieval: Arc::default(),
+        life_circle: Arc::default(),
+        auth: Arc::default(),
+        audit_lock: Arc::default(),
+        store,
+    };
     Router::new()
         .route("/", get(page))
         .route("/assets/{*path}", get(asset))
         .route("/api/health", get(health))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/me", get(auth::me))
+        .route("/api/auth/password", post(auth::change_password))
+        .route(
+            "/api/auth/tokens",
+            get(auth::tokens).post(auth::create_token),
+        )
+        .route(
+            "/api/auth/tokens/{id}",
+            axum::routing::delete(auth::revoke_token),
+        )
+        .route("/api/admin/users", get(auth::users).post(auth::create_user))
+        .route(
+            "/api/admin/users/{username}",
+            axum::routing::put(auth::change_user),
+        )
+        .route(
+            "/api/admin/organisations",
+            get(auth::organisations).post(auth::create_organisation),
+        )
+        .route("/api/history/{layer}/{id}", get(history::history))
+        .route("/api/audit", get(audit::list))
+        .route("/api/audit/export", get(audit::export))
+        .route("/api/audit/verify", get(audit::check))
         .route("/api/openapi.json", get(openapi))
         .route("/api/units/{code}", get(units::unit))
         .route("/api/units/{code}/children", get(units::children))
@@ -130,16 +175,12 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
-        .with_state(AppState {
-            counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
-            tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
-            glyphs: Arc::default(),
-            search: Arc::default(),
-            snapshots: Arc::new(snapshots::Snapshots::new(&*store)),
-            retrieval: Arc::default(),
-            life_circle: Arc::default(),
-            store,
-        })
+        // Every request, routed or not, learns its caller first.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::resolve,
+        ))
+        .with_state(state)
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
         .layer(tower_http::compression::CompressionLayer::new())
 }
@@ -155,6 +196,22 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         asset,
         health,
         openapi,
+        auth::login,
+        auth::logout,
+        auth::me,
+        auth::change_password,
+        auth::create_token,
+        auth::tokens,
+        auth::revoke_token,
+        auth::users,
+        auth::create_user,
+        auth::change_user,
+        auth::organisations,
+        auth::create_organisation,
+        audit::list,
+        audit::export,
+        audit::check,
+        history::history,
         units::children,
         units::unit,
         features::layers,
@@ -196,6 +253,12 @@ pub fn app(store: Arc<dyn Store>) -> Router {
     ),
     components(schemas(
         Health,
+        auth::Login,
+        auth::PasswordChange,
+        auth::NewToken,
+        auth::NewUserBody,
+        auth::UserChange,
+        auth::NewOrganisation,
         units::UnitItem,
         features::LayerInfo,
         features::FieldInfo,

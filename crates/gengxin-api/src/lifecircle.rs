@@ -51,7 +51,11 @@ async fn walk(s: &AppState) -> Result<Arc<Walk>, ApiError> {
 /// that changed). Returns the run's summary: city scores per tier, gaps, rows written.
 #[utoipa::path(post, path = "/api/life-circle/evaluate",
     responses((status = 200, body = Object), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn evaluate(State(s): State<AppState>) -> Result<Json<Json_>, ApiError> {
+pub async fn evaluate(
+    State(s): State<AppState>,
+    who: crate::auth::Who,
+) -> Result<Json<Json_>, ApiError> {
+    crate::auth::allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let _one = s.life_circle.running.lock().await;
     let store = s.store.clone();
     // The evaluation is seconds of CPU work: keep it off the request threads.
@@ -61,6 +65,10 @@ pub async fn evaluate(State(s): State<AppState>) -> Result<Json<Json_>, ApiError
     })
     .await
     .map_err(|e| ApiError::internal(format!("the evaluation failed: {e}")))??;
+    let mut rec = crate::audit::record(&who, "write", "ok");
+    rec.target_layer = "life_circle_communities".into();
+    rec.detail = "life-circle evaluation".into();
+    crate::audit::append(&s, vec![rec]).await?;
     Ok(Json(serde_json::to_value(out).expect("serialisable")))
 }
 

@@ -13,13 +13,15 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use gengxin_model::{Feature, FieldType, Layer, LayerId, Value, catalogue};
+use gengxin_model::{Access, Feature, FieldType, Layer, LayerId, Value, catalogue};
 use gengxin_query::{Filter, Lang};
 use geo::Intersects;
 use serde_json::{Value as Json_, json};
 
+use crate::auth::Who;
 use crate::extract::{ApiPath, params};
 use crate::features::feature_json;
+use crate::guard::Visible;
 use crate::tiles::origin;
 use crate::{ApiError, AppState};
 
@@ -47,14 +49,10 @@ const CONFORMANCE: &[&str] = &[
 /// The layers served as collections.
 pub fn collection_layers() -> impl Iterator<Item = &'static Layer> {
     catalogue().iter().filter(|l| {
-        !l.personal
+        !matches!(l.access, Access::Personal | Access::System)
             && !matches!(
                 l.id,
-                LayerId::Imports
-                    | LayerId::CustomLayers
-                    | LayerId::CustomFeatures
-                    | LayerId::CustomRows
-                    | LayerId::SavedQueries
+                LayerId::CustomLayers | LayerId::CustomFeatures | LayerId::CustomRows
             )
     })
 }
@@ -119,11 +117,14 @@ fn collection_json(l: &Layer, o: &str, count: u64) -> Json_ {
 #[utoipa::path(get, path = "/ogc/collections", responses((status = 200, body = Object)))]
 pub async fn collections(
     State(s): State<AppState>,
+    who: Who,
     headers: HeaderMap,
 ) -> Result<Json<Json_>, ApiError> {
     let o = origin(&headers);
     let mut out = Vec::new();
-    for l in collection_layers() {
+    for l in
+        collection_layers().filter(|l| gengxin_auth::policy::can_read_layer(&who.caller, l).is_ok())
+    {
         out.push(collection_json(
             l,
             &o,
@@ -142,10 +143,12 @@ pub async fn collections(
     responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn one_collection(
     State(s): State<AppState>,
+    who: Who,
     headers: HeaderMap,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let l = collection(&name)?;
+    Visible::of(&s, &who, l).await?;
     let count = s.counts.count(&*s.store, l.id).await?;
     Ok(Json(collection_json(l, &origin(&headers), count)))
 }
@@ -156,10 +159,13 @@ pub async fn one_collection(
     responses((status = 200, description = "JSON Schema", content_type = "application/schema+json", body = Object),
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn queryables(
+    State(s): State<AppState>,
+    who: Who,
     headers: HeaderMap,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let l = collection(&name)?;
+    Visible::of(&s, &who, l).await?;
     let mut props = serde_json::Map::new();
     props.insert("id".into(), json!({"type": "string", "title": "标识"}));
     if let Some(g) = l.geometry {
@@ -435,13 +441,28 @@ pub(crate) fn feature_out(f: &Feature, properties: Option<&[String]>) -> Json_ {
     ))]
 pub async fn items(
     State(s): State<AppState>,
+    who: Who,
     headers: HeaderMap,
     ApiPath(name): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let l = collection(&name)?;
+    let visible = Visible::of(&s, &who, l).await?;
     let q = parse_items_query(l, raw)?;
-    let snapshot = s.snapshots.get(&*s.store, l.id).await?;
+    if q.format.is_some() {
+        crate::imports::export_allowed(&s, &who, l.name).await?;
+    }
+    let mut snapshot = s.snapshots.get(&*s.store, l.id).await?;
+    if !visible.all() {
+        // A scoped caller queries only the rows it may see.
+        let rows = snapshot
+            .features
+            .iter()
+            .filter(|f| visible.sees(f))
+            .cloned()
+            .collect();
+        snapshot = Arc::new(crate::snapshots::Snapshot::new(rows));
+    }
     let (skip, take) = match q.format {
         Some(_) => (0, MAX_EXPORT),
         None => (q.offset, q.limit),
@@ -504,14 +525,17 @@ pub async fn items(
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn item(
     State(s): State<AppState>,
+    who: Who,
     headers: HeaderMap,
     ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let l = collection(&name)?;
+    let visible = Visible::of(&s, &who, l).await?;
     let f = s
         .store
         .get(l.id, &id)
         .await?
+        .filter(|f| visible.sees(f))
         .ok_or_else(|| ApiError::not_found(format!("{name}/{id} does not exist")))?;
     let o = origin(&headers);
     let mut j = feature_json(&f);

@@ -395,8 +395,10 @@ fn status_json(p: &Feature, st: &ProjectStatus) -> Json_ {
     responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn progress(
     State(s): State<AppState>,
+    who: crate::auth::Who,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Json_>, ApiError> {
+    let visible = crate::guard::Visible::of(&s, &who, Layer::by_id(LayerId::Projects)).await?;
     let (mut as_of, mut stage, mut district, mut object) = (today(), None, None, None);
     let (mut lagging, mut min_lag, mut limit, mut offset) = (None, None, 100usize, 0usize);
     for (k, v) in params(raw) {
@@ -448,6 +450,7 @@ pub async fn progress(
         .projects
         .features
         .iter()
+        .filter(|p| visible.sees(p))
         .filter_map(|p| Some((p, pr.statuses.get(&p.id)?)))
         .filter(|(p, st)| {
             stage.as_ref().is_none_or(|s| &st.stage == s)

@@ -2,11 +2,11 @@
 //! the `saved_queries` layer, listed and deleted by its owner and run — as a page of GeoJSON or
 //! an export in any format — through `/ogc`.
 //!
-//! Until accounts exist (issue 8) the owner is the `X-Gengxin-User` header, or `anonymous`.
+//! The owner is the signed-in user; the public cannot save queries.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gengxin_model::{Feature, LayerId, Value};
 use gengxin_query::Lang;
@@ -14,18 +14,14 @@ use gengxin_store::Query;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
+use crate::auth::{Who, allow};
 use crate::extract::ApiPath;
 use crate::{ApiError, AppState};
 
 /// The user a request acts for.
-fn caller(headers: &HeaderMap) -> String {
-    headers
-        .get("x-gengxin-user")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| (1..=64).contains(&v.chars().count()))
-        .unwrap_or("anonymous")
-        .to_owned()
+/// The signed-in owner of saved queries; the public has none.
+fn caller(who: &Who) -> Result<String, ApiError> {
+    allow(gengxin_auth::policy::require_login(&who.caller)).map(|p| p.username.clone())
 }
 
 fn text(f: &Feature, k: &str) -> Option<String> {
@@ -66,23 +62,24 @@ fn run_link(f: &Feature, format: Option<&str>) -> String {
     )
 }
 
-async fn owned(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Feature, ApiError> {
+async fn owned(s: &AppState, who: &Who, id: &str) -> Result<Feature, ApiError> {
+    let owner = caller(who)?;
     s.store
         .get(LayerId::SavedQueries, id)
         .await?
-        .filter(|f| f.get("owner").as_str() == Some(caller(headers).as_str()))
+        .filter(|f| f.get("owner").as_str() == Some(owner.as_str()))
         .ok_or_else(|| ApiError::not_found(format!("you have no saved query {id}")))
 }
 
 /// The caller's saved queries, newest first.
 #[utoipa::path(get, path = "/api/saved-queries", operation_id = "list_saved_queries", responses((status = 200, body = Object)))]
-pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Json_>, ApiError> {
+pub async fn list(State(s): State<AppState>, who: Who) -> Result<Json<Json_>, ApiError> {
     let mut mine = s
         .store
         .query(
             LayerId::SavedQueries,
             Query {
-                equals: vec![("owner".into(), Value::Text(caller(&headers)))],
+                equals: vec![("owner".into(), Value::Text(caller(&who)?))],
                 ..Query::default()
             },
         )
@@ -114,7 +111,7 @@ pub struct NewQuery {
     responses((status = 201, body = Object), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     body: Result<Json<NewQuery>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(q) =
@@ -147,7 +144,7 @@ pub async fn create(
         rand_suffix(&q.collection, now)
     );
     let f = Feature::new(&id, "user", now)
-        .set("owner", caller(&headers))
+        .set("owner", caller(&who)?)
         .set("name", name)
         .set("collection", layer.name)
         .set("filter", q.filter)
@@ -178,10 +175,10 @@ fn rand_suffix(seed: &str, t: chrono::DateTime<chrono::Utc>) -> u16 {
     responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Json_>, ApiError> {
-    Ok(Json(out(&owned(&s, &headers, &id).await?)))
+    Ok(Json(out(&owned(&s, &who, &id).await?)))
 }
 
 /// Deletes one of the caller's saved queries.
@@ -189,10 +186,10 @@ pub async fn get(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let f = owned(&s, &headers, &id).await?;
+    let f = owned(&s, &who, &id).await?;
     s.store
         .delete(vec![(LayerId::SavedQueries, vec![(f.id, f.version)])])
         .await?;
@@ -206,11 +203,11 @@ pub async fn delete(
     responses((status = 303, description = "To the query's /ogc items"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn run(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    who: Who,
     ApiPath(id): ApiPath<String>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
-    let f = owned(&s, &headers, &id).await?;
+    let f = owned(&s, &who, &id).await?;
     let mut format = None;
     for (k, v) in crate::extract::params(raw) {
         match k.as_str() {

@@ -162,6 +162,7 @@ pub struct SearchHit {
 ))]
 pub async fn search(
     State(s): State<AppState>,
+    who: crate::auth::Who,
     params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<SearchHit>>, ApiError> {
     let QueryParams(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -216,8 +217,23 @@ pub async fn search(
         }
         s.search.hits.lock().expect("hit cache").clear();
     };
+    // Projects only for those who may see them, each in their scope.
+    let projects = Layer::by_id(LayerId::Projects);
+    let districts = crate::guard::project_districts(&s).await?;
+    let sees_project = |id: &str| {
+        gengxin_auth::policy::can_read_row(
+            &who.caller,
+            projects,
+            &gengxin_auth::policy::RowScope {
+                district: districts.get(id).cloned(),
+                project: Some(id.to_owned()),
+                community: None,
+            },
+        )
+    };
     Ok(Json(
         hits.into_iter()
+            .filter(|h| h.layer != projects.name || sees_project(&h.id))
             .map(|h| SearchHit {
                 id: h.id,
                 kind: h.layer,

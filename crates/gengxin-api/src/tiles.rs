@@ -434,7 +434,7 @@ mod tests {
     fn every_tiled_layer_is_a_non_personal_feature_layer_with_its_fields() {
         for t in TILE_LAYERS {
             let l = Layer::by_id(t.layer);
-            assert!(l.geometry.is_some() && !l.personal, "{}", l.name);
+            assert!(l.geometry.is_some() && !l.personal(), "{}", l.name);
             for p in t.props {
                 assert!(l.field(p).is_some(), "{}.{p}", l.name);
             }

@@ -14,6 +14,7 @@
 //! choice draws from a ChaCha8 stream keyed by the seed and the unit's code, so the output does
 //! not depend on thread scheduling: the same seed gives the same data, byte for byte.
 
+mod accounts;
 mod admin;
 mod community;
 mod land;
@@ -35,6 +36,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+pub use accounts::{DEMO_ACCOUNTS, DEMO_DISTRICT, DEMO_TOTP_SECRET};
 pub use admin::{OLD_TOWN_COMMUNITIES, URBAN_VILLAGES};
 pub use renewal::PROJECTS;
 
@@ -342,7 +344,7 @@ pub fn generate(seed: u64) -> Demo {
     }
     push(LayerId::EpidemicCases, community::epidemic(&ctx, &members));
 
-    let layers = gengxin_model::catalogue()
+    let mut layers: Vec<(LayerId, Vec<Feature>)> = gengxin_model::catalogue()
         .iter()
         .filter(|l| l.id != LayerId::Attachments)
         .map(|l| {
@@ -351,6 +353,12 @@ pub fn generate(seed: u64) -> Demo {
             (l.id, fs)
         })
         .collect();
+    for (id, mut fs) in accounts::accounts(seed, &layers) {
+        fs.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(slot) = layers.iter_mut().find(|(l, _)| *l == id) {
+            slot.1 = fs;
+        }
+    }
     Demo {
         layers,
         attachments,

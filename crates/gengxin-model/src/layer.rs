@@ -11,6 +11,8 @@ pub enum Database {
     Renewal,
     /// 社区治理库
     Community,
+    /// Gengxin's own tables: accounts, sessions, audit, reporting (never served as layers).
+    System,
 }
 
 impl Database {
@@ -18,8 +20,29 @@ impl Database {
         match self {
             Database::Renewal => "renewal",
             Database::Community => "community",
+            Database::System => "gengxin",
         }
     }
+}
+
+/// Who may see a layer's rows. The rules per role live in `gengxin-auth`; the model only
+/// classifies the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Base and published data (admin units, parcels, buildings, facilities, evaluations …):
+    /// everyone reads, the public included.
+    Public,
+    /// Project management records, scoped by the project's district and the projects an entity
+    /// runs.
+    Projects,
+    /// A community's operational records (supplies, deliveries), scoped by community.
+    Community,
+    /// Personal information (PIPL): the community worker of the row's community and the city
+    /// administrator only.
+    Personal,
+    /// Gengxin's own bookkeeping (accounts, sessions, audit, imports, reporting): never served
+    /// by the generic layer endpoints, only by the endpoints made for them.
+    System,
 }
 
 /// The geometry type of a feature layer. Polygons and lines are stored as their multi-types.
@@ -124,6 +147,17 @@ pub enum LayerId {
     LifeCircleRules,
     LifeCircleParcels,
     LifeCircleCommunities,
+    Organisations,
+    Users,
+    Sessions,
+    ApiTokens,
+    AuditLog,
+    Sequences,
+    ReportForms,
+    Submissions,
+    ReportTasks,
+    Jobs,
+    RecordHistory,
 }
 
 /// A table of one database: its name, geometry and fields.
@@ -138,8 +172,8 @@ pub struct Layer {
     /// `None` for attribute (non-spatial) layers.
     pub geometry: Option<GeometryType>,
     pub fields: &'static [Field],
-    /// Holds personal information (PIPL); access rules apply.
-    pub personal: bool,
+    /// Who may read and write it (see [`Access`]).
+    pub access: Access,
 }
 
 /// Why a feature does not fit its layer. Messages name the layer, the feature and the field.
@@ -194,6 +228,11 @@ impl Layer {
     /// The layer's table name where a store has no schemas (GeoPackage): `{database}_{name}`.
     pub fn table(&self) -> String {
         format!("{}_{}", self.database.name(), self.name)
+    }
+
+    /// Holds personal information (PIPL).
+    pub fn personal(&self) -> bool {
+        self.access == Access::Personal
     }
 
     pub fn field(&self, name: &str) -> Option<&'static Field> {
@@ -479,7 +518,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "行政区划",
         en: "Administrative units",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("code", Text, "区划代码"),
             req("name", Text, "名称"),
@@ -497,7 +536,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "更新对象",
         en: "Renewal objects",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("name", Text, "名称"),
             code("kind", vocab::RENEWAL_KINDS, "类型"),
@@ -517,7 +556,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "地块",
         en: "Land parcels",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("code", Text, "地块编号"),
             code("land_use", vocab::LAND_USES, "现状用地"),
@@ -543,7 +582,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "建筑",
         en: "Buildings",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: &[
             f("name", Text, "名称"),
             f("parcel_id", Text, "所属地块"),
@@ -572,7 +611,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "道路",
         en: "Roads",
         geometry: Some(GeometryType::MultiLineString),
-        personal: false,
+        access: Access::Public,
         fields: &[
             f("name", Text, "名称"),
             code("class", vocab::ROAD_CLASSES, "等级"),
@@ -587,7 +626,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "规划图层",
         en: "Plan layers",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: &[
             code("plan_kind", vocab::PLAN_KINDS, "规划类型"),
             req("name", Text, "名称"),
@@ -610,7 +649,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "更新项目",
         en: "Renewal projects",
         geometry: None,
-        personal: false,
+        access: Access::Projects,
         fields: &[
             req("code", Text, "项目编号"),
             req("name", Text, "项目名称"),
@@ -635,7 +674,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "项目节点",
         en: "Project milestones",
         geometry: None,
-        personal: false,
+        access: Access::Projects,
         fields: &[
             req("project_id", Text, "项目"),
             req("seq", Int, "序号"),
@@ -653,7 +692,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "进度填报",
         en: "Progress reports",
         geometry: None,
-        personal: false,
+        access: Access::Projects,
         fields: &[
             req("project_id", Text, "项目"),
             req("period", Text, "填报期(YYYY-MM)"),
@@ -672,7 +711,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "附件",
         en: "Attachments",
         geometry: None,
-        personal: false,
+        access: Access::Projects,
         fields: &[
             req("owner_layer", Text, "所属图层"),
             req("owner_id", Text, "所属对象"),
@@ -690,7 +729,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "网格",
         en: "Grids",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("code", Text, "网格编码(15位)"),
             req("name", Text, "名称"),
@@ -705,7 +744,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "人口",
         en: "Population",
         geometry: None,
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("community_code", Text, "社区/村"),
             req("year", Int, "年份"),
@@ -725,7 +764,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "公共服务设施",
         en: "Public facilities",
         geometry: Some(GeometryType::Point),
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("name", Text, "名称"),
             code("category", vocab::FACILITY_CATEGORIES, "类别(GB 50180)"),
@@ -743,7 +782,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "疫情病例",
         en: "Epidemic cases",
         geometry: Some(GeometryType::Point),
-        personal: true,
+        access: Access::Personal,
         fields: &[
             code("case_kind", vocab::EPIDEMIC_CASE_KINDS, "类型"),
             code("status", vocab::EPIDEMIC_CASE_STATUSES, "状态"),
@@ -765,7 +804,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "特殊人群",
         en: "Special populations",
         geometry: Some(GeometryType::Point),
-        personal: true,
+        access: Access::Personal,
         fields: &[
             code("kind", vocab::SPECIAL_POPULATION_KINDS, "类别"),
             req("person_name", Text, "姓名"),
@@ -788,7 +827,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "应急物资",
         en: "Emergency supplies",
         geometry: None,
-        personal: false,
+        access: Access::Community,
         fields: &[
             req("community_code", Text, "社区/村"),
             req("item", Text, "物资"),
@@ -805,7 +844,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "物资配送",
         en: "Supply deliveries",
         geometry: None,
-        personal: false,
+        access: Access::Community,
         fields: &[
             req("community_code", Text, "社区/村"),
             req("item", Text, "物资"),
@@ -823,7 +862,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "居民反映问题",
         en: "Resident reports",
         geometry: Some(GeometryType::Point),
-        personal: false,
+        access: Access::Public,
         fields: &[
             code("category", vocab::REPORT_CATEGORIES, "类别"),
             req("description", Text, "描述"),
@@ -842,7 +881,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "数据导入记录",
         en: "Data imports",
         geometry: None,
-        personal: false,
+        access: Access::System,
         fields: &[
             req("layer", Text, "目标图层"),
             req("file_name", Text, "源文件"),
@@ -869,7 +908,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "自定义图层",
         en: "Custom layers",
         geometry: None,
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("title", Text, "名称"),
             req("fields", Text, "字段(JSON)"),
@@ -884,7 +923,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "自定义图层要素",
         en: "Custom layer features",
         geometry: Some(GeometryType::Any),
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("layer_id", Text, "所属自定义图层"),
             req("properties", Text, "属性(JSON)"),
@@ -897,7 +936,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "自定义表格记录",
         en: "Custom table rows",
         geometry: None,
-        personal: false,
+        access: Access::Public,
         fields: &[
             req("layer_id", Text, "所属自定义图层"),
             req("properties", Text, "属性(JSON)"),
@@ -910,7 +949,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "保存的查询",
         en: "Saved queries",
         geometry: None,
-        personal: false,
+        access: Access::System,
         fields: &[
             req("owner", Text, "所有者"),
             req("name", Text, "名称"),
@@ -928,7 +967,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "生活圈评价规则",
         en: "Life-circle rules",
         geometry: None,
-        personal: false,
+        access: Access::Public,
         fields: &[
             code("category", vocab::FACILITY_CATEGORIES, "设施类别"),
             code("tier", vocab::FACILITY_TIERS, "生活圈层级"),
@@ -946,7 +985,7 @@ static CATALOGUE: &[Layer] = &[
         zh: "生活圈评价(地块)",
         en: "Life-circle evaluation by parcel",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: LIFE_CIRCLE_RESULT_FIELDS,
     },
     Layer {
@@ -956,8 +995,211 @@ static CATALOGUE: &[Layer] = &[
         zh: "生活圈评价(社区)",
         en: "Life-circle evaluation by community",
         geometry: Some(GeometryType::MultiPolygon),
-        personal: false,
+        access: Access::Public,
         fields: LIFE_CIRCLE_RESULT_FIELDS,
+    },
+    Layer {
+        id: LayerId::Organisations,
+        database: Database::System,
+        name: "organisations",
+        zh: "单位",
+        en: "Organisations",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("name", Text, "单位名称"),
+            code("kind", vocab::ORGANISATION_KINDS, "单位类型"),
+            f("district_code", Text, "所属区"),
+            f("community_code", Text, "所属社区/村"),
+        ],
+    },
+    Layer {
+        id: LayerId::Users,
+        database: Database::System,
+        name: "users",
+        zh: "用户",
+        en: "Users",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("username", Text, "用户名"),
+            f("display_name", Text, "姓名"),
+            code("role", vocab::ROLES, "角色"),
+            req("organisation_id", Text, "所属单位"),
+            f("district_code", Text, "范围:区"),
+            f("community_code", Text, "范围:社区/村"),
+            f("project_ids", Text, "范围:项目(JSON)"),
+            req("password_hash", Text, "口令散列(argon2id)"),
+            req("password_changed_at", Ts, "口令修改时间"),
+            req("failed_logins", Int, "连续失败次数"),
+            f("locked_until", Ts, "锁定至"),
+            f("totp_secret", Text, "动态口令密钥"),
+            f("totp_last_step", Int, "已用动态口令时间步"),
+            f("disabled", Bool, "停用"),
+        ],
+    },
+    Layer {
+        id: LayerId::Sessions,
+        database: Database::System,
+        name: "sessions",
+        zh: "会话",
+        en: "Sessions",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("user_id", Text, "用户"),
+            req("csrf", Text, "CSRF 令牌"),
+            req("last_seen_at", Ts, "最近活动"),
+            req("expires_at", Ts, "绝对过期时间"),
+            f("ip", Text, "来源地址"),
+        ],
+    },
+    Layer {
+        id: LayerId::ApiTokens,
+        database: Database::System,
+        name: "api_tokens",
+        zh: "接口令牌",
+        en: "API tokens",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("user_id", Text, "用户"),
+            req("name", Text, "用途"),
+            f("expires_at", Ts, "过期时间"),
+            f("revoked_at", Ts, "吊销时间"),
+        ],
+    },
+    Layer {
+        id: LayerId::AuditLog,
+        database: Database::System,
+        name: "audit_log",
+        zh: "审计日志",
+        en: "Audit log",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("seq", Int, "序号"),
+            req("at", Ts, "时间"),
+            f("actor", Text, "操作者"),
+            f("role", Text, "角色"),
+            code("action", vocab::AUDIT_ACTIONS, "操作"),
+            code("outcome", vocab::AUDIT_OUTCOMES, "结果"),
+            f("target_layer", Text, "对象图层"),
+            f("target_id", Text, "对象"),
+            f("ip", Text, "来源地址"),
+            f("detail", Text, "详情"),
+            req("prev_hash", Text, "前一条散列"),
+            req("hash", Text, "本条散列"),
+        ],
+    },
+    Layer {
+        id: LayerId::Sequences,
+        database: Database::System,
+        name: "sequences",
+        zh: "序列",
+        en: "Sequences",
+        geometry: None,
+        access: Access::System,
+        fields: &[req("value", Int, "当前值"), f("hash", Text, "链头散列")],
+    },
+    Layer {
+        id: LayerId::ReportForms,
+        database: Database::System,
+        name: "report_forms",
+        zh: "填报表单",
+        en: "Report forms",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("form_code", Text, "表单编码"),
+            req("form_version", Int, "版本"),
+            req("name", Text, "名称"),
+            f("renewal_kind", Text, "适用项目类型"),
+            req("fields", Text, "字段定义(JSON)"),
+            code("review_chain", vocab::REVIEW_CHAINS, "审核流程"),
+            code("cycle", vocab::REPORT_CYCLES, "填报周期"),
+            req("deadline_day", Int, "截止日(期后第几天)"),
+            req("remind_days", Int, "提前提醒天数"),
+            f("active", Bool, "启用"),
+        ],
+    },
+    Layer {
+        id: LayerId::Submissions,
+        database: Database::System,
+        name: "submissions",
+        zh: "填报",
+        en: "Submissions",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("form_id", Text, "表单(版本)"),
+            req("project_id", Text, "项目"),
+            req("district_code", Text, "所属区"),
+            req("period", Text, "填报期"),
+            code("status", vocab::SUBMISSION_STATES, "状态"),
+            req("values", Text, "填报内容(JSON)"),
+            req("author", Text, "填报人"),
+            f("submitted_at", Ts, "提交时间"),
+            f("reviews", Text, "审核记录(JSON)"),
+            f("idempotency_key", Text, "幂等键"),
+            f("change_id", Text, "合并变更"),
+        ],
+    },
+    Layer {
+        id: LayerId::ReportTasks,
+        database: Database::System,
+        name: "report_tasks",
+        zh: "填报任务",
+        en: "Reporting tasks",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("form_code", Text, "表单编码"),
+            req("project_id", Text, "项目"),
+            req("district_code", Text, "所属区"),
+            req("period", Text, "填报期"),
+            req("deadline", Date, "截止日期"),
+            code("status", vocab::TASK_STATES, "状态"),
+            f("submission_id", Text, "填报"),
+            f("reminded_at", Ts, "提醒时间"),
+        ],
+    },
+    Layer {
+        id: LayerId::Jobs,
+        database: Database::System,
+        name: "jobs",
+        zh: "后台任务",
+        en: "Jobs",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            code("kind", vocab::JOB_KINDS, "类型"),
+            req("run_at", Ts, "计划时间"),
+            code("status", vocab::JOB_STATES, "状态"),
+            req("attempts", Int, "尝试次数"),
+            f("payload", Text, "参数(JSON)"),
+            f("last_error", Text, "最近错误"),
+            f("done_at", Ts, "完成时间"),
+        ],
+    },
+    Layer {
+        id: LayerId::RecordHistory,
+        database: Database::System,
+        name: "record_history",
+        zh: "变更历史",
+        en: "Record history",
+        geometry: None,
+        access: Access::System,
+        fields: &[
+            req("layer", Text, "图层"),
+            req("record_id", Text, "对象"),
+            req("record_version", Int, "变更后版本"),
+            req("at", Ts, "时间"),
+            req("actor", Text, "操作者"),
+            f("submission_id", Text, "来源填报"),
+            f("before", Text, "原值(JSON)"),
+            req("after", Text, "新值(JSON)"),
+        ],
     },
 ];
 

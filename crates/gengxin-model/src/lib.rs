@@ -19,7 +19,7 @@ pub mod vocab;
 
 pub use feature::{Feature, Value, timestamp};
 pub use layer::{
-    Database, Field, FieldType, GeometryType, Layer, LayerId, ValidationError, catalogue,
+    Access, Database, Field, FieldType, GeometryType, Layer, LayerId, ValidationError, catalogue,
     geometry_name, is_date, is_timestamp, type_name,
 };
 

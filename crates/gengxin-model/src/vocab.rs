@@ -308,6 +308,93 @@ pub const FILTER_LANGS: &[Code] = &[
     c("cql2-json", "CQL2 JSON", "CQL2 JSON"),
 ];
 
+/// The roles of `DESIGN.md` (the public has no account and no role).
+pub const ROLES: &[Code] = &[
+    c("city_admin", "市级管理员", "city administrator"),
+    c("city_leader", "市级领导", "city leader"),
+    c("district", "区级用户", "district user"),
+    c("entity", "改造主体", "implementing entity"),
+    c("community_worker", "社区工作者", "community worker"),
+];
+
+/// Kinds of organisation a user belongs to.
+pub const ORGANISATION_KINDS: &[Code] = &[
+    c("city_department", "市直部门", "city department"),
+    c(
+        "district_government",
+        "区政府/区主管部门",
+        "district government",
+    ),
+    c("implementing_entity", "改造主体", "implementing entity"),
+    c("community", "社区/村", "community / village"),
+];
+
+/// What an audit record records.
+pub const AUDIT_ACTIONS: &[Code] = &[
+    c("login", "登录", "login"),
+    c("logout", "退出", "logout"),
+    c("read_personal", "查阅个人信息", "personal data read"),
+    c("write", "写入", "write"),
+    c("submit", "提交填报", "submission"),
+    c("review", "审核", "review"),
+    c("account", "账号管理", "account change"),
+    c("export", "导出", "export"),
+];
+
+/// How an audited action ended.
+pub const AUDIT_OUTCOMES: &[Code] = &[
+    c("ok", "成功", "success"),
+    c("failed", "失败", "failure"),
+    c("denied", "拒绝", "denied"),
+];
+
+/// Who reviews a form's submissions before they are merged.
+pub const REVIEW_CHAINS: &[Code] = &[
+    c(
+        "district_city",
+        "区级审核 → 市级审批",
+        "district review, then city approval",
+    ),
+    c("city", "市级审批", "city approval only"),
+    c("district", "区级审核", "district review only"),
+];
+
+/// How often a form is reported.
+pub const REPORT_CYCLES: &[Code] = &[
+    c("monthly", "月报", "monthly"),
+    c("quarterly", "季报", "quarterly"),
+];
+
+/// States of a submission.
+pub const SUBMISSION_STATES: &[Code] = &[
+    c("draft", "草稿", "draft"),
+    c("submitted", "待区级审核", "awaiting district review"),
+    c("district_approved", "待市级审批", "awaiting city approval"),
+    c("approved", "已通过并入库", "approved and merged"),
+    c("rejected", "已退回", "returned"),
+];
+
+/// States of a reporting task (one project, one form, one period).
+pub const TASK_STATES: &[Code] = &[
+    c("open", "待填报", "to report"),
+    c("submitted", "已提交", "submitted"),
+    c("overdue", "已逾期", "overdue"),
+];
+
+/// Kinds of persistent background job.
+pub const JOB_KINDS: &[Code] = &[
+    c("open_period", "开启填报期", "open a reporting period"),
+    c("remind", "截止提醒", "deadline reminder"),
+    c("mark_overdue", "标记逾期", "mark overdue reports"),
+];
+
+/// States of a job.
+pub const JOB_STATES: &[Code] = &[
+    c("pending", "待执行", "pending"),
+    c("done", "已完成", "done"),
+    c("failed", "失败", "failed"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,8 @@ pub enum StoreError {
     },
     #[error("{layer}/{id} does not exist")]
     NotFound { layer: &'static str, id: String },
+    #[error("{layer} is append-only: rows cannot be changed or deleted")]
+    AppendOnly { layer: &'static str },
     #[error("bad query: {0}")]
     BadQuery(String),
     #[error("{0}")]

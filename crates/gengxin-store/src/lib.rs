@@ -236,6 +236,17 @@ pub(crate) fn layer_version(layer: LayerId) -> i64 {
         | LayerId::CustomRows => 2,
         LayerId::SavedQueries => 3,
         LayerId::LifeCircleRules | LayerId::LifeCircleParcels | LayerId::LifeCircleCommunities => 4,
+        LayerId::Organisations
+        | LayerId::Users
+        | LayerId::Sessions
+        | LayerId::ApiTokens
+        | LayerId::AuditLog
+        | LayerId::Sequences
+        | LayerId::ReportForms
+        | LayerId::Submissions
+        | LayerId::ReportTasks
+        | LayerId::Jobs
+        | LayerId::RecordHistory => 5,
         _ => 1,
     }
 }
@@ -353,6 +364,33 @@ pub(crate) fn check_batch(
             Ok((layer, features))
         })
         .collect()
+}
+
+/// Layers whose rows, once written, are never changed or deleted through the store.
+const APPEND_ONLY: &[LayerId] = &[LayerId::AuditLog, LayerId::RecordHistory];
+
+/// Refuses an edit that would change or delete a row of an append-only layer (the audit log,
+/// record history), before anything is written.
+pub(crate) fn check_append_only(edit: &Edit) -> Result<(), StoreError> {
+    let touched = edit
+        .delete
+        .iter()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(l, _)| *l)
+        .chain(
+            edit.update
+                .iter()
+                .filter(|(_, rows)| !rows.is_empty())
+                .map(|(l, _)| *l),
+        );
+    for layer in touched {
+        if APPEND_ONLY.contains(&layer) {
+            return Err(StoreError::AppendOnly {
+                layer: Layer::by_id(layer).name,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The version check of every update and delete: the stored row (`found`, `None` if gone) must

@@ -57,12 +57,13 @@ async fn every_feature_layer_is_a_typed_postgis_table_in_its_schema() {
     .unwrap();
     assert_eq!(gist as usize, expected.len());
     let tables: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('renewal', 'community')",
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('renewal', 'community', 'gengxin')",
     )
     .fetch_one(&mut c)
     .await
     .unwrap();
-    assert_eq!(tables as usize, catalogue().len());
+    // Every layer, and Gengxin's own `meta` and `attachment_files`.
+    assert_eq!(tables as usize, catalogue().len() + 2);
     // Plain SQL users see real rows with real geometry.
     store
         .insert(vec![(

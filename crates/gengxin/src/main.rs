@@ -85,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         what: Evaluation,
     },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        what: UserCommand,
+    },
     /// Export a layer (or the features in a box / with field values) as GeoJSON, CSV, Excel,
     /// zipped Shapefile or GeoPackage, chosen by the output file's extension or --format.
     Export {
@@ -101,6 +106,50 @@ enum Command {
         /// field=value; repeat for several (all must hold).
         #[arg(long = "where")]
         filters: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (to bootstrap the first city administrator, or any other). The
+    /// password is read from standard input (one line), never from the command line. A city
+    /// administrator gets a TOTP secret, printed once as an otpauth:// URI.
+    Add {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        username: String,
+        /// city_admin, city_leader, district, entity or community_worker.
+        #[arg(long)]
+        role: String,
+        /// The organisation's id; created (named by --organisation-name) when it does not exist.
+        #[arg(long)]
+        organisation: String,
+        #[arg(long)]
+        organisation_name: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The district (6-digit code) of a district user.
+        #[arg(long)]
+        district: Option<String>,
+        /// The community (12-digit code) of a community worker.
+        #[arg(long)]
+        community: Option<String>,
+        /// The projects of an entity, comma-separated ids.
+        #[arg(long, value_delimiter = ',')]
+        projects: Vec<String>,
+    },
+    /// Create an API token for a user (for machine clients: `Authorization: Bearer …`); printed
+    /// once, stored only as its SHA-256.
+    Token {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 90)]
+        days: i64,
     },
 }
 
@@ -257,6 +306,7 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Import(args) => import(args).await,
+        Command::User { what } => user(what).await,
         Command::Evaluate {
             what: Evaluation::LifeCircle { store },
         } => {
@@ -452,10 +502,13 @@ async fn serve(listener: tokio::net::TcpListener, store: Arc<dyn Store>) -> Resu
     let addr = listener.local_addr()?;
     tracing::info!(backend = info.backend, store = %info.location, schema = info.schema_version, "store open");
     eprintln!("Gengxin serving {} on http://{addr}/", info.location);
-    axum::serve(listener, gengxin_api::app(store))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("server failed")
+    axum::serve(
+        listener,
+        gengxin_api::app(store).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("server failed")
 }
 
 async fn shutdown() {
@@ -472,4 +525,93 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn user(what: UserCommand) -> Result<()> {
+    use gengxin_model::{Feature, LayerId};
+    let now = chrono::Utc::now();
+    match what {
+        UserCommand::Add {
+            store,
+            username,
+            role,
+            organisation,
+            organisation_name,
+            display_name,
+            district,
+            community,
+            projects,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let (user, totp) = gengxin_auth::account::new_user(
+                gengxin_auth::account::NewUser {
+                    username: username.clone(),
+                    display_name,
+                    role: role.clone(),
+                    organisation_id: organisation.clone(),
+                    district_code: district.clone(),
+                    community_code: community.clone(),
+                    project_ids: projects,
+                    password,
+                },
+                now,
+            )?;
+            let s = gengxin_store::open(&store).await?;
+            let mut insert = vec![(LayerId::Users, vec![user])];
+            if s.get(LayerId::Organisations, &organisation)
+                .await?
+                .is_none()
+            {
+                let kind = match role.as_str() {
+                    "district" => "district_government",
+                    "entity" => "implementing_entity",
+                    "community_worker" => "community",
+                    _ => "city_department",
+                };
+                let org = Feature::new(organisation.as_str(), "manual", now)
+                    .set(
+                        "name",
+                        organisation_name.unwrap_or_else(|| organisation.clone()),
+                    )
+                    .set("kind", kind)
+                    .set("district_code", district)
+                    .set("community_code", community);
+                insert.insert(0, (LayerId::Organisations, vec![org]));
+            }
+            s.insert(insert).await?;
+            eprintln!("user {username} ({role}) created");
+            if let Some(secret) = totp {
+                println!("{}", gengxin_auth::totp::uri(&secret, "Gengxin", &username));
+            }
+            Ok(())
+        }
+        UserCommand::Token {
+            store,
+            username,
+            name,
+            days,
+        } => {
+            anyhow::ensure!((1..=365).contains(&days), "--days must be 1–365");
+            let s = gengxin_store::open(&store).await?;
+            anyhow::ensure!(
+                s.get(LayerId::Users, &username).await?.is_some(),
+                "no user {username:?} in {store}"
+            );
+            let token = gengxin_auth::secret::new_token("gxt_");
+            let row = Feature::new(gengxin_auth::secret::digest(&token), "manual", now)
+                .set("user_id", username.as_str())
+                .set("name", name.as_str())
+                .set(
+                    "expires_at",
+                    gengxin_model::timestamp(&(now + chrono::TimeDelta::days(days))),
+                );
+            s.insert(vec![(LayerId::ApiTokens, vec![row])]).await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
 }

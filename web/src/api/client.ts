@@ -95,22 +95,96 @@ async function failure(res: Response, url: string): Promise<ApiFailure> {
   return new ApiFailure(res.status, url, message, code, at)
 }
 
+/// The CSRF token of the signed-in session (from login or `/api/auth/me`); sent as
+/// `X-CSRF-Token` with every request that changes something. Empty when signed out.
+let csrf = ''
+
 async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(url, { headers: { Accept: 'application/json' }, signal })
   if (!res.ok) throw await failure(res, url)
   return (await res.json()) as T
 }
 
-async function sendJson<T>(method: 'POST' | 'DELETE', url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function sendJson<T>(
+  method: 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  body?: unknown,
+  signal?: AbortSignal,
+  retried = false,
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (csrf) headers['X-CSRF-Token'] = csrf
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal,
   })
-  if (!res.ok) throw await failure(res, url)
+  if (!res.ok) {
+    const f = await failure(res, url)
+    // A stale or not yet known token: ask the session for it once and try again.
+    if (f.status === 403 && f.code === 'csrf' && !retried && (await me(signal).catch(() => null))) {
+      return sendJson<T>(method, url, body, signal, true)
+    }
+    throw f
+  }
   if (res.status === 204) return undefined as T
   return (await res.json()) as T
+}
+
+// --- Accounts (cookie sessions) -------------------------------------------------------------
+
+export type Role = 'city_admin' | 'city_leader' | 'district' | 'entity' | 'community_worker'
+
+/// The signed-in user: `POST /api/auth/login` and `GET /api/auth/me`.
+export interface User {
+  username: string
+  display_name: string | null
+  role: Role | string
+  organisation_id: string | null
+  district_code: string | null
+  community_code: string | null
+  project_ids: string[] | null
+  csrf: string
+  /// Only in the answer of the login.
+  password_expired?: boolean
+}
+
+/// Signs in (the server sets the HttpOnly session cookie). A city administrator also sends the
+/// 6-digit code of the authenticator app; without it the server answers 401 `totp_required`.
+export async function login(username: string, password: string, totp?: string): Promise<User> {
+  const body: { username: string; password: string; totp?: string } = { username, password }
+  if (totp?.trim()) body.totp = totp.trim()
+  const u = await sendJson<User>('POST', '/api/auth/login', body, undefined, true)
+  csrf = u.csrf
+  return u
+}
+
+/// Signs out; the token is forgotten even if the server no longer knew the session.
+export async function logout(): Promise<void> {
+  try {
+    await sendJson<void>('POST', '/api/auth/logout', undefined, undefined, true)
+  } catch (e) {
+    if (!(e instanceof ApiFailure && e.status === 401)) throw e
+  } finally {
+    csrf = ''
+  }
+}
+
+/// The signed-in user, or null for the public (401).
+export async function me(signal?: AbortSignal): Promise<User | null> {
+  try {
+    const u = await getJson<User>('/api/auth/me', signal)
+    csrf = u.csrf
+    return u
+  } catch (e) {
+    if (e instanceof ApiFailure && e.status === 401) {
+      csrf = ''
+      return null
+    }
+    throw e
+  }
 }
 
 const enc = encodeURIComponent

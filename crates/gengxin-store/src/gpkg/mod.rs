@@ -27,8 +27,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::broadcast;
 
 use crate::{
-    AttachmentDir, Change, Edit, Query, Store, StoreError, StoreInfo, check_batch, check_query,
-    check_version,
+    AttachmentDir, Change, Edit, Query, Store, StoreError, StoreInfo, check_append_only,
+    check_batch, check_query, check_version,
 };
 
 pub use schema::latest_version;
@@ -545,6 +545,7 @@ impl Store for GeoPackageStore {
     }
 
     async fn apply(&self, edit: Edit) -> Result<(), StoreError> {
+        check_append_only(&edit)?;
         let update = check_batch(edit.update)?;
         let insert = check_batch(edit.insert)?;
         let delete = edit.delete;

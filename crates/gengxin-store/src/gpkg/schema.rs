@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] = &[
     imports_and_custom_layers_v2,
     saved_queries_v3,
     life_circle_v4,
+    accounts_and_reporting_v5,
 ];
 
 pub fn latest_version() -> i64 {
@@ -124,6 +125,13 @@ fn saved_queries_v3(tx: &Transaction) -> rusqlite::Result<()> {
 
 fn life_circle_v4(tx: &Transaction) -> rusqlite::Result<()> {
     for layer in catalogue().iter().filter(|l| layer_version(l.id) == 4) {
+        create_layer(tx, layer)?;
+    }
+    Ok(())
+}
+
+fn accounts_and_reporting_v5(tx: &Transaction) -> rusqlite::Result<()> {
+    for layer in catalogue().iter().filter(|l| layer_version(l.id) == 5) {
         create_layer(tx, layer)?;
     }
     Ok(())

@@ -27,7 +27,8 @@ use sqlx::{Arguments, PgConnection, PgPool, Row};
 use tokio::sync::broadcast;
 
 use crate::{
-    Change, Edit, Query, Store, StoreError, StoreInfo, check_batch, check_query, check_version,
+    Change, Edit, Query, Store, StoreError, StoreInfo, check_append_only, check_batch, check_query,
+    check_version,
 };
 
 pub use schema::{MIN_POSTGIS, latest_version};
@@ -738,6 +739,7 @@ impl Store for PostgisStore {
     }
 
     async fn apply(&self, edit: Edit) -> Result<(), StoreError> {
+        check_append_only(&edit)?;
         let update = check_batch(edit.update)?;
         let insert = check_batch(edit.insert)?;
         let delete = edit.delete;

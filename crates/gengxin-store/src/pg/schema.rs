@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[fn() -> Vec<String>] = &[
     imports_and_custom_layers_v2,
     saved_queries_v3,
     life_circle_v4,
+    accounts_and_reporting_v5,
 ];
 
 pub fn latest_version() -> i64 {
@@ -87,6 +88,14 @@ fn life_circle_v4() -> Vec<String> {
     catalogue()
         .iter()
         .filter(|l| layer_version(l.id) == 4)
+        .flat_map(create_layer)
+        .collect()
+}
+
+fn accounts_and_reporting_v5() -> Vec<String> {
+    catalogue()
+        .iter()
+        .filter(|l| layer_version(l.id) == 5)
         .flat_map(create_layer)
         .collect()
 }

@@ -1,0 +1,741 @@
+//! The permission matrix: every endpoint × every role (and the public) × an object in scope and
+//! one out of scope, with the status each cell must answer; list endpoints also by the ids they
+//! return. Then sign-in itself: lockout, the TOTP second factor without replay, CSRF, logout,
+//! API tokens, and the audit chain.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeZone, Utc};
+use gengxin_model::{Feature, GENERATED, LayerId};
+use gengxin_store::gpkg::GeoPackageStore;
+use gengxin_store::{Store, StoreError};
+use geo_types::polygon;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// The callers, in the order of every row of expected statuses.
+const ROLES: [&str; 6] = [
+    "public",
+    "city_admin",
+    "city_leader",
+    "district",
+    "entity",
+    "community_worker",
+];
+
+const C1: &str = "420106001001";
+const C2: &str = "420102001001";
+
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn point(id: &str, x: f64) -> Feature {
+    Feature::new(id, GENERATED, at()).with_geometry(geo_types::Point::new(x, 30.5))
+}
+
+fn user(name: &str, role: &str) -> Feature {
+    let mut u = gengxin_auth::account::NewUser {
+        username: name.into(),
+        role: role.into(),
+        organisation_id: "org".into(),
+        password: "Lantern-Harbor-77".into(),
+        ..Default::default()
+    };
+    match role {
+        "district" => u.district_code = Some("420106".into()),
+        "entity" => u.project_ids = vec!["prj-1".into()],
+        "community_worker" => u.community_code = Some(C1.into()),
+        _ => {}
+    }
+    gengxin_auth::account::new_user(u, at()).unwrap().0
+}
+
+fn token_of(role: &str) -> String {
+    format!("gxt_test_{role}")
+}
+
+async fn fixture() -> (tempfile::TempDir, Arc<dyn Store>, axum::Router) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GeoPackageStore::create_or_open(&dir.path().join("perm.gpkg")).unwrap();
+    let project = |id: &str, district: &str| {
+        Feature::new(id, GENERATED, at())
+            .set("code", id)
+            .set("name", format!("{id} 旧城改造项目"))
+            .set("renewal_object_id", "ro")
+            .set("district_code", district)
+            .set("stage", "construction")
+            .set("start_date", "2026-01-01")
+            .set("planned_end_date", "2028-12-31")
+    };
+    let milestone = |id: &str, p: &str| {
+        Feature::new(id, GENERATED, at())
+            .set("project_id", p)
+            .set("seq", 1_i64)
+            .set("stage", "construction")
+            .set("name", "开工")
+            .set("planned_date", "2026-03-01")
+            .set("status", "done")
+    };
+    let special = |id: &str, c: &str, x: f64| {
+        point(id, x)
+            .set("kind", "elderly_alone")
+            .set("person_name", "张三")
+            .set("phone", "13800000000")
+            .set("community_code", c)
+    };
+    let supply = |id: &str, c: &str| {
+        Feature::new(id, GENERATED, at())
+            .set("community_code", c)
+            .set("item", "口罩")
+            .set("unit", "个")
+            .set("quantity", 100.0)
+    };
+    let mut users = Vec::new();
+    let mut tokens = Vec::new();
+    for role in &ROLES[1..] {
+        users.push(user(role, role));
+        tokens.push(
+            Feature::new(gengxin_auth::secret::digest(&token_of(role)), "test", at())
+                .set("user_id", *role)
+                .set("name", "tests"),
+        );
+    }
+    store
+        .insert(vec![
+            (
+                LayerId::Parcels,
+                vec![
+                    Feature::new("p1", GENERATED, at())
+                        .with_geometry(polygon![(x: 114.3, y: 30.5), (x: 114.301, y: 30.5), (x: 114.301, y: 30.501)])
+                        .set("code", "p1")
+                        .set("land_use", "0701")
+                        .set("area_m2", 100.0)
+                        .set("district_code", "420106"),
+                ],
+            ),
+            (
+                LayerId::Projects,
+                vec![project("prj-1", "420106"), project("prj-2", "420102")],
+            ),
+            (
+                LayerId::Milestones,
+                vec![milestone("m-1", "prj-1"), milestone("m-2", "prj-2")],
+            ),
+            (
+                LayerId::SpecialPopulations,
+                vec![special("sp-1", C1, 114.3), special("sp-2", C2, 114.2)],
+            ),
+            (
+                LayerId::Supplies,
+                vec![supply("su-1", C1), supply("su-2", C2)],
+            ),
+            (LayerId::Users, users),
+            (LayerId::ApiTokens, tokens),
+        ])
+        .await
+        .unwrap();
+    let attachment = |id: &str, owner: &str| {
+        (
+            Feature::new(id, GENERATED, at())
+                .set("owner_layer", "projects")
+                .set("owner_id", owner)
+                .set("file_name", format!("{id}.txt"))
+                .set("media_type", "text/plain"),
+            id.as_bytes().to_vec(),
+        )
+    };
+    store
+        .add_attachments(vec![
+            attachment("att-1", "prj-1"),
+            attachment("att-2", "prj-2"),
+        ])
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    (dir, store.clone(), gengxin_api::app(store))
+}
+
+async fn request(
+    app: &axum::Router,
+    role: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if role != "public" {
+        req = req.header("authorization", format!("Bearer {}", token_of(role)));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            Body::from(b.to_string())
+        }
+        None => Body::empty(),
+    };
+    let r = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = r.status();
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// One row of the matrix: a request and the status per caller (in [`ROLES`] order).
+struct Cell {
+    method: &'static str,
+    uri: &'static str,
+    expect: [u16; 6],
+}
+
+const fn get(uri: &'static str, expect: [u16; 6]) -> Cell {
+    Cell {
+        method: "GET",
+        uri,
+        expect,
+    }
+}
+
+/// Reads: in scope and out of scope for the district (420106), the entity (prj-1) and the
+/// community worker (C1); out of scope answers as absent (404), never as the row.
+const READS: &[Cell] = &[
+    get("/api/health", [200; 6]),
+    get("/api/layers", [200; 6]),
+    get("/api/units/420106", [404; 6]),
+    get("/api/layers/parcels/features/p1", [200; 6]),
+    get("/api/layers/parcels/features", [200; 6]),
+    get("/tiles", [200; 6]),
+    get("/ogc/collections/parcels/items/p1", [200; 6]),
+    get("/api/search?q=p1", [200; 6]),
+    get("/api/isochrone?lon=114.3&lat=30.5", [422; 6]),
+    // Project records.
+    get(
+        "/api/layers/projects/features/prj-1",
+        [401, 200, 200, 200, 200, 403],
+    ),
+    get(
+        "/api/layers/projects/features/prj-2",
+        [401, 200, 200, 404, 404, 403],
+    ),
+    get(
+        "/api/layers/milestones/features/m-1",
+        [401, 200, 200, 200, 200, 403],
+    ),
+    get(
+        "/api/layers/milestones/features/m-2",
+        [401, 200, 200, 404, 404, 403],
+    ),
+    get(
+        "/ogc/collections/projects/items/prj-1",
+        [401, 200, 200, 200, 200, 403],
+    ),
+    get(
+        "/ogc/collections/projects/items/prj-2",
+        [401, 200, 200, 404, 404, 403],
+    ),
+    get("/api/attachments/att-1", [401, 200, 200, 200, 200, 403]),
+    get("/api/attachments/att-2", [401, 200, 200, 404, 404, 403]),
+    get("/api/progress", [401, 200, 200, 200, 200, 403]),
+    get(
+        "/api/layers/projects/export?format=csv",
+        [401, 200, 200, 403, 403, 403],
+    ),
+    get(
+        "/ogc/collections/projects/items?f=csv",
+        [401, 200, 200, 403, 403, 403],
+    ),
+    get(
+        "/api/history/projects/prj-2",
+        [401, 200, 200, 404, 404, 403],
+    ),
+    // Personal information: the worker of its community and the city administrator only.
+    get(
+        "/api/layers/special_populations/features/sp-1",
+        [401, 200, 403, 403, 403, 200],
+    ),
+    get(
+        "/api/layers/special_populations/features/sp-2",
+        [401, 200, 403, 403, 403, 404],
+    ),
+    get(
+        "/api/layers/special_populations/features",
+        [401, 200, 403, 403, 403, 200],
+    ),
+    get("/ogc/collections/special_populations/items", [404; 6]),
+    get(
+        "/api/layers/special_populations/export?format=csv",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    // A community's operational records.
+    get(
+        "/api/layers/supplies/features/su-1",
+        [401, 200, 200, 200, 403, 200],
+    ),
+    get(
+        "/api/layers/supplies/features/su-2",
+        [401, 200, 200, 404, 403, 404],
+    ),
+    // Bookkeeping is never a layer.
+    get("/api/layers/users/features", [404; 6]),
+    get("/api/layers/sessions/features", [404; 6]),
+    get("/api/layers/audit_log/features", [404; 6]),
+    get("/api/layers/users/features/city_admin", [404; 6]),
+    get("/ogc/collections/users/items", [404; 6]),
+    // Accounts and administration.
+    get("/api/auth/me", [401, 200, 200, 200, 200, 200]),
+    get("/api/auth/tokens", [401, 200, 200, 200, 200, 200]),
+    get("/api/saved-queries", [401, 200, 200, 200, 200, 200]),
+    get("/api/admin/users", [401, 200, 403, 403, 403, 403]),
+    get("/api/admin/organisations", [401, 200, 403, 403, 403, 403]),
+    get("/api/audit", [401, 200, 403, 403, 403, 403]),
+    get("/api/audit/export", [401, 200, 403, 403, 403, 403]),
+    get("/api/audit/verify", [401, 200, 403, 403, 403, 403]),
+    get("/api/imports", [401, 200, 403, 403, 403, 403]),
+];
+
+#[tokio::test]
+async fn every_read_answers_each_role_as_the_matrix_says() {
+    let (_d, _store, app) = fixture().await;
+    let mut wrong = Vec::new();
+    for cell in READS {
+        for (i, role) in ROLES.iter().enumerate() {
+            let (status, body) = request(&app, role, cell.method, cell.uri, &[], None).await;
+            if status.as_u16() != cell.expect[i] {
+                wrong.push(format!(
+                    "{} {} as {role}: {} (expected {}) {body}",
+                    cell.method, cell.uri, status, cell.expect[i]
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+fn ids(v: &serde_json::Value, key: &str) -> Vec<String> {
+    let mut out: Vec<String> = v[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn lists_return_only_the_rows_in_scope() {
+    let (_d, _store, app) = fixture().await;
+    let both = vec!["prj-1".to_owned(), "prj-2".to_owned()];
+    let own = vec!["prj-1".to_owned()];
+    for (role, expect) in [
+        ("city_admin", &both),
+        ("city_leader", &both),
+        ("district", &own),
+        ("entity", &own),
+    ] {
+        let (_, v) = request(
+            &app,
+            role,
+            "GET",
+            "/api/layers/projects/features",
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(&ids(&v, "features"), expect, "features as {role}");
+        let (_, v) = request(
+            &app,
+            role,
+            "GET",
+            "/ogc/collections/projects/items",
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(&ids(&v, "features"), expect, "ogc as {role}");
+        assert_eq!(v["numberMatched"], expect.len(), "ogc count as {role}");
+        let (_, v) = request(&app, role, "GET", "/api/progress", &[], None).await;
+        assert_eq!(&ids(&v, "projects"), expect, "progress as {role}");
+        let (_, v) = request(&app, role, "GET", "/api/search?q=旧城改造", &[], None).await;
+        let mut hits: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["type"] == "projects")
+            .map(|h| h["id"].as_str().unwrap().to_owned())
+            .collect();
+        hits.sort();
+        assert_eq!(&hits, expect, "search as {role}");
+    }
+    let (_, v) = request(&app, "public", "GET", "/api/search?q=旧城改造", &[], None).await;
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["type"] != "projects"),
+        "{v}"
+    );
+    let (_, v) = request(
+        &app,
+        "community_worker",
+        "GET",
+        "/api/layers/special_populations/features",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v, "features"), vec!["sp-1".to_owned()]);
+    // The public and scoped roles do not see layers they may not read.
+    let (_, v) = request(&app, "public", "GET", "/api/layers", &[], None).await;
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"parcels") && !names.contains(&"projects"));
+    assert!(!names.contains(&"special_populations") && !names.contains(&"users"));
+}
+
+#[tokio::test]
+async fn writes_are_for_the_admin_and_the_worker_of_the_community() {
+    let (_d, store, app) = fixture().await;
+    let supply = |id: &str, c: &str| {
+        serde_json::json!({"type": "Feature", "id": id, "geometry": null, "properties": {
+            "community_code": c, "item": "消毒液", "unit": "瓶", "quantity": 5.0}})
+    };
+    for (role, c, expect) in [
+        ("public", C1, 401),
+        ("city_leader", C1, 403),
+        ("district", C1, 403),
+        ("entity", C1, 403),
+        ("community_worker", C2, 403),
+        ("community_worker", C1, 201),
+        ("city_admin", C2, 201),
+    ] {
+        let id = format!("new-{role}-{c}");
+        let (s, v) = request(
+            &app,
+            role,
+            "POST",
+            "/api/layers/supplies/features",
+            &[],
+            Some(supply(&id, c)),
+        )
+        .await;
+        assert_eq!(s.as_u16(), expect, "{role} in {c}: {v}");
+        let stored = store.get(LayerId::Supplies, &id).await.unwrap();
+        assert_eq!(stored.is_some(), expect == 201, "{role} {c}");
+    }
+    // Replacing a project: only the administrator; a refused edit changes nothing.
+    let body = serde_json::json!({"type": "Feature", "id": "prj-1", "geometry": null, "properties": {
+        "code": "prj-1", "name": "改名", "renewal_object_id": "ro", "district_code": "420106",
+        "stage": "construction", "start_date": "2026-01-01", "planned_end_date": "2028-12-31"}});
+    for (role, expect) in [
+        ("public", 401),
+        ("city_leader", 403),
+        ("district", 403),
+        ("entity", 403),
+        ("community_worker", 403),
+        ("city_admin", 200),
+    ] {
+        let (s, v) = request(
+            &app,
+            role,
+            "PUT",
+            "/api/layers/projects/features/prj-1",
+            &[("if-match", "\"1\"")],
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(s.as_u16(), expect, "{role}: {v}");
+    }
+    // A worker cannot delete what lies outside its community: it does not exist for them.
+    let (s, _) = request(
+        &app,
+        "community_worker",
+        "DELETE",
+        "/api/layers/special_populations/features/sp-2",
+        &[("if-match", "\"1\"")],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(
+        store
+            .get(LayerId::SpecialPopulations, "sp-2")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The administrator's edit left its history: who, before and after; as of before it, v1.
+    let (s, v) = request(
+        &app,
+        "city_leader",
+        "GET",
+        "/api/history/projects/prj-1?as_of=2026-01-01",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["actor"], "city_admin");
+    assert_eq!(
+        changes[0]["before"]["properties"]["name"],
+        "prj-1 旧城改造项目"
+    );
+    assert_eq!(changes[0]["after"]["properties"]["name"], "改名");
+    assert_eq!(
+        v["state"],
+        serde_json::Value::Null,
+        "no change was stored before"
+    );
+    let (_, v) = request(
+        &app,
+        "city_leader",
+        "GET",
+        "/api/history/projects/prj-1?as_of=2100-01-01",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(v["state"]["properties"]["name"], "改名");
+    assert_eq!(v["state"]["properties"]["version"], 2);
+}
+
+async fn login(
+    app: &axum::Router,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> (StatusCode, serde_json::Value, Option<String>) {
+    let r = app
+        .clone()
+        .oneshot(
+            Request::post("/api/auth/login")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    serde_json::json!({"username": username, "password": password, "totp": totp})
+                        .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = r.status();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().to_owned());
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or_default(),
+        cookie,
+    )
+}
+
+async fn with_cookie(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+) -> StatusCode {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("cookie", cookie)
+        .header("content-type", "application/json");
+    if let Some(c) = csrf {
+        req = req.header("x-csrf-token", c);
+    }
+    app.clone()
+        .oneshot(req.body(Body::from("{\"name\": \"cli\"}")).unwrap())
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn sign_in_locks_after_five_failures_and_needs_csrf_for_changes() {
+    let (_d, _store, app) = fixture().await;
+    // Unknown user, wrong password: the same answer.
+    let (s1, v1, _) = login(&app, "nobody", "Lantern-Harbor-77", None).await;
+    let (s2, v2, _) = login(&app, "district", "wrong-Password-1", None).await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(v1, v2);
+    // A right password signs in: HttpOnly, SameSite cookie; the CSRF token in the body.
+    let (s, v, cookie) = login(&app, "district", "Lantern-Harbor-77", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let set = cookie.unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let csrf = v["csrf"].as_str().unwrap().to_owned();
+    assert_eq!(v["role"], "district");
+    assert_eq!(
+        with_cookie(&app, "GET", "/api/auth/me", &cookie, None).await,
+        StatusCode::OK
+    );
+    // A change without the CSRF token is refused; with it, it goes through.
+    assert_eq!(
+        with_cookie(&app, "POST", "/api/auth/tokens", &cookie, None).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        with_cookie(
+            &app,
+            "POST",
+            "/api/auth/tokens",
+            &cookie,
+            Some("gxc_forged")
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        with_cookie(&app, "POST", "/api/auth/tokens", &cookie, Some(&csrf)).await,
+        StatusCode::CREATED
+    );
+    // Logout ends the session on the server: the old cookie is the public's.
+    assert_eq!(
+        with_cookie(&app, "POST", "/api/auth/logout", &cookie, Some(&csrf)).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        with_cookie(&app, "GET", "/api/auth/me", &cookie, None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Five failures lock the account: then even the right password is refused, alike.
+    for _ in 0..5 {
+        let (s, _, _) = login(&app, "entity", "wrong-Password-1", None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, v, _) = login(&app, "entity", "Lantern-Harbor-77", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v, v1, "a locked account answers like a wrong password");
+    // Every attempt is in the audit log, and the chain holds.
+    let (_, v) = request(
+        &app,
+        "city_admin",
+        "GET",
+        "/api/audit?action=login",
+        &[],
+        None,
+    )
+    .await;
+    let records = v["records"].as_array().unwrap();
+    let failed = records.iter().filter(|r| r["outcome"] == "failed").count();
+    let ok = records.iter().filter(|r| r["outcome"] == "ok").count();
+    assert_eq!((failed, ok), (8, 1), "{v}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["detail"].as_str().unwrap_or_default().contains("locked")),
+        "{v}"
+    );
+    let text = v.to_string();
+    assert!(!text.contains("Lantern-Harbor-77") && !text.contains("wrong-Password-1"));
+    let (_, v) = request(&app, "city_admin", "GET", "/api/audit/verify", &[], None).await;
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+#[tokio::test]
+async fn the_administrator_needs_a_fresh_totp_code() {
+    let (_d, store, app) = fixture().await;
+    let admin = store
+        .get(LayerId::Users, "city_admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = admin.get("totp_secret").as_str().unwrap().to_owned();
+    let (s, v, _) = login(&app, "city_admin", "Lantern-Harbor-77", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], "totp_required");
+    let (s, _, _) = login(&app, "city_admin", "Lantern-Harbor-77", Some("000000")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let code = gengxin_auth::totp::code_at(&secret, Utc::now().timestamp() as u64).unwrap();
+    let (s, v, _) = login(&app, "city_admin", "Lantern-Harbor-77", Some(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The same code again is a replay.
+    let (s, _, _) = login(&app, "city_admin", "Lantern-Harbor-77", Some(&code)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_tokens_work_until_revoked_and_the_audit_log_cannot_be_rewritten() {
+    let (_d, store, app) = fixture().await;
+    let (s, v) = request(
+        &app,
+        "city_leader",
+        "POST",
+        "/api/auth/tokens",
+        &[],
+        Some(serde_json::json!({"name": "报表系统", "days": 30})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = v["token"].as_str().unwrap().to_owned();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let me = |b: String| {
+        let app = app.clone();
+        async move {
+            app.oneshot(
+                Request::get("/api/auth/me")
+                    .header("authorization", b)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+            .status()
+        }
+    };
+    assert_eq!(me(bearer.clone()).await, StatusCode::OK);
+    let uri = format!("/api/auth/tokens/{id}");
+    let (s, _) = request(&app, "district", "DELETE", &uri, &[], None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not the district user's token");
+    let (s, _) = request(&app, "city_leader", "DELETE", &uri, &[], None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(me(bearer).await, StatusCode::UNAUTHORIZED);
+    // The store refuses to change or delete audit records, whoever asks.
+    let first = store
+        .get(LayerId::AuditLog, "000000000001")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut forged = first.clone();
+    forged.properties.insert("actor".into(), "mallory".into());
+    assert!(matches!(
+        store.update(vec![(LayerId::AuditLog, vec![forged])]).await,
+        Err(StoreError::AppendOnly { .. })
+    ));
+    assert!(matches!(
+        store
+            .delete(vec![(LayerId::AuditLog, vec![(first.id.clone(), 1)])])
+            .await,
+        Err(StoreError::AppendOnly { .. })
+    ));
+    let (_, v) = request(&app, "city_admin", "GET", "/api/audit/verify", &[], None).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["records"].as_u64().unwrap() >= 2);
+}

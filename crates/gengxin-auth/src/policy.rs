@@ -1,0 +1,321 @@
+//! The access policy: the roles of `DESIGN.md` with their scopes, applied to the catalogue's
+//! access classes ([`Access`]).
+//!
+//! | class       | public | city_admin | city_leader | district          | entity        | community_worker |
+//! |-------------|--------|------------|-------------|-------------------|---------------|------------------|
+//! | `Public`    | read   | read/write | read        | read              | read          | read             |
+//! | `Projects`  | —      | read/write | read        | own district      | own projects  | —                |
+//! | `Community` | —      | read/write | read        | own district      | —             | own community    |
+//! | `Personal`  | —      | read/write | —           | —                 | —             | own community    |
+//! | `System`    | — (dedicated endpoints only)                                                       |
+//!
+//! District and entity users change project data only through submissions (the reporting
+//! chain); the community worker writes the community and personal records of their community.
+
+use std::collections::BTreeSet;
+
+use gengxin_model::{Access, Feature, Layer, LayerId};
+
+/// A role of `DESIGN.md`. The public has no role (a [`Caller`] of `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    CityAdmin,
+    CityLeader,
+    District,
+    Entity,
+    CommunityWorker,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::CityAdmin,
+        Role::CityLeader,
+        Role::District,
+        Role::Entity,
+        Role::CommunityWorker,
+    ];
+
+    /// The code stored in `users.role` (`gengxin_model::vocab::ROLES`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::CityAdmin => "city_admin",
+            Role::CityLeader => "city_leader",
+            Role::District => "district",
+            Role::Entity => "entity",
+            Role::CommunityWorker => "community_worker",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// Staff of the city: they see every district.
+    pub fn citywide(self) -> bool {
+        matches!(self, Role::CityAdmin | Role::CityLeader)
+    }
+}
+
+/// A signed-in user: role and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    pub organisation_id: String,
+    /// The district (6-digit code) of a district user.
+    pub district: Option<String>,
+    /// The community (12-digit code) of a community worker.
+    pub community: Option<String>,
+    /// The projects an entity runs.
+    pub projects: BTreeSet<String>,
+}
+
+/// Who is asking: a principal, or the public (`None`).
+pub type Caller = Option<Principal>;
+
+/// Why a request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// Not signed in, and the public may not do this (401).
+    Unauthenticated,
+    /// Signed in, but the role may not do this (403).
+    Forbidden,
+    /// Not served at all to anyone through this route (404): bookkeeping layers.
+    Hidden,
+}
+
+/// What a row is about, for scope checks: its district, its project, its community.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowScope {
+    pub district: Option<String>,
+    pub project: Option<String>,
+    pub community: Option<String>,
+}
+
+impl RowScope {
+    /// The scope a row carries in its own fields. Rows of milestones and progress reports name
+    /// only their project: [`RowScope::district`] is then filled from the project by the caller.
+    pub fn of(layer: LayerId, f: &Feature) -> RowScope {
+        let text = |k: &str| f.get(k).as_str().map(str::to_owned);
+        let community = text("community_code");
+        RowScope {
+            district: text("district_code")
+                .or_else(|| community.as_ref().map(|c| c.chars().take(6).collect())),
+            project: match layer {
+                LayerId::Projects => Some(f.id.clone()),
+                LayerId::Milestones | LayerId::ProgressReports | LayerId::Submissions => {
+                    text("project_id")
+                }
+                LayerId::Attachments if text("owner_layer").as_deref() == Some("projects") => {
+                    text("owner_id")
+                }
+                _ => None,
+            },
+            community,
+        }
+    }
+}
+
+/// May the caller list a layer at all (rows are then filtered by [`can_read_row`])?
+pub fn can_read_layer(caller: &Caller, layer: &Layer) -> Result<(), Denied> {
+    if layer.access == Access::System {
+        return Err(Denied::Hidden);
+    }
+    if layer.access == Access::Public {
+        return Ok(());
+    }
+    let Some(p) = caller else {
+        return Err(Denied::Unauthenticated);
+    };
+    let allowed = match (layer.access, p.role) {
+        (_, Role::CityAdmin) => true,
+        (Access::Personal, r) => r == Role::CommunityWorker,
+        (Access::Projects, r) => r != Role::CommunityWorker,
+        (Access::Community, r) => r != Role::Entity,
+        (Access::Public | Access::System, _) => unreachable!("handled above"),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden)
+    }
+}
+
+/// May the caller see this row of a layer it may list?
+pub fn can_read_row(caller: &Caller, layer: &Layer, row: &RowScope) -> bool {
+    if can_read_layer(caller, layer).is_err() {
+        return false;
+    }
+    if layer.access == Access::Public {
+        return true;
+    }
+    let Some(p) = caller else { return false };
+    in_scope(p, row)
+}
+
+/// Whether a row lies in a principal's scope (city roles: everything).
+pub fn in_scope(p: &Principal, row: &RowScope) -> bool {
+    match p.role {
+        Role::CityAdmin | Role::CityLeader => true,
+        Role::District => p.district.is_some() && row.district == p.district,
+        Role::Entity => row
+            .project
+            .as_ref()
+            .is_some_and(|id| p.projects.contains(id)),
+        Role::CommunityWorker => p.community.is_some() && row.community == p.community,
+    }
+}
+
+/// May the caller create, replace or delete this row directly (not through a submission)?
+/// A replacement must be allowed for both the stored row and the new one.
+pub fn can_write_row(caller: &Caller, layer: &Layer, row: &RowScope) -> Result<(), Denied> {
+    if layer.access == Access::System {
+        return Err(Denied::Hidden);
+    }
+    let Some(p) = caller else {
+        return Err(Denied::Unauthenticated);
+    };
+    let allowed = match p.role {
+        Role::CityAdmin => true,
+        Role::CommunityWorker => {
+            (matches!(layer.access, Access::Community | Access::Personal)
+                || layer.id == LayerId::ResidentReports)
+                && in_scope(p, row)
+        }
+        Role::CityLeader | Role::District | Role::Entity => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden)
+    }
+}
+
+/// Only the city administrator manages accounts, rules, imports, forms and evaluations, and
+/// reads the audit log.
+pub fn require_admin(caller: &Caller) -> Result<&Principal, Denied> {
+    match caller {
+        None => Err(Denied::Unauthenticated),
+        Some(p) if p.role == Role::CityAdmin => Ok(p),
+        Some(_) => Err(Denied::Forbidden),
+    }
+}
+
+/// Any signed-in user.
+pub fn require_login(caller: &Caller) -> Result<&Principal, Denied> {
+    caller.as_ref().ok_or(Denied::Unauthenticated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(role: Role) -> Caller {
+        Some(Principal {
+            user_id: "u".into(),
+            username: "u".into(),
+            role,
+            organisation_id: "o".into(),
+            district: Some("420106".into()),
+            community: Some("420106001001".into()),
+            projects: ["prj-1".to_owned()].into(),
+        })
+    }
+
+    #[test]
+    fn scopes_keep_each_role_to_its_own_rows() {
+        let projects = Layer::by_id(LayerId::Projects);
+        let own = RowScope {
+            district: Some("420106".into()),
+            project: Some("prj-1".into()),
+            community: None,
+        };
+        let other = RowScope {
+            district: Some("420102".into()),
+            project: Some("prj-2".into()),
+            community: None,
+        };
+        for r in [Role::CityAdmin, Role::CityLeader] {
+            assert!(can_read_row(&who(r), projects, &other));
+        }
+        for r in [Role::District, Role::Entity] {
+            assert!(can_read_row(&who(r), projects, &own), "{r:?}");
+            assert!(!can_read_row(&who(r), projects, &other), "{r:?}");
+        }
+        assert!(!can_read_row(&who(Role::CommunityWorker), projects, &own));
+        assert!(!can_read_row(&None, projects, &own));
+        assert_eq!(
+            can_read_layer(&None, projects),
+            Err(Denied::Unauthenticated)
+        );
+
+        let cases = Layer::by_id(LayerId::SpecialPopulations);
+        let mine = RowScope {
+            community: Some("420106001001".into()),
+            district: Some("420106".into()),
+            project: None,
+        };
+        let theirs = RowScope {
+            community: Some("420106001002".into()),
+            district: Some("420106".into()),
+            project: None,
+        };
+        assert!(can_read_row(&who(Role::CommunityWorker), cases, &mine));
+        assert!(!can_read_row(&who(Role::CommunityWorker), cases, &theirs));
+        assert!(can_read_row(&who(Role::CityAdmin), cases, &theirs));
+        for r in [Role::CityLeader, Role::District, Role::Entity] {
+            assert_eq!(can_read_layer(&who(r), cases), Err(Denied::Forbidden));
+        }
+        assert_eq!(
+            can_read_layer(&who(Role::CityAdmin), Layer::by_id(LayerId::Users)),
+            Err(Denied::Hidden)
+        );
+    }
+
+    #[test]
+    fn only_the_admin_and_the_community_worker_write_directly() {
+        let parcels = Layer::by_id(LayerId::Parcels);
+        let row = RowScope::default();
+        assert!(can_write_row(&who(Role::CityAdmin), parcels, &row).is_ok());
+        for r in [
+            Role::CityLeader,
+            Role::District,
+            Role::Entity,
+            Role::CommunityWorker,
+        ] {
+            assert_eq!(
+                can_write_row(&who(r), parcels, &row),
+                Err(Denied::Forbidden)
+            );
+        }
+        assert_eq!(
+            can_write_row(&None, parcels, &row),
+            Err(Denied::Unauthenticated)
+        );
+        let supplies = Layer::by_id(LayerId::Supplies);
+        let mine = RowScope {
+            community: Some("420106001001".into()),
+            ..RowScope::default()
+        };
+        assert!(can_write_row(&who(Role::CommunityWorker), supplies, &mine).is_ok());
+        assert!(
+            can_write_row(&who(Role::CommunityWorker), supplies, &RowScope::default()).is_err()
+        );
+    }
+
+    #[test]
+    fn a_row_scope_is_read_from_its_fields() {
+        let f = Feature::new("m1", "x", chrono::Utc::now())
+            .set("project_id", "prj-9")
+            .set("community_code", "420106001001");
+        let s = RowScope::of(LayerId::Milestones, &f);
+        assert_eq!(s.project.as_deref(), Some("prj-9"));
+        assert_eq!(s.district.as_deref(), Some("420106"));
+        let p = Feature::new("prj-3", "x", chrono::Utc::now()).set("district_code", "420102");
+        assert_eq!(
+            RowScope::of(LayerId::Projects, &p).project.as_deref(),
+            Some("prj-3")
+        );
+    }
+}

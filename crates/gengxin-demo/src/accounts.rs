@@ -1,0 +1,118 @@
+//! The demo's accounts: one per role, with the organisations they belong to. Their passwords
+//! (and the administrator's TOTP secret) are printed in the README: they exist only in the
+//! demo, never in a store made any other way.
+
+use gengxin_model::{Feature, LayerId};
+use rand::RngCore;
+
+use crate::{demo_time, rng_for};
+
+/// The administrator's TOTP secret in the demo (base32; enter it in an authenticator app).
+pub const DEMO_TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+/// `(username, role, password, display name)` of every demo account.
+pub const DEMO_ACCOUNTS: &[(&str, &str, &str, &str)] = &[
+    ("admin", "city_admin", "Crane-Tower-2026", "市更新办管理员"),
+    ("leader", "city_leader", "East-Lake-2026", "市领导"),
+    ("wuchang", "district", "Han-River-2026", "武昌区更新办"),
+    ("entity", "entity", "Hubu-Alley-2026", "改造主体联系人"),
+    (
+        "worker",
+        "community_worker",
+        "Guiyuan-Temple-26",
+        "社区网格员",
+    ),
+];
+
+/// The demo district user's district (武昌区).
+pub const DEMO_DISTRICT: &str = "420106";
+
+/// Organisations and users for the generated layers: the entity runs every project of the
+/// first project's implementing entity, the worker serves the first community with special
+/// populations.
+pub fn accounts(seed: u64, layers: &[(LayerId, Vec<Feature>)]) -> Vec<(LayerId, Vec<Feature>)> {
+    let rows = |id: LayerId| {
+        layers
+            .iter()
+            .filter(move |(l, _)| *l == id)
+            .flat_map(|(_, fs)| fs.iter())
+    };
+    let entity_name = rows(LayerId::Projects)
+        .find_map(|p| p.get("entity").as_str())
+        .unwrap_or("改造主体")
+        .to_owned();
+    let entity_projects: Vec<String> = rows(LayerId::Projects)
+        .filter(|p| p.get("entity").as_str() == Some(entity_name.as_str()))
+        .map(|p| p.id.clone())
+        .collect();
+    let community = rows(LayerId::SpecialPopulations)
+        .find_map(|p| p.get("community_code").as_str())
+        .unwrap_or("420106001001")
+        .to_owned();
+    let at = demo_time();
+    let org = |id: &str, name: &str, kind: &str| {
+        Feature::new(id, gengxin_model::GENERATED, at)
+            .set("name", name)
+            .set("kind", kind)
+    };
+    let orgs = vec![
+        org(
+            "org-city",
+            "武汉市城市更新工作领导小组办公室(示意)",
+            "city_department",
+        ),
+        org(
+            "org-wuchang",
+            "武昌区城市更新局(示意)",
+            "district_government",
+        )
+        .set("district_code", DEMO_DISTRICT),
+        org("org-entity", &entity_name, "implementing_entity"),
+        org("org-community", "社区居委会(示意)", "community")
+            .set("community_code", community.as_str())
+            .set("district_code", &community[..6]),
+    ];
+    let mut rng = rng_for(seed, "accounts");
+    let users = DEMO_ACCOUNTS
+        .iter()
+        .map(|&(username, role, password, display)| {
+            let mut salt = [0u8; 16];
+            rng.fill_bytes(&mut salt);
+            let organisation = match role {
+                "city_admin" | "city_leader" => "org-city",
+                "district" => "org-wuchang",
+                "entity" => "org-entity",
+                _ => "org-community",
+            };
+            let mut u = Feature::new(username, gengxin_model::GENERATED, at)
+                .set("username", username)
+                .set("display_name", display)
+                .set("role", role)
+                .set("organisation_id", organisation)
+                .set(
+                    "password_hash",
+                    gengxin_auth::password::hash_with_salt(password, &salt),
+                )
+                .set("password_changed_at", gengxin_model::timestamp(&at))
+                .set("failed_logins", 0_i64);
+            match role {
+                "city_admin" => u = u.set("totp_secret", DEMO_TOTP_SECRET),
+                "district" => u = u.set("district_code", DEMO_DISTRICT),
+                "entity" => {
+                    u = u.set(
+                        "project_ids",
+                        gengxin_auth::account::projects_json(&entity_projects),
+                    )
+                }
+                "community_worker" => {
+                    u = u
+                        .set("community_code", community.as_str())
+                        .set("district_code", &community[..6])
+                }
+                _ => {}
+            }
+            u
+        })
+        .collect();
+    vec![(LayerId::Organisations, orgs), (LayerId::Users, users)]
+}
