@@ -17,8 +17,9 @@ export interface Crumb {
 }
 
 /// The tabs of the side panel.
-export type Tab = 'admin' | 'renewal' | 'summary' | 'query' | 'progress' | 'lifecircle'
-export const TABS: Tab[] = ['admin', 'renewal', 'summary', 'query', 'progress', 'lifecircle']
+export type Tab = 'admin' | 'renewal' | 'summary' | 'query' | 'progress' | 'lifecircle' | 'report'
+/// 填报 (report) is shown only to signed-in users.
+export const TABS: Tab[] = ['admin', 'renewal', 'summary', 'query', 'progress', 'lifecircle', 'report']
 
 export interface Picked {
   layer: string

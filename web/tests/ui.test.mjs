@@ -1023,6 +1023,68 @@ describe('Gengxin web application', () => {
     }
   })
 
+  test('reporting (填报): the entity fills and submits its progress, the district approves it', OPTS, async () => {
+    const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
+    try {
+      // 填报 appears once signed in; the entity's tasks are listed, overdue ones marked.
+      assert.equal(await page.locator('#tab-report').count(), 0)
+      await signIn(page, 'entity', { errors })
+      const mine = await pageApi(page, '/api/tasks')
+      assert.ok(mine.to_fill.length > 0, 'the entity has no task to fill (have the server jobs run?)')
+      await page.click('#tab-report')
+      await page.locator('[data-testid="task-row"]').first().waitFor({ state: 'visible', timeout: LONG })
+      const rows = await page.$$eval('[data-testid="task-row"]', (rs) =>
+        rs.map((r) => ({ project: r.dataset.project, district: r.dataset.district, status: r.dataset.status })),
+      )
+      assert.equal(rows.length, mine.to_fill.length)
+      const overdue = await page.locator('[data-testid="task-row"][data-status="overdue"] [data-testid="task-overdue"]').count()
+      assert.equal(overdue, rows.filter((r) => r.status === 'overdue').length)
+      // The first task (in 武昌区 if there is one, so that its district reviews it).
+      const task = rows.find((r) => r.district === WUCHANG && r.status !== 'submitted') ?? rows[0]
+      await page.click(`[data-testid="task-row"][data-project="${task.project}"]`)
+      await page.locator('[data-testid="fill"]').waitFor({ state: 'visible' })
+      const stage = await page.$eval('[data-testid="field-stage"]', (sel) => {
+        const values = [...sel.options].map((o) => o.value).filter(Boolean)
+        return values.includes('construction') ? 'construction' : values[0]
+      })
+      await page.selectOption('[data-testid="field-stage"]', stage)
+      await page.fill('[data-testid="field-progress_pct"]', '50')
+      await page.click('[data-testid="fill-submit"]')
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="fill-status"]')?.dataset.status === 'submitted',
+        null,
+        { timeout: LONG, polling: 200 },
+      )
+      const id = await page.getAttribute('[data-testid="fill"]', 'data-submission-id')
+      assert.ok(id, 'no submission id after 提交')
+      await screenshot(page, 'desktop-report-fill.png')
+      await signOut(page)
+      assert.equal(await page.locator('#tab-report').count(), 0)
+
+      // The district reviewer: the report waits in 待审核; the diff shows 总体进度; 通过.
+      await signIn(page, 'wuchang', { errors })
+      await page.click('#tab-report')
+      await page.locator(`[data-testid="review-row"][data-id="${id}"]`).waitFor({ state: 'visible', timeout: LONG })
+      await page.click(`[data-testid="review-row"][data-id="${id}"]`)
+      await page.locator('[data-testid="diff-table"]').waitFor({ state: 'visible', timeout: LONG })
+      const labels = await page.$$eval('[data-testid="diff-row"] td:first-child', (tds) => tds.map((td) => td.textContent.trim()))
+      assert.ok(labels.includes('总体进度'), `the diff lists ${labels.join(', ')}`)
+      const after = await page.$eval('[data-testid="diff-row"][data-field="progress_pct"] td:last-child', (td) => td.textContent)
+      assert.match(after, /50/)
+      await page.click('[data-testid="review-approve"]')
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="review-status"]')?.dataset.status === 'district_approved',
+        null,
+        { timeout: LONG, polling: 200 },
+      )
+      assert.equal((await page.textContent('[data-testid="review-status"]')).trim(), '待市级审批')
+      await screenshot(page, 'desktop-report-review.png')
+      assertNoErrors(errors)
+    } finally {
+      await context.close()
+    }
+  })
+
   test('phone 390×844: search, summary and query builder in the bottom sheet', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 390, height: 844 })
     try {

@@ -53,10 +53,20 @@ pub async fn append(s: &AppState, records: Vec<Record>) -> Result<(), ApiError> 
 
 /// Applies an edit together with its audit records, in one transaction.
 pub async fn apply(s: &AppState, edit: Edit, records: Vec<Record>) -> Result<(), StoreError> {
-    let _one_writer_here = s.audit_lock.lock().await;
+    apply_to(&*s.store, &s.audit_lock, edit, records).await
+}
+
+/// [`apply`] on a store, for work outside requests (the job runner).
+pub async fn apply_to(
+    store: &dyn gengxin_store::Store,
+    lock: &tokio::sync::Mutex<()>,
+    edit: Edit,
+    records: Vec<Record>,
+) -> Result<(), StoreError> {
+    let _one_writer_here = lock.lock().await;
     let mut attempt = 0;
     loop {
-        let head = s.store.get(LayerId::Sequences, HEAD).await?;
+        let head = store.get(LayerId::Sequences, HEAD).await?;
         let (mut seq, mut prev) = head.as_ref().map_or((0, GENESIS.to_owned()), |h| {
             (
                 h.get("value").as_i64().unwrap_or(0),
@@ -102,7 +112,7 @@ pub async fn apply(s: &AppState, edit: Edit, records: Vec<Record>) -> Result<(),
                 e.insert.push((LayerId::Sequences, vec![h]));
             }
         }
-        match s.store.apply(e).await {
+        match store.apply(e).await {
             Err(StoreError::Conflict { layer, .. } | StoreError::Duplicate { layer, .. })
                 if (layer == "sequences" || layer == "audit_log") && attempt < RETRIES =>
             {

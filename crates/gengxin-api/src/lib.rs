@@ -18,8 +18,10 @@ mod fonts;
 mod guard;
 mod history;
 mod imports;
+mod jobs;
 mod lifecircle;
 mod ogc;
+mod reporting;
 mod retrieval;
 mod saved;
 mod search;
@@ -76,7 +78,31 @@ fn tile_cache_bytes() -> usize {
 /// The whole HTTP application over one store. Unknown routes answer `404 not_found` and known
 /// routes asked with another method `405 method_not_allowed`, both in the JSON error shape.
 pub fn app(store: Arc<dyn Store>) -> Router {
-    let state = AppState {
+    router(state(store))
+}
+
+/// [`app`], with the reporting job queue running in the background (what `gengxin serve`
+/// runs): due jobs now, then every 30 seconds.
+pub fn app_with_jobs(store: Arc<dyn Store>) -> Router {
+    let state = state(store);
+    tokio::spawn(jobs::run_forever(
+        state.store.clone(),
+        state.audit_lock.clone(),
+    ));
+    router(state)
+}
+
+/// Runs the reporting jobs due at `now` once (what the background runner does every 30 s);
+/// returns how many ran.
+pub async fn run_jobs(
+    store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, gengxin_store::StoreError> {
+    jobs::run_due(store, &tokio::sync::Mutex::new(()), now).await
+}
+
+fn state(store: Arc<dyn Store>) -> AppState {
+    AppState {
         counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
         tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
         glyphs: Arc::default(),
@@ -87,7 +113,10 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         auth: Arc::default(),
         audit_lock: Arc::default(),
         store,
-    };
+    }
+}
+
+fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/assets/{*path}", get(asset))
@@ -114,6 +143,28 @@ pub fn app(store: Arc<dyn Store>) -> Router {
             get(auth::organisations).post(auth::create_organisation),
         )
         .route("/api/history/{layer}/{id}", get(history::history))
+        .route(
+            "/api/forms",
+            get(reporting::forms).post(reporting::create_form),
+        )
+        .route("/api/forms/{id}", get(reporting::one_form))
+        .route("/api/forms/{id}/template", get(reporting::template))
+        .route(
+            "/api/forms/{id}/upload",
+            post(reporting::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(imports::MAX_UPLOAD)),
+        )
+        .route(
+            "/api/submissions",
+            get(reporting::submissions).post(reporting::create_submission),
+        )
+        .route(
+            "/api/submissions/{id}",
+            get(reporting::submission).put(reporting::edit_submission),
+        )
+        .route("/api/submissions/{id}/review", post(reporting::review))
+        .route("/api/tasks", get(reporting::tasks))
+        .route("/api/reporting/status", get(reporting::status))
         .route("/api/audit", get(audit::list))
         .route("/api/audit/export", get(audit::export))
         .route("/api/audit/verify", get(audit::check))
@@ -212,6 +263,18 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         audit::export,
         audit::check,
         history::history,
+        reporting::forms,
+        reporting::one_form,
+        reporting::create_form,
+        reporting::template,
+        reporting::upload,
+        reporting::submissions,
+        reporting::create_submission,
+        reporting::submission,
+        reporting::edit_submission,
+        reporting::review,
+        reporting::tasks,
+        reporting::status,
         units::children,
         units::unit,
         features::layers,
@@ -259,6 +322,10 @@ pub fn app(store: Arc<dyn Store>) -> Router {
         auth::NewUserBody,
         auth::UserChange,
         auth::NewOrganisation,
+        reporting::NewForm,
+        reporting::NewSubmission,
+        reporting::SubmissionEdit,
+        reporting::Review,
         units::UnitItem,
         features::LayerInfo,
         features::FieldInfo,

@@ -114,5 +114,26 @@ pub fn accounts(seed: u64, layers: &[(LayerId, Vec<Feature>)]) -> Vec<(LayerId, 
             u
         })
         .collect();
-    vec![(LayerId::Organisations, orgs), (LayerId::Users, users)]
+    // The monthly progress form (district review, then city approval), and the job that opens
+    // the demo's month: a server started later runs it, marks what is overdue and goes on.
+    let period = gengxin_report::Period::of(at.date_naive(), false);
+    let form = gengxin_report::form_row(
+        "progress",
+        1,
+        "月度进度填报",
+        None,
+        &gengxin_report::standard_progress_fields(),
+        "district_city",
+        "monthly",
+        5,
+        3,
+        at,
+    );
+    let job = gengxin_report::job_row("open_period", "progress", &period.to_string(), at);
+    vec![
+        (LayerId::Organisations, orgs),
+        (LayerId::Users, users),
+        (LayerId::ReportForms, vec![form]),
+        (LayerId::Jobs, vec![job]),
+    ]
 }

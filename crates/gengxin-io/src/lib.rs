@@ -16,6 +16,7 @@ pub mod import;
 pub mod mapping;
 pub mod osm;
 pub mod read;
+pub mod sheet;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

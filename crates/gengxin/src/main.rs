@@ -504,7 +504,8 @@ async fn serve(listener: tokio::net::TcpListener, store: Arc<dyn Store>) -> Resu
     eprintln!("Gengxin serving {} on http://{addr}/", info.location);
     axum::serve(
         listener,
-        gengxin_api::app(store).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        gengxin_api::app_with_jobs(store)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
     .await

@@ -1,7 +1,7 @@
 //! The `gengxin` binary end to end: real processes, a real demo GeoPackage, real HTTP, and
 //! GDAL's real `ogrinfo`. The demo store is built once per test run and shared.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -31,14 +31,34 @@ fn build_demo(dir: &Path) -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
-/// The shared demo store (built on first use).
-fn demo() -> &'static Path {
-    static DEMO: OnceLock<PathBuf> = OnceLock::new();
+/// The shared demo store (built on first use), and an untouched copy of it: servers write
+/// sessions and audit records into the shared one.
+fn demos() -> &'static (PathBuf, PathBuf) {
+    static DEMO: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     DEMO.get_or_init(|| {
-        build_demo(
-            &Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{}", std::process::id())),
-        )
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{}", std::process::id()));
+        let served = build_demo(&dir);
+        let pristine = dir.join("pristine.gpkg");
+        std::fs::copy(&served, &pristine).unwrap();
+        // Attachment bytes live beside the store file.
+        let files = |p: &Path| PathBuf::from(format!("{}.attachments", p.display()));
+        std::fs::create_dir_all(files(&pristine)).unwrap();
+        for e in std::fs::read_dir(files(&served)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), files(&pristine).join(e.file_name())).unwrap();
+        }
+        (served, pristine)
     })
+}
+
+fn demo() -> &'static Path {
+    &demos().0
+}
+
+/// The demo as built, never served.
+fn pristine_demo() -> &'static Path {
+    &demos().1
 }
 
 fn sha256_file(p: &Path) -> String {
@@ -94,10 +114,50 @@ fn start(args: &[&str], port: u16) -> Server {
     }
 }
 
+/// A GET as the demo's city leader (who reads every district's projects).
 fn get_json(url: &str) -> serde_json::Value {
-    let r = reqwest::blocking::get(url).unwrap();
+    let r = reqwest::blocking::Client::new()
+        .get(url)
+        .header("cookie", session(url, "leader", "East-Lake-2026"))
+        .send()
+        .unwrap();
     assert!(r.status().is_success(), "{url}: {}", r.status());
     r.json().unwrap()
+}
+
+/// A session cookie of a demo account on the server of `url` (signed in once per server); empty
+/// where the store has no such account (a new empty store).
+fn session(url: &str, username: &str, password: &str) -> String {
+    static SESSIONS: std::sync::Mutex<BTreeMap<String, String>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let base: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+    let key = format!("{base} {username}");
+    let mut sessions = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = sessions.get(&key) {
+        return c.clone();
+    }
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .unwrap();
+    if r.status() == reqwest::StatusCode::UNAUTHORIZED {
+        return String::new();
+    }
+    assert!(
+        r.status().is_success(),
+        "login as {username}: {}",
+        r.status()
+    );
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    sessions.insert(key, cookie.clone());
+    cookie
 }
 
 fn csv_units(file: &str, parent_column: &str) -> BTreeSet<(String, String, String)> {
@@ -258,7 +318,7 @@ fn ogr_name(g: gengxin_model::GeometryType) -> &'static str {
 
 #[test]
 fn two_demo_builds_with_the_same_seed_are_identical() {
-    let first = demo();
+    let first = pristine_demo();
     let dir = tempfile::tempdir().unwrap();
     let second = build_demo(dir.path());
     let hash = |p: &Path| {

@@ -111,8 +111,9 @@ async function sendJson<T>(
   body?: unknown,
   signal?: AbortSignal,
   retried = false,
+  extra: Record<string, string> = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' }
+  const headers: Record<string, string> = { Accept: 'application/json', ...extra }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   if (csrf) headers['X-CSRF-Token'] = csrf
   const res = await fetch(url, {
@@ -125,7 +126,7 @@ async function sendJson<T>(
     const f = await failure(res, url)
     // A stale or not yet known token: ask the session for it once and try again.
     if (f.status === 403 && f.code === 'csrf' && !retried && (await me(signal).catch(() => null))) {
-      return sendJson<T>(method, url, body, signal, true)
+      return sendJson<T>(method, url, body, signal, true, extra)
     }
     throw f
   }
@@ -591,4 +592,311 @@ export function isochrone(
     speed_m_min: String(speedMMin),
   })
   return getJson<Isochrones>(`/api/isochrone?${p}`, signal)
+}
+
+// --- Reporting (填报, "+1") -----------------------------------------------------------------
+// These endpoints are newer than openapi.json; their shapes are declared here.
+
+export type FieldKind = 'number' | 'integer' | 'text' | 'date' | 'choice' | 'bool' | 'attachment'
+
+export interface FormField {
+  name: string
+  label: string
+  kind: FieldKind
+  unit?: string | null
+  required: boolean
+  min?: number | null
+  max?: number | null
+  choices?: string[]
+  max_len?: number | null
+  target?: string | null
+}
+
+/// One version of a reporting form, e.g. `progress@1`.
+export interface Form {
+  id: string
+  code: string
+  version: number
+  name: string
+  renewal_kind?: string | null
+  fields: FormField[]
+  review_chain: 'district_city' | 'city' | 'district' | string
+  cycle: 'monthly' | 'quarterly' | string
+  deadline_day: number
+  remind_days: number
+  active: boolean
+}
+
+export interface Task {
+  id: string
+  form_code: string
+  project_id: string
+  project_name: string | null
+  district_code: string | null
+  period: string
+  deadline: string
+  status: 'open' | 'submitted' | 'overdue' | string
+  submission_id: string | null
+  reminded_at: string | null
+}
+
+export type SubmissionStatus = 'draft' | 'submitted' | 'district_approved' | 'approved' | 'rejected'
+
+export interface Review {
+  by: string
+  level: string
+  decision: string
+  comment: string | null
+  at: string
+}
+
+export interface Submission {
+  id: string
+  form_id: string
+  project_id: string
+  project_name: string | null
+  district_code: string | null
+  period: string
+  status: SubmissionStatus | string
+  values: Record<string, Scalar>
+  author: string
+  submitted_at: string | null
+  reviews: Review[]
+  version: number
+}
+
+export interface DiffRow {
+  field: string
+  label: string
+  before: Scalar
+  after: Scalar
+}
+
+/// `GET /api/submissions/{id}`.
+export interface SubmissionDetail extends Submission {
+  form: Form
+  diff: DiffRow[]
+  project_version?: number | null
+  can_review: boolean
+}
+
+export interface MyTasks {
+  to_fill: Task[]
+  to_review: Submission[]
+  returned_or_draft: Submission[]
+}
+
+export function myTasks(signal?: AbortSignal): Promise<MyTasks> {
+  return getJson<MyTasks>('/api/tasks', signal)
+}
+
+export function forms(signal?: AbortSignal): Promise<Form[]> {
+  return getJson<Form[]>('/api/forms', signal)
+}
+
+export function submission(id: string, signal?: AbortSignal): Promise<SubmissionDetail> {
+  return getJson<SubmissionDetail>(`/api/submissions/${enc(id)}`, signal)
+}
+
+export function submissions(
+  q: { status?: string; project_id?: string; period?: string; form_id?: string },
+  signal?: AbortSignal,
+): Promise<Submission[]> {
+  const p = new URLSearchParams()
+  for (const [k, v] of Object.entries(q)) if (v) p.set(k, v)
+  return getJson<Submission[]>(`/api/submissions?${p}`, signal)
+}
+
+/// Creates a submission (a draft, or submitted); the idempotency key makes a retried request
+/// create it once.
+export async function createSubmission(
+  body: { form_id: string; project_id: string; period: string; values: Record<string, Scalar>; submit: boolean },
+  idempotencyKey: string,
+): Promise<Submission> {
+  return sendJson<Submission>('POST', '/api/submissions', body, undefined, false, { 'Idempotency-Key': idempotencyKey })
+}
+
+export function updateSubmission(
+  id: string,
+  body: { version: number; values: Record<string, Scalar>; submit: boolean },
+): Promise<Submission> {
+  return sendJson<Submission>('PUT', `/api/submissions/${enc(id)}`, body)
+}
+
+export function reviewSubmission(
+  id: string,
+  body: { version: number; decision: 'approve' | 'reject'; comment: string },
+): Promise<Submission> {
+  return sendJson<Submission>('POST', `/api/submissions/${enc(id)}/review`, body)
+}
+
+export interface PeriodStatus {
+  form_code: string
+  period: string
+  deadline: string
+  tasks: number
+  submitted: number
+  open: number
+  overdue: number
+  missing: Task[]
+}
+
+export function reportingStatus(form: string, period?: string, signal?: AbortSignal): Promise<PeriodStatus[]> {
+  const p = new URLSearchParams({ form })
+  if (period) p.set('period', period)
+  return getJson<PeriodStatus[]>(`/api/reporting/status?${p}`, signal)
+}
+
+export function templateUrl(formId: string, period: string): string {
+  return `/api/forms/${enc(formId)}/template?period=${enc(period)}`
+}
+
+export interface UploadRow {
+  row: number
+  project_id: string | null
+  ok: boolean
+  errors?: { field: string; message: string }[]
+  submission_id?: string | null
+}
+
+export interface UploadReport {
+  rows: number
+  accepted: number
+  rejected: number
+  report: UploadRow[]
+}
+
+/// Uploads a filled workbook (the xlsx bytes as the body).
+export async function uploadWorkbook(formId: string, period: string, file: Blob): Promise<UploadReport> {
+  const url = `/api/forms/${enc(formId)}/upload?period=${enc(period)}`
+  const send = async () => {
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    }
+    if (csrf) headers['X-CSRF-Token'] = csrf
+    return fetch(url, { method: 'POST', headers, body: file })
+  }
+  let res = await send()
+  if (!res.ok) {
+    let f = await failure(res, url)
+    if (f.status === 403 && f.code === 'csrf' && (await me().catch(() => null))) {
+      res = await send()
+      if (!res.ok) f = await failure(res, url)
+      else return (await res.json()) as UploadReport
+    }
+    throw f
+  }
+  return (await res.json()) as UploadReport
+}
+
+// --- Administration (city administrators) ----------------------------------------------------
+
+export interface AdminUser {
+  username: string
+  display_name: string | null
+  role: Role | string
+  organisation_id: string | null
+  district_code: string | null
+  community_code: string | null
+  project_ids: string[] | null
+  disabled?: boolean
+  locked?: boolean
+  locked_until?: string | null
+  version: number
+  [k: string]: unknown
+}
+
+export interface NewUser {
+  username: string
+  display_name: string
+  role: string
+  organisation_id: string
+  district_code?: string
+  community_code?: string
+  project_ids?: string[]
+  password: string
+}
+
+export function adminUsers(signal?: AbortSignal): Promise<AdminUser[]> {
+  return getJson<AdminUser[]>('/api/admin/users', signal)
+}
+
+export function createUser(body: NewUser): Promise<AdminUser & { totp_uri?: string | null }> {
+  return sendJson<AdminUser & { totp_uri?: string | null }>('POST', '/api/admin/users', body)
+}
+
+export function updateUser(
+  username: string,
+  body: {
+    version: number
+    disabled?: boolean
+    unlock?: boolean
+    role?: string
+    district_code?: string
+    community_code?: string
+    project_ids?: string[]
+  },
+): Promise<AdminUser> {
+  return sendJson<AdminUser>('PUT', `/api/admin/users/${enc(username)}`, body)
+}
+
+export interface Organisation {
+  id: string
+  name: string
+  kind: string
+  district_code?: string | null
+  community_code?: string | null
+  [k: string]: unknown
+}
+
+export function organisations(signal?: AbortSignal): Promise<Organisation[]> {
+  return getJson<Organisation[]>('/api/admin/organisations', signal)
+}
+
+export function createOrganisation(body: {
+  id: string
+  name: string
+  kind: string
+  district_code?: string
+  community_code?: string
+}): Promise<Organisation> {
+  return sendJson<Organisation>('POST', '/api/admin/organisations', body)
+}
+
+export interface AuditRecord {
+  id: string | number
+  seq: number
+  at: string
+  actor: string | null
+  role: string | null
+  action: string
+  outcome: string
+  target_layer: string | null
+  target_id: string | null
+  detail: unknown
+  hash: string
+}
+
+export function audit(
+  q: { actor?: string; action?: string; limit?: number },
+  signal?: AbortSignal,
+): Promise<{ total: number; records: AuditRecord[] }> {
+  const p = new URLSearchParams()
+  if (q.actor) p.set('actor', q.actor)
+  if (q.action) p.set('action', q.action)
+  if (q.limit) p.set('limit', String(q.limit))
+  return getJson<{ total: number; records: AuditRecord[] }>(`/api/audit?${p}`, signal)
+}
+
+export function auditExportUrl(q: { actor?: string; action?: string }): string {
+  const p = new URLSearchParams()
+  if (q.actor) p.set('actor', q.actor)
+  if (q.action) p.set('action', q.action)
+  const qs = p.toString()
+  return `/api/audit/export${qs ? '?' + qs : ''}`
+}
+
+export function auditVerify(signal?: AbortSignal): Promise<{ ok: boolean; records: number; broken_at?: number | string | null }> {
+  return getJson<{ ok: boolean; records: number; broken_at?: number | string | null }>('/api/audit/verify', signal)
 }

@@ -1,0 +1,59 @@
+// Small helpers of the reporting (填报) screens.
+import { ApiFailure, type FormField, type Scalar } from '../api/client'
+import { t, type MessageKey } from '../i18n'
+import { codeName } from '../store'
+
+const STATUSES = ['draft', 'submitted', 'district_approved', 'approved', 'rejected']
+
+/// 草稿 / 待审核 / 待市级审批 / 已通过 / 已退回.
+export function statusLabel(s: string): string {
+  return STATUSES.includes(s) ? t(`st_${s}` as MessageKey) : s
+}
+
+/// The current month as a period, e.g. "2026-11".
+export function thisPeriod(): string {
+  const d = new Date()
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`
+}
+
+/// The label of a choice: the project code list's name when the field writes a project field.
+export function choiceLabel(f: FormField, code: string): string {
+  if (f.target) {
+    const n = codeName('projects', f.target, code)
+    if (n && n !== code) return n
+  }
+  return code
+}
+
+/// A value as shown in tables.
+export function showValue(f: FormField | undefined, v: Scalar | undefined): string {
+  if (v === null || v === undefined || v === '') return '—'
+  if (f?.kind === 'choice') return choiceLabel(f, String(v))
+  if (f?.kind === 'bool' || typeof v === 'boolean') return v === true || v === 'true' ? t('rpYes') : t('rpNo')
+  if (f?.unit && typeof v === 'number') return `${v} ${f.unit}`
+  return String(v)
+}
+
+/// Per-field messages of a 422 ("field: message; field: message").
+export function fieldErrors(e: unknown, fields: FormField[]): Record<string, string> | null {
+  if (!(e instanceof ApiFailure) || e.status !== 422) return null
+  const out: Record<string, string> = {}
+  const names = new Set(fields.map((f) => f.name))
+  for (const part of e.message.split('; ')) {
+    const i = part.indexOf(': ')
+    if (i > 0 && names.has(part.slice(0, i))) out[part.slice(0, i)] = part.slice(i + 2)
+    else out[''] = out[''] ? `${out['']}; ${part}` : part
+  }
+  return out
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}
+
+/// A fresh key for Idempotency-Key.
+export function newKey(): string {
+  const c = globalThis.crypto as Crypto | undefined
+  if (c && typeof c.randomUUID === 'function') return c.randomUUID()
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`
+}
