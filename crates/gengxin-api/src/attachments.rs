@@ -1,8 +1,16 @@
-//! Attachment downloads.
+//! Attachments: uploads by those who report on a project (photos lose their EXIF metadata:
+//! GPS position and device), and downloads checked against the reader's scope every time.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::RawQuery;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
+use gengxin_model::{Feature, LayerId};
 
 use crate::extract::ApiPath;
 use crate::{ApiError, AppState};
@@ -63,4 +71,105 @@ pub async fn download(
         bytes,
     )
         .into_response())
+}
+
+/// The largest attachment accepted.
+pub const MAX_ATTACHMENT: usize = 20 << 20;
+
+/// JPEG and PNG photos without their EXIF block (GPS position, camera); other files as sent.
+fn strip_exif(media_type: &str, bytes: Bytes) -> Result<Bytes, ApiError> {
+    use img_parts::ImageEXIF;
+    let bad = |e: img_parts::Error| ApiError::unprocessable(format!("not a readable image: {e}"));
+    Ok(match media_type {
+        "image/jpeg" => {
+            let mut j = img_parts::jpeg::Jpeg::from_bytes(bytes).map_err(bad)?;
+            j.set_exif(None);
+            j.encoder().bytes()
+        }
+        "image/png" => {
+            let mut p = img_parts::png::Png::from_bytes(bytes).map_err(bad)?;
+            p.set_exif(None);
+            p.encoder().bytes()
+        }
+        _ => bytes,
+    })
+}
+
+/// Uploads a file attached to a project (`owner_id`), e.g. a report's photo; the answer's `id`
+/// goes into the form's attachment field. Only those who may report on the project (and the
+/// city administrator) upload; JPEG and PNG lose their EXIF metadata.
+#[utoipa::path(post, path = "/api/attachments",
+    params(("owner_id" = String, Query, description = "The project"),
+        ("file_name" = String, Query)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Stored", body = Object),
+        (status = 403, description = "Not a reporter of this project", body = crate::error::ErrorBody),
+        (status = 422, description = "Empty, or an unreadable image", body = crate::error::ErrorBody),
+    ))]
+pub async fn upload(
+    State(s): State<AppState>,
+    who: crate::auth::Who,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let p = crate::auth::allow(gengxin_auth::policy::require_login(&who.caller))?.clone();
+    let (mut owner, mut name) = (String::new(), String::new());
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "owner_id" => owner = v.into_owned(),
+            "file_name" => name = v.into_owned(),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {other:?}; use owner_id and file_name"
+                )));
+            }
+        }
+    }
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
+        .take(200)
+        .collect();
+    if owner.is_empty() || name.trim().is_empty() || body.is_empty() {
+        return Err(ApiError::unprocessable(
+            "send the file as the body, with owner_id and file_name",
+        ));
+    }
+    let project = s
+        .store
+        .get(LayerId::Projects, &owner)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no project {owner:?}")))?;
+    if !crate::reporting::may_report(&p, &project) {
+        return Err(crate::auth::denied(gengxin_auth::Denied::Forbidden));
+    }
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty() && m.len() < 100)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let bytes = strip_exif(&media, body)?;
+    let id = format!("att-{}", &gengxin_auth::secret::new_token("")[..24]);
+    let meta = Feature::new(id.clone(), "upload", Utc::now())
+        .set("owner_layer", "projects")
+        .set("owner_id", owner.as_str())
+        .set("file_name", name.trim())
+        .set("media_type", media.as_str());
+    s.store
+        .add_attachments(vec![(meta, bytes.to_vec())])
+        .await?;
+    let mut rec = crate::audit::record(&who, "write", "ok");
+    rec.target_layer = "attachments".into();
+    rec.target_id = id.clone();
+    rec.detail = format!("{} bytes for {owner}", bytes.len());
+    crate::audit::append(&s, vec![rec]).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            serde_json::json!({"id": id, "file_name": name.trim(), "media_type": media, "size_bytes": bytes.len()}),
+        ),
+    ))
 }

@@ -219,6 +219,12 @@ fn router(state: AppState) -> Router {
         .route("/ogc/collections/{collection}/items", get(ogc::items))
         .route("/ogc/collections/{collection}/items/{id}", get(ogc::item))
         .route("/api/attachments/{id}", get(attachments::download))
+        .route(
+            "/api/attachments",
+            post(attachments::upload).layer(axum::extract::DefaultBodyLimit::max(
+                attachments::MAX_ATTACHMENT,
+            )),
+        )
         .route("/fonts/{fontstack}/{range}", get(fonts::glyphs))
         .route("/tiles", get(tiles::list))
         .route("/tiles/{file}", get(tiles::tilejson))
@@ -285,6 +291,7 @@ fn router(state: AppState) -> Router {
         edit::delete,
         changes::stream,
         attachments::download,
+        attachments::upload,
         imports::upload,
         imports::list,
         imports::undo,

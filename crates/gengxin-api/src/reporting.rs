@@ -99,7 +99,7 @@ async fn form(s: &AppState, id: &str) -> Result<Form, ApiError> {
 }
 
 /// May this user report on this project (fill its forms)?
-fn may_report(p: &Principal, project: &Feature) -> bool {
+pub(crate) fn may_report(p: &Principal, project: &Feature) -> bool {
     match p.role {
         Role::CityAdmin => true,
         Role::District => {

@@ -585,3 +585,76 @@ async fn bulk_reporting_by_spreadsheet_reports_every_row() {
         "{v}"
     );
 }
+
+/// A tiny JPEG (markers only) with an EXIF block that names a GPS position.
+fn jpeg_with_exif() -> Vec<u8> {
+    let exif = b"Exif\0\0GPSLatitude 30.5431 secret-position";
+    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    j.extend(((exif.len() + 2) as u16).to_be_bytes());
+    j.extend(exif);
+    // Start of scan with an empty header, a few bytes of entropy-coded data, end of image.
+    j.extend([
+        0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x12, 0x34, 0x56, 0xFF, 0xD9,
+    ]);
+    j
+}
+
+#[tokio::test]
+async fn report_photos_are_stored_without_exif_for_reporters_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.gpkg");
+    seed(&path).await;
+    let (_store, app) = open(&path);
+    let send = |user: &str, project: &str| {
+        let app = app.clone();
+        let req = Request::post(format!(
+            "/api/attachments?owner_id={project}&file_name=%E7%8E%B0%E5%9C%BA.jpg"
+        ))
+        .header("authorization", format!("Bearer gxt_{user}"))
+        .header("content-type", "image/jpeg")
+        .body(Body::from(jpeg_with_exif()))
+        .unwrap();
+        async move {
+            let r = app.oneshot(req).await.unwrap();
+            let s = r.status();
+            let b = r.into_body().collect().await.unwrap().to_bytes();
+            (
+                s,
+                serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default(),
+            )
+        }
+    };
+    let (s, _) = send("jiangan", "prj-1").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "another district's project");
+    let (s, v) = send("entity", "prj-1").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get(format!("/api/attachments/{id}"))
+                .header("authorization", "Bearer gxt_wuchang")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("secret-position"), "EXIF kept");
+    // Still the image: its start marker and its scan data are there.
+    assert!(bytes.starts_with(&[0xFF, 0xD8]));
+    assert!(bytes.windows(3).any(|w| w == [0x12, 0x34, 0x56]));
+    // The public never downloads it.
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get(format!("/api/attachments/{id}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}

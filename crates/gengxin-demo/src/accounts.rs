@@ -27,9 +27,9 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, &str, &str)] = &[
 /// The demo district user's district (武昌区).
 pub const DEMO_DISTRICT: &str = "420106";
 
-/// Organisations and users for the generated layers: the entity runs every project of the
-/// first project's implementing entity, the worker serves the first community with special
-/// populations.
+/// Organisations and users for the generated layers: the entity runs every project of an
+/// implementing entity with a project under way in the demo district, the worker serves the
+/// first community with special populations.
 pub fn accounts(seed: u64, layers: &[(LayerId, Vec<Feature>)]) -> Vec<(LayerId, Vec<Feature>)> {
     let rows = |id: LayerId| {
         layers
@@ -37,7 +37,12 @@ pub fn accounts(seed: u64, layers: &[(LayerId, Vec<Feature>)]) -> Vec<(LayerId, 
             .filter(move |(l, _)| *l == id)
             .flat_map(|(_, fs)| fs.iter())
     };
+    // An entity with work under way in the demo district, so it has reports to file there.
     let entity_name = rows(LayerId::Projects)
+        .filter(|p| {
+            p.get("district_code").as_str() == Some(DEMO_DISTRICT)
+                && p.get("stage").as_str() != Some("completed")
+        })
         .find_map(|p| p.get("entity").as_str())
         .unwrap_or("改造主体")
         .to_owned();

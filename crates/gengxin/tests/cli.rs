@@ -243,7 +243,8 @@ fn demo_serves_health_and_the_whole_admin_tree() {
 
 #[test]
 fn ogrinfo_opens_the_demo_and_lists_every_layer_with_count_and_srs_4490() {
-    let store = demo();
+    // The copy no server writes to (servers add sessions and audit records).
+    let store = pristine_demo();
     let before = sha256_file(store);
     let out = Command::new("ogrinfo")
         .args(["-ro", "-so", "-al"])
