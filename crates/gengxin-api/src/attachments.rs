@@ -98,7 +98,7 @@ fn strip_exif(media_type: &str, bytes: Bytes) -> Result<Bytes, ApiError> {
 /// Uploads a file attached to a project (`owner_id`), e.g. a report's photo; the answer's `id`
 /// goes into the form's attachment field. Only those who may report on the project (and the
 /// city administrator) upload; JPEG and PNG lose their EXIF metadata.
-#[utoipa::path(post, path = "/api/attachments",
+#[utoipa::path(post, path = "/api/attachments", operation_id = "upload_attachment",
     params(("owner_id" = String, Query, description = "The project"),
         ("file_name" = String, Query)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
