@@ -261,7 +261,11 @@ fn the_demo_copies_to_postgis_and_back_losslessly() {
         "/ogc/collections/life_circle_parcels/items?limit=50&filter=score_15min%20%3C%2050",
     ] {
         let get = |base: &str| {
-            let mut v: serde_json::Value = reqwest::blocking::get(format!("{base}{path}"))
+            // As the demo's city leader: project records are not public.
+            let mut v: serde_json::Value = reqwest::blocking::Client::new()
+                .get(format!("{base}{path}"))
+                .header("cookie", leader_cookie(base))
+                .send()
                 .unwrap()
                 .json()
                 .unwrap();
@@ -316,13 +320,78 @@ fn count(base: &str, layer: &str) -> u64 {
         .unwrap()
 }
 
+/// A session cookie of the demo's city leader on a server.
+fn leader_cookie(base: &str) -> String {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": "leader", "password": "East-Lake-2026"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "login: {}", r.status());
+    r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// An HTTP client acting as a new city administrator of a store (made with `gengxin user add`,
+/// authenticated by an API token from `gengxin user token`).
+fn admin_client(store: &str) -> reqwest::blocking::Client {
+    use std::io::Write;
+    let mut add = Command::new(env!("CARGO_BIN_EXE_gengxin"))
+        .args([
+            "user",
+            "add",
+            "--store",
+            store,
+            "--username",
+            "admin",
+            "--role",
+            "city_admin",
+            "--organisation",
+            "org-city",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"Crane-Tower-2026\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let token = ok(&[
+        "user",
+        "token",
+        "--store",
+        store,
+        "--username",
+        "admin",
+        "--name",
+        "t",
+    ]);
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {}", token.trim()).parse().unwrap(),
+    );
+    reqwest::blocking::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn two_servers_on_one_database_see_each_others_writes() {
     let db = Db::new();
     ok(&["migrate", "--store", &db.url]);
+    let http = admin_client(&db.url);
     let a = serve(&db.url);
     let b = serve(&db.url);
-    let http = reqwest::blocking::Client::new();
     // B caches the count, and listens to the change stream.
     assert_eq!(count(&b.base, "facilities"), 0);
     let events = http
@@ -389,8 +458,8 @@ fn two_servers_on_one_database_see_each_others_writes() {
 fn a_server_answers_503_while_postgres_is_away_and_recovers_by_itself() {
     let db = Db::new();
     ok(&["migrate", "--store", &db.url]);
+    let http = admin_client(&db.url);
     let s = serve(&db.url);
-    let http = reqwest::blocking::Client::new();
     let features = format!("{}/api/layers/facilities/features", s.base);
     let r = http.post(&features).json(&feature("f1")).send().unwrap();
     assert_eq!(r.status(), 201);
