@@ -560,17 +560,13 @@ pub async fn change_password(
     updated
         .properties
         .insert("password_changed_at".into(), stamp(now).into());
-    let mut rec = audit::record(&who, "account", "ok");
-    rec.target_layer = "users".into();
-    rec.target_id = user.id.clone();
-    rec.detail = "password changed".into();
-    audit::apply(
+    save_account_row(
         &s,
-        Edit {
-            update: vec![(LayerId::Users, vec![updated])],
-            ..Edit::default()
-        },
-        vec![rec],
+        &who,
+        LayerId::Users,
+        updated,
+        false,
+        "password changed".into(),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -610,19 +606,8 @@ pub async fn create_token(
         .set("user_id", p.user_id.as_str())
         .set("name", body.name.trim())
         .set("expires_at", stamp(now + chrono::TimeDelta::days(days)));
-    let mut rec = audit::record(&who, "account", "ok");
-    rec.target_layer = "api_tokens".into();
-    rec.target_id = id.clone();
-    rec.detail = format!("token {:?} created", body.name.trim());
-    audit::apply(
-        &s,
-        Edit {
-            insert: vec![(LayerId::ApiTokens, vec![row])],
-            ..Edit::default()
-        },
-        vec![rec],
-    )
-    .await?;
+    let detail = format!("token {:?} created", body.name.trim());
+    save_account_row(&s, &who, LayerId::ApiTokens, row, true, detail).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": id, "token": token, "name": body.name.trim() })),
@@ -685,20 +670,45 @@ pub async fn revoke_token(
     revoked
         .properties
         .insert("revoked_at".into(), stamp(now).into());
-    let mut rec = audit::record(&who, "account", "ok");
-    rec.target_layer = "api_tokens".into();
-    rec.target_id = id;
-    rec.detail = "token revoked".into();
-    audit::apply(
+    save_account_row(
         &s,
-        Edit {
-            update: vec![(LayerId::ApiTokens, vec![revoked])],
-            ..Edit::default()
-        },
-        vec![rec],
+        &who,
+        LayerId::ApiTokens,
+        revoked,
+        false,
+        "token revoked".into(),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Inserts (or, with `insert` false, updates with its version check) one row of an account
+/// table with its `account` audit record, in one transaction.
+async fn save_account_row(
+    s: &AppState,
+    who: &Who,
+    layer: LayerId,
+    row: Feature,
+    insert: bool,
+    detail: String,
+) -> Result<(), ApiError> {
+    let mut rec = audit::record(who, "account", "ok");
+    rec.target_layer = gengxin_model::Layer::by_id(layer).name.into();
+    rec.target_id = row.id.clone();
+    rec.detail = detail;
+    let rows = vec![(layer, vec![row])];
+    let edit = if insert {
+        Edit {
+            insert: rows,
+            ..Edit::default()
+        }
+    } else {
+        Edit {
+            update: rows,
+            ..Edit::default()
+        }
+    };
+    audit::apply(s, edit, vec![rec]).await.map_err(Into::into)
 }
 
 /// A user row as the administrator sees it: no hash, no secret.
@@ -788,24 +798,12 @@ pub async fn create_user(
             .await
             .map_err(ApiError::internal)?
             .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let mut rec = audit::record(&who, "account", "ok");
-    rec.target_layer = "users".into();
-    rec.target_id = user.id.clone();
-    rec.detail = format!(
+    let detail = format!(
         "account created, role {}",
         user.get("role").as_str().unwrap_or_default()
     );
-    let body = user_json(&user);
-    audit::apply(
-        &s,
-        Edit {
-            insert: vec![(LayerId::Users, vec![user.clone()])],
-            ..Edit::default()
-        },
-        vec![rec],
-    )
-    .await?;
-    let mut body = body;
+    let mut body = user_json(&user);
+    save_account_row(&s, &who, LayerId::Users, user.clone(), true, detail).await?;
     if let Some(sec) = secret_b32 {
         body["totp_uri"] = json!(totp::uri(&sec, "Gengxin", &user.id));
     }
@@ -901,24 +899,13 @@ pub async fn change_user(
         &projects,
     )
     .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let mut rec = audit::record(&who, "account", "ok");
-    rec.target_layer = "users".into();
-    rec.target_id = username.clone();
-    rec.detail = format!(
+    let detail = format!(
         "role {}, disabled {:?}, unlock {}",
         role.code(),
         b.disabled,
         b.unlock
     );
-    audit::apply(
-        &s,
-        Edit {
-            update: vec![(LayerId::Users, vec![u])],
-            ..Edit::default()
-        },
-        vec![rec],
-    )
-    .await?;
+    save_account_row(&s, &who, LayerId::Users, u, false, detail).await?;
     let stored = s
         .store
         .get(LayerId::Users, &username)
@@ -987,17 +974,6 @@ pub async fn create_organisation(
     if let Some(c) = b.community_code {
         f = f.set("community_code", c);
     }
-    let mut rec = audit::record(&who, "account", "ok");
-    rec.target_layer = "organisations".into();
-    rec.target_id = b.id;
-    audit::apply(
-        &s,
-        Edit {
-            insert: vec![(LayerId::Organisations, vec![f])],
-            ..Edit::default()
-        },
-        vec![rec],
-    )
-    .await?;
+    save_account_row(&s, &who, LayerId::Organisations, f, true, String::new()).await?;
     Ok(StatusCode::CREATED)
 }
