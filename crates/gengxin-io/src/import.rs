@@ -33,6 +33,9 @@ pub struct ImportOptions {
     pub file_name: Option<String>,
     pub format: Option<Format>,
     pub read: ReadOptions,
+    /// When the import happens, for its record and its features' timestamps (default: now). A
+    /// fixed time makes two runs of the same import give identical stores.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// One feature's problems.
@@ -402,7 +405,7 @@ pub async fn import_with_progress(
     };
     let path = path.to_owned();
     let o = opts.clone();
-    let at = Utc::now();
+    let at = opts.at.unwrap_or_else(Utc::now);
     let plan = tokio::task::spawn_blocking(move || plan(&path, &o, existing, at))
         .await
         .map_err(|e| IoError::Store(StoreError::Internal(format!("import failed: {e}"))))??;

@@ -367,6 +367,22 @@ async fn run(command: Command) -> Result<()> {
     }
 }
 
+/// The time named by `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds
+/// convention), if set: an import stamped with it gives the same store on every run.
+fn source_date_epoch() -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") else {
+        return Ok(None);
+    };
+    v.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(Some)
+        .ok_or_else(|| {
+            anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970")
+        })
+}
+
 async fn import(args: ImportArgs) -> Result<()> {
     let ImportArgs {
         store,
@@ -414,6 +430,7 @@ async fn import(args: ImportArgs) -> Result<()> {
             osm_tags: tag_map,
             ..Default::default()
         },
+        at: source_date_epoch()?,
         ..Default::default()
     };
     let s = gengxin_store::create_or_open(&store).await?;

@@ -227,10 +227,20 @@ fn crash_cycles(store: &str) {
             })
         })
         .collect();
-    // Kill the server while the submissions arrive, then bring it back.
-    for _ in 0..KILLS {
-        std::thread::sleep(Duration::from_millis(400));
+    // Kill the server while the submissions arrive, then bring it back. The kills are paced by
+    // the submissions acknowledged so far (after a third, …), not by the clock, so on any
+    // machine each lands while clients are still submitting.
+    for k in 0..KILLS {
+        let due = (k + 1) * CLIENTS / (KILLS + 2);
+        while acked.lock().unwrap().len() < due && Instant::now() < stop_at {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let mut s = server.lock().unwrap();
+        let answered = acked.lock().unwrap().len();
+        assert!(
+            answered < CLIENTS,
+            "kill {k} came after every client was answered"
+        );
         if let Some(mut child) = s.take() {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();

@@ -1,14 +1,27 @@
-//! The importer killed with SIGKILL while it writes leaves the store exactly as it was, on both
-//! backends: an import is one transaction.
+//! The importer killed with SIGKILL while it writes leaves the store either exactly as it was or
+//! exactly as a complete import leaves it, never anything in between, on both backends: an
+//! import is one transaction.
+//!
+//! Nothing here depends on the machine's speed. A complete import is timed first (from the
+//! "writing" line to its exit); kills then land at fractions of that time, each in a fresh
+//! store, and the fractions shrink until at least [`MID_WRITE`] kills have landed before the
+//! commit. Every import is stamped with one fixed time (`SOURCE_DATE_EPOCH`), so a committed
+//! import gives the same hash as the complete one.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Kills that must land while the transaction is open.
+const MID_WRITE: usize = 3;
+/// 2026-11-01T00:00:00Z: the time every import here is stamped with.
+const EPOCH: &str = "1793491200";
 
 fn gengxin(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gengxin"))
         .args(args)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
         .output()
         .unwrap();
     assert!(
@@ -43,12 +56,21 @@ fn psql(url: &str, sql: &str) {
     );
 }
 
-/// Starts an import of 15,809 buildings, waits until it writes, kills it after `delay`, and
-/// returns whether it had finished before the kill.
-fn kill_during_write(store: &str, delay: Duration) -> bool {
+/// How one import ended.
+struct Ended {
+    /// It exited by itself, successfully (else it was killed).
+    finished: bool,
+    /// From its "writing" line to its end.
+    writing: Duration,
+}
+
+/// Imports 15,809 buildings; once the importer says it writes, kills it after `kill_after`
+/// (or, with `None`, lets it finish).
+fn import_buildings(store: &str, kill_after: Option<Duration>) -> Ended {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gengxin"))
         .args(["import", "--store", store, "--layer", "buildings"])
         .arg(shared("osm/liechtenstein-2021-10.osm.pbf"))
+        .env("SOURCE_DATE_EPOCH", EPOCH)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -65,70 +87,119 @@ fn kill_during_write(store: &str, delay: Duration) -> bool {
             break;
         }
     }
-    std::thread::sleep(delay);
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
-    status.success()
-}
-
-fn killed_imports_leave_the_store_unchanged(store: &str) {
-    gengxin(&[
-        "import",
-        "--store",
-        store,
-        "--layer",
-        "districts",
-        &shared("wuhan/districts.geojson"),
-    ]);
-    let before = gengxin(&["hash", "--store", store]);
-    let mut killed = 0;
-    for ms in [0, 5, 20, 50, 120, 250] {
-        if !kill_during_write(store, Duration::from_millis(ms)) {
-            killed += 1;
-        }
-        assert_eq!(
-            gengxin(&["hash", "--store", store]),
-            before,
-            "killed after {ms} ms"
-        );
+    let started = Instant::now();
+    if let Some(d) = kill_after {
+        std::thread::sleep(d);
+        child.kill().unwrap(); // SIGKILL; a no-op on a process that has already exited
     }
-    assert!(
-        killed >= 3,
-        "the importer should mostly be killed mid-write ({killed} of 6)"
+    // Keep reading so a chatty importer never blocks on a full pipe.
+    std::io::copy(&mut err, &mut std::io::sink()).unwrap();
+    let status = child.wait().unwrap();
+    Ended {
+        finished: status.success(),
+        writing: started.elapsed(),
+    }
+}
+
+/// `fresh(n)` makes the n-th empty store and returns its location.
+fn killed_imports_leave_nothing_half_written(fresh: &dyn Fn(usize) -> String) {
+    let districts = shared("wuhan/districts.geojson");
+    let prepared = |n: usize| {
+        let store = fresh(n);
+        gengxin(&[
+            "import",
+            "--store",
+            &store,
+            "--layer",
+            "districts",
+            &districts,
+        ]);
+        store
+    };
+    // The two states a kill may leave: before the import, and after it completed.
+    let reference = prepared(0);
+    let before = gengxin(&["hash", "--store", &reference]);
+    let complete = import_buildings(&reference, None);
+    assert!(complete.finished, "the import left alone completes");
+    let after = gengxin(&["hash", "--store", &reference]);
+    assert_ne!(after, before, "the import changes the store");
+    // Same time stamp, same content: a second complete import gives the same hash, so a kill
+    // after the commit is recognised as "complete" rather than "in between".
+    let again = prepared(1);
+    assert!(import_buildings(&again, None).finished);
+    assert_eq!(gengxin(&["hash", "--store", &again]), after);
+
+    let write = complete.writing.as_secs_f64();
+    let mut fractions = vec![0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 1.5];
+    let (mut mid_write, mut trials) = (0, 0);
+    for _round in 0..4 {
+        for &f in &fractions {
+            trials += 1;
+            let store = prepared(1 + trials);
+            let ended = import_buildings(&store, Some(Duration::from_secs_f64(write * f)));
+            let hash = gengxin(&["hash", "--store", &store]);
+            assert!(
+                hash == before || hash == after,
+                "killed at {f} of the write time ({:.0} ms): the store is neither as before nor as after the import",
+                write * f * 1000.0
+            );
+            if ended.finished {
+                assert_eq!(hash, after, "an import that exited by itself is complete");
+            } else if hash == before {
+                mid_write += 1;
+            }
+        }
+        if mid_write >= MID_WRITE {
+            break;
+        }
+        // Too few kills landed before the commit: aim earlier.
+        fractions = fractions.iter().map(|f| f / 4.0).collect();
+    }
+    eprintln!(
+        "{mid_write} of {trials} kills landed before the commit (write time {:.0} ms)",
+        write * 1000.0
     );
-    // The same import left alone changes the store: the comparison above could fail.
-    gengxin(&[
-        "import",
-        "--store",
-        store,
-        "--layer",
-        "buildings",
-        &shared("osm/liechtenstein-2021-10.osm.pbf"),
-    ]);
-    assert_ne!(gengxin(&["hash", "--store", store]), before);
+    assert!(
+        mid_write >= MID_WRITE,
+        "only {mid_write} of {trials} kills landed while the import was writing"
+    );
 }
 
 #[test]
-fn a_killed_import_leaves_a_geopackage_unchanged() {
+fn a_killed_import_leaves_a_geopackage_before_or_after() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("k.gpkg");
-    killed_imports_leave_the_store_unchanged(store.to_str().unwrap());
+    let path = dir.path().to_owned();
+    killed_imports_leave_nothing_half_written(&|n| {
+        path.join(format!("k{n}.gpkg")).to_str().unwrap().to_owned()
+    });
 }
 
 #[test]
-fn a_killed_import_leaves_postgis_unchanged() {
+fn a_killed_import_leaves_postgis_before_or_after() {
     let admin = std::env::var("GENGXIN_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("gengxin_t_kill_{}", std::process::id());
-    psql(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
-    psql(&admin, &format!("CREATE DATABASE {name}"));
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    killed_imports_leave_the_store_unchanged(&url);
-    psql(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
+    let prefix = format!("gengxin_t_kill_{}", std::process::id());
+    let made = std::sync::Mutex::new(Vec::new());
+    let server = admin.rsplit_once('/').unwrap().0.to_owned();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        killed_imports_leave_nothing_half_written(&|n| {
+            let name = format!("{prefix}_{n}");
+            psql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+            psql(&admin, &format!("CREATE DATABASE {name}"));
+            made.lock().unwrap().push(name.clone());
+            format!("{server}/{name}")
+        })
+    }));
+    for name in made.into_inner().unwrap() {
+        psql(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }

@@ -399,8 +399,8 @@ fn two_servers_on_one_database_see_each_others_writes() {
         .timeout(Duration::from_secs(60))
         .send()
         .unwrap();
+    // B subscribed before it answered the headers: no pause is needed before A writes.
     let mut events = BufReader::new(events);
-    std::thread::sleep(Duration::from_millis(300));
     let r = http
         .post(format!("{}/api/layers/facilities/features", a.base))
         .json(&feature("f-cli-1"))

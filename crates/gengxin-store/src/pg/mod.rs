@@ -190,7 +190,15 @@ impl PostgisStore {
         )[..16]
             .to_owned();
         let (changes, _) = broadcast::channel(1024);
-        let listener = tokio::spawn(listen(pool.clone(), origin.clone(), changes.clone()));
+        // Listening before the store is handed out: every write another server commits after
+        // `open` returns is heard.
+        let first = subscribe(&pool).await.map_err(|e| match pg_err(e) {
+            StoreError::Unavailable(m) | StoreError::Internal(m) => {
+                StoreError::Unavailable(format!("cannot listen on {location}: {m}"))
+            }
+            other => other,
+        })?;
+        let listener = tokio::spawn(listen(pool.clone(), first, origin.clone(), changes.clone()));
         Ok(PostgisStore {
             pool,
             location,
@@ -386,21 +394,34 @@ fn parse_payload(p: &str) -> Option<(&str, Change)> {
     ))
 }
 
-/// Relays other servers' announcements. When the listening connection is lost, announcements
-/// may have been missed, so it announces [`Change::Unknown`] and reconnects.
-async fn listen(pool: PgPool, origin: String, changes: broadcast::Sender<Change>) {
+/// A connection listening on the announcement channel.
+async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Relays other servers' announcements, starting with the connection `open` subscribed. When the
+/// listening connection is lost, announcements may have been missed, so it announces
+/// [`Change::Unknown`] and reconnects.
+async fn listen(
+    pool: PgPool,
+    first: PgListener,
+    origin: String,
+    changes: broadcast::Sender<Change>,
+) {
+    let mut first = Some(first);
     loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+        let mut listener = match first.take() {
+            Some(l) => l,
+            None => match subscribe(&pool).await {
+                Ok(l) => l,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
         };
-        if listener.listen(CHANNEL).await.is_err() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => {
