@@ -63,14 +63,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Who {
 }
 
 impl Who {
-    /// The actor's name for the audit log (`-` for the public).
-    pub fn actor(&self) -> String {
-        self.caller
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), |p| p.username.clone())
-    }
-    pub fn role(&self) -> &'static str {
-        self.caller.as_ref().map_or("public", |p| p.role.code())
+    /// The caller as the application's actor (audit log, history).
+    pub fn actor(&self) -> gengxin_app::Actor {
+        gengxin_app::Actor::caller(self.caller.clone(), self.ip)
     }
 }
 
@@ -593,21 +588,14 @@ pub async fn create_token(
     Json(body): Json<NewToken>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let p = allow(gengxin_auth::policy::require_login(&who.caller))?;
-    let days = body.days.unwrap_or(90);
-    if !(1..=365).contains(&days) || body.name.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "a token needs a name and 1–365 days of validity",
-        ));
-    }
-    let token = secret::new_token("gxt_");
-    let now = Utc::now();
-    let id = secret::digest(&token);
-    let row = Feature::new(id.clone(), "manual", now)
-        .set("user_id", p.user_id.as_str())
-        .set("name", body.name.trim())
-        .set("expires_at", stamp(now + chrono::TimeDelta::days(days)));
-    let detail = format!("token {:?} created", body.name.trim());
-    save_account_row(&s, &who, LayerId::ApiTokens, row, true, detail).await?;
+    let (id, token) = gengxin_app::accounts::create_token(
+        &s.app,
+        &who.actor(),
+        &p.user_id,
+        &body.name,
+        body.days.unwrap_or(90),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": id, "token": token, "name": body.name.trim() })),
@@ -682,8 +670,7 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Inserts (or, with `insert` false, updates with its version check) one row of an account
-/// table with its `account` audit record, in one transaction.
+/// [`gengxin_app::accounts::save_row`] by the caller.
 async fn save_account_row(
     s: &AppState,
     who: &Who,
@@ -692,23 +679,7 @@ async fn save_account_row(
     insert: bool,
     detail: String,
 ) -> Result<(), ApiError> {
-    let mut rec = audit::record(who, "account", "ok");
-    rec.target_layer = gengxin_model::Layer::by_id(layer).name.into();
-    rec.target_id = row.id.clone();
-    rec.detail = detail;
-    let rows = vec![(layer, vec![row])];
-    let edit = if insert {
-        Edit {
-            insert: rows,
-            ..Edit::default()
-        }
-    } else {
-        Edit {
-            update: rows,
-            ..Edit::default()
-        }
-    };
-    audit::apply(s, edit, vec![rec]).await.map_err(Into::into)
+    Ok(gengxin_app::accounts::save_row(&s.app, &who.actor(), layer, row, insert, detail).await?)
 }
 
 /// A user row as the administrator sees it: no hash, no secret.
@@ -773,16 +744,6 @@ pub async fn create_user(
     Json(b): Json<NewUserBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
-    if s.store
-        .get(LayerId::Organisations, &b.organisation_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::unprocessable(format!(
-            "no organisation {:?}",
-            b.organisation_id
-        )));
-    }
     let new = account::NewUser {
         username: b.username,
         display_name: b.display_name,
@@ -794,16 +755,8 @@ pub async fn create_user(
         password: b.password,
     };
     let (user, secret_b32) =
-        tokio::task::spawn_blocking(move || account::new_user(new, Utc::now()))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let detail = format!(
-        "account created, role {}",
-        user.get("role").as_str().unwrap_or_default()
-    );
+        gengxin_app::accounts::add_user(&s.app, &who.actor(), new, None).await?;
     let mut body = user_json(&user);
-    save_account_row(&s, &who, LayerId::Users, user.clone(), true, detail).await?;
     if let Some(sec) = secret_b32 {
         body["totp_uri"] = json!(totp::uri(&sec, "Gengxin", &user.id));
     }

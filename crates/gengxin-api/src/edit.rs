@@ -336,7 +336,15 @@ async fn write(
     mut edit: Edit,
 ) -> Result<(), ApiError> {
     let id = before.or(after).map(|f| f.id.clone()).unwrap_or_default();
-    let entry = crate::history::entry(layer, &id, before, after, &who.actor(), None);
+    let entry = gengxin_app::history::entry(
+        layer,
+        &id,
+        before,
+        after,
+        &who.actor().name(),
+        None,
+        s.app.now(),
+    );
     edit.insert
         .push((gengxin_model::LayerId::RecordHistory, vec![entry]));
     let mut rec = crate::audit::record(who, "write", "ok");

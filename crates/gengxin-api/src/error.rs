@@ -242,6 +242,23 @@ impl From<gengxin_io::IoError> for ApiError {
     }
 }
 
+impl From<gengxin_app::AppError> for ApiError {
+    /// The one place where a use case's error becomes a status and a public code.
+    fn from(e: gengxin_app::AppError) -> Self {
+        use gengxin_app::AppError;
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::Io(e) => e.into(),
+            AppError::Denied(d) => crate::auth::denied(d),
+            AppError::BadRequest(m) => ApiError::bad_request(m),
+            AppError::NotFound(m) => ApiError::not_found(m),
+            AppError::Unprocessable(m) => ApiError::unprocessable(m),
+            AppError::Conflict(m) => ApiError::conflict(m),
+            AppError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -110,7 +110,8 @@ pub async fn upload(
         .await
         .map_err(|e| internal(&e))?;
     opts.file_name = Some(base);
-    let report = gengxin_io::import::import(&*s.store, &path, &opts, dry_run).await?;
+    let report =
+        gengxin_app::imports::import(&s.app, &who.actor(), &path, &opts, dry_run, &|_| {}).await?;
     let status = if dry_run {
         StatusCode::OK
     } else {
@@ -161,12 +162,7 @@ pub async fn undo(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
-    let removed = gengxin_io::import::undo(&*s.store, &id).await?;
-    let mut rec = crate::audit::record(&who, "write", "ok");
-    rec.target_layer = "imports".into();
-    rec.target_id = id.clone();
-    rec.detail = format!("import undone, {removed} features removed");
-    crate::audit::append(&s, vec![rec]).await?;
+    let removed = gengxin_app::imports::undo(&s.app, &who.actor(), &id).await?;
     Ok(Json(json!({ "import_id": id, "removed": removed })))
 }
 

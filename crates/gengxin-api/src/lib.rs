@@ -18,7 +18,6 @@ mod fonts;
 mod guard;
 mod history;
 mod imports;
-mod jobs;
 mod lifecircle;
 mod ogc;
 mod reporting;
@@ -45,6 +44,9 @@ pub use error::ApiError;
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases (audit chain, history, accounts, imports, evaluations).
+    pub app: gengxin_app::App,
+    /// The application's store.
     pub store: Arc<dyn Store>,
     /// Layer counts, forgotten when a write to the layer is announced.
     pub counts: Arc<changes::Counts>,
@@ -62,8 +64,6 @@ pub struct AppState {
     pub life_circle: Arc<lifecircle::LifeCircle>,
     /// Login throttling and cookie settings.
     pub auth: Arc<auth::Auth>,
-    /// One audit-log writer at a time in this process (others retry on the chain head).
-    pub audit_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -78,30 +78,17 @@ fn tile_cache_bytes() -> usize {
 /// The whole HTTP application over one store. Unknown routes answer `404 not_found` and known
 /// routes asked with another method `405 method_not_allowed`, both in the JSON error shape.
 pub fn app(store: Arc<dyn Store>) -> Router {
-    router(state(store))
+    router_for(gengxin_app::App::new(store))
 }
 
-/// [`app`], with the reporting job queue running in the background (what `gengxin serve`
-/// runs): due jobs now, then every 30 seconds.
-pub fn app_with_jobs(store: Arc<dyn Store>) -> Router {
-    let state = state(store);
-    tokio::spawn(jobs::run_forever(
-        state.store.clone(),
-        state.audit_lock.clone(),
-    ));
-    router(state)
+/// [`app`] over an application shared with other work of the process (`gengxin serve` runs
+/// the job runner, `gengxin_app::jobs::Runner`, beside it).
+pub fn router_for(app: gengxin_app::App) -> Router {
+    router(state(app))
 }
 
-/// Runs the reporting jobs due at `now` once (what the background runner does every 30 s);
-/// returns how many ran.
-pub async fn run_jobs(
-    store: &dyn Store,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, gengxin_store::StoreError> {
-    jobs::run_due(store, &tokio::sync::Mutex::new(()), now).await
-}
-
-fn state(store: Arc<dyn Store>) -> AppState {
+fn state(app: gengxin_app::App) -> AppState {
+    let store = app.store.clone();
     AppState {
         counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
         tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
@@ -111,7 +98,7 @@ fn state(store: Arc<dyn Store>) -> AppState {
         retrieval: Arc::default(),
         life_circle: Arc::default(),
         auth: Arc::default(),
-        audit_lock: Arc::default(),
+        app,
         store,
     }
 }

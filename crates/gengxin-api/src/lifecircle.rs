@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use gengxin_eval::Walk;
+use gengxin_app::evaluation::Walk;
 use gengxin_model::{LayerId, vocab};
 use geo::{Area, Point};
 use serde_json::{Value as Json_, json};
@@ -17,20 +17,10 @@ use crate::extract::{ApiPath, params};
 use crate::snapshots::Derived;
 use crate::{ApiError, AppState};
 
-/// The walking network, kept while the roads are unchanged; one evaluation at a time.
+/// The walking network, kept while the roads are unchanged.
 #[derive(Default)]
 pub struct LifeCircle {
     walk: Derived<(), Arc<Walk>>,
-    running: tokio::sync::Mutex<()>,
-}
-
-impl From<gengxin_eval::EvalError> for ApiError {
-    fn from(e: gengxin_eval::EvalError) -> Self {
-        match e {
-            gengxin_eval::EvalError::Store(s) => s.into(),
-            gengxin_eval::EvalError::Input(m) => ApiError::unprocessable(m),
-        }
-    }
 }
 
 async fn walk(s: &AppState) -> Result<Arc<Walk>, ApiError> {
@@ -39,9 +29,11 @@ async fn walk(s: &AppState) -> Result<Arc<Walk>, ApiError> {
     if let Some(w) = s.life_circle.walk.get(&(), &from) {
         return Ok(w);
     }
-    let built = tokio::task::spawn_blocking(move || gengxin_eval::walking_network(&roads.features))
-        .await
-        .map_err(|e| ApiError::internal(format!("building the walking network failed: {e}")))??;
+    let built = tokio::task::spawn_blocking(move || {
+        gengxin_app::evaluation::walking_network(&roads.features)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("building the walking network failed: {e}")))??;
     let w = Arc::new(built);
     s.life_circle.walk.put((), &from, w.clone());
     Ok(w)
@@ -56,19 +48,7 @@ pub async fn evaluate(
     who: crate::auth::Who,
 ) -> Result<Json<Json_>, ApiError> {
     crate::auth::allow(gengxin_auth::policy::require_admin(&who.caller))?;
-    let _one = s.life_circle.running.lock().await;
-    let store = s.store.clone();
-    // The evaluation is seconds of CPU work: keep it off the request threads.
-    let out = tokio::task::spawn_blocking(move || {
-        tokio::runtime::Handle::current()
-            .block_on(gengxin_eval::life_circle(&*store, chrono::Utc::now()))
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("the evaluation failed: {e}")))??;
-    let mut rec = crate::audit::record(&who, "write", "ok");
-    rec.target_layer = "life_circle_communities".into();
-    rec.detail = "life-circle evaluation".into();
-    crate::audit::append(&s, vec![rec]).await?;
+    let out = gengxin_app::evaluation::run_life_circle(&s.app, &who.actor()).await?;
     Ok(Json(serde_json::to_value(out).expect("serialisable")))
 }
 
@@ -91,7 +71,7 @@ pub async fn community(
             ))
         })?;
     let rules = s.snapshots.get(&*s.store, LayerId::LifeCircleRules).await?;
-    let (rules, _) = gengxin_eval::rules_of(&rules.features)?;
+    let (rules, _) = gengxin_app::evaluation::rules_of(&rules.features)?;
     let parse = |k: &str| -> serde_json::Map<String, Json_> {
         row.get(k)
             .as_str()
@@ -193,7 +173,7 @@ pub async fn isochrone(
     let Some(from) = w.locate(geo::Coord { x: lon, y: lat }) else {
         return Err(ApiError::unprocessable(format!(
             "no road within {} m of {lon}, {lat}",
-            gengxin_eval::MAX_ACCESS_M
+            gengxin_app::evaluation::MAX_ACCESS_M
         )));
     };
     minutes.sort_by(|a, b| b.total_cmp(a));
@@ -204,7 +184,7 @@ pub async fn isochrone(
             .map(|&m| {
                 let area = gengxin_engine::access::isochrone(&w.net, from, m * speed, buffer);
                 let m2 = area.unsigned_area();
-                let g = gengxin_eval::to_lonlat(&w, &area);
+                let g = gengxin_app::evaluation::to_lonlat(&w, &area);
                 json!({
                     "type": "Feature",
                     "geometry": geojson::Geometry::from(&g),

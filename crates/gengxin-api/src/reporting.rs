@@ -18,7 +18,7 @@ use chrono::Utc;
 use gengxin_auth::policy::{Denied, require_admin, require_login};
 use gengxin_auth::{Principal, Role, secret};
 use gengxin_model::{Feature, Layer, LayerId, Value};
-use gengxin_report::{Chain, Decision, FormField, Level, Period};
+use gengxin_report::{Chain, Decision, Level, Period};
 use gengxin_store::{Edit, Query, StoreError};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
@@ -27,66 +27,16 @@ use crate::audit::{self, Record};
 use crate::auth::{Who, allow, denied};
 use crate::extract::ApiPath;
 use crate::{ApiError, AppState};
+use gengxin_app::reporting::Form;
 
-/// A form version as stored in `report_forms`.
-pub struct Form {
-    pub id: String,
-    pub code: String,
-    pub version: i64,
-    pub name: String,
-    pub renewal_kind: Option<String>,
-    pub fields: Vec<FormField>,
-    pub chain: Chain,
-    pub quarterly: bool,
-    pub deadline_day: u32,
-    pub remind_days: u32,
-    pub active: bool,
-}
-
-impl Form {
-    pub fn of(f: &Feature) -> Result<Form, ApiError> {
-        let t = |k: &str| f.get(k).as_str().unwrap_or_default().to_owned();
-        Ok(Form {
-            id: f.id.clone(),
-            code: t("form_code"),
-            version: f.get("form_version").as_i64().unwrap_or(1),
-            name: t("name"),
-            renewal_kind: f.get("renewal_kind").as_str().map(str::to_owned),
-            fields: gengxin_report::parse_fields(&t("fields")).map_err(ApiError::internal)?,
-            chain: Chain::from_code(&t("review_chain"))
-                .ok_or_else(|| ApiError::internal("unknown review chain"))?,
-            quarterly: t("cycle") == "quarterly",
-            deadline_day: f.get("deadline_day").as_i64().unwrap_or(5) as u32,
-            remind_days: f.get("remind_days").as_i64().unwrap_or(3) as u32,
-            active: f.get("active") != &Value::Bool(false),
-        })
-    }
-
-    pub fn period(&self, raw: &str) -> Result<Period, ApiError> {
-        Period::parse(raw)
-            .filter(|p| p.quarterly == self.quarterly)
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "period {raw:?} must be {} for form {}",
-                    if self.quarterly {
-                        "a quarter such as 2026-Q4"
-                    } else {
-                        "a month such as 2026-11"
-                    },
-                    self.id
-                ))
-            })
-    }
-
-    fn json(&self) -> Json_ {
-        json!({
-            "id": self.id, "code": self.code, "version": self.version, "name": self.name,
-            "renewal_kind": self.renewal_kind, "fields": self.fields,
-            "review_chain": match self.chain { Chain::DistrictCity => "district_city", Chain::City => "city", Chain::District => "district" },
-            "cycle": if self.quarterly { "quarterly" } else { "monthly" },
-            "deadline_day": self.deadline_day, "remind_days": self.remind_days, "active": self.active,
-        })
-    }
+fn form_json(f: &Form) -> Json_ {
+    json!({
+        "id": f.id, "code": f.code, "version": f.version, "name": f.name,
+        "renewal_kind": f.renewal_kind, "fields": f.fields,
+        "review_chain": match f.chain { Chain::DistrictCity => "district_city", Chain::City => "city", Chain::District => "district" },
+        "cycle": if f.quarterly { "quarterly" } else { "monthly" },
+        "deadline_day": f.deadline_day, "remind_days": f.remind_days, "active": f.active,
+    })
 }
 
 async fn form(s: &AppState, id: &str) -> Result<Form, ApiError> {
@@ -95,7 +45,7 @@ async fn form(s: &AppState, id: &str) -> Result<Form, ApiError> {
         .get(LayerId::ReportForms, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no form {id:?}; see /api/forms")))?;
-    Form::of(&row)
+    Ok(Form::of(&row)?)
 }
 
 /// May this user report on this project (fill its forms)?
@@ -183,7 +133,7 @@ pub async fn forms(State(s): State<AppState>, who: Who) -> Result<Json<Json_>, A
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .filter(|f| f.active)
-        .map(|f| f.json())
+        .map(|f| form_json(&f))
         .collect();
     Ok(Json(json!(forms)))
 }
@@ -199,7 +149,7 @@ pub async fn one_form(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Json_>, ApiError> {
     allow(require_login(&who.caller))?;
-    Ok(Json(form(&s, &id).await?.json()))
+    Ok(Json(form_json(&form(&s, &id).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -305,7 +255,7 @@ pub async fn create_form(
     rec.target_id = row.id.clone();
     rec.detail = format!("form {} version {version}", b.code);
     audit::apply(&s, edit, vec![rec]).await.map_err(conflict)?;
-    Ok((StatusCode::CREATED, Json(Form::of(&row)?.json())))
+    Ok((StatusCode::CREATED, Json(form_json(&Form::of(&row)?))))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -624,7 +574,7 @@ pub async fn submission(
         &project,
     );
     let mut body = submission_json(&row, Some(&project));
-    body["form"] = form.json();
+    body["form"] = form_json(&form);
     body["diff"] = json!(diff);
     body["project_version"] = json!(project.version);
     body["can_review"] = json!(level(&p, &project).is_some_and(|l| {
@@ -732,7 +682,7 @@ pub async fn review(
         let values = values.as_object().cloned().unwrap_or_default();
         let merged = gengxin_report::merge(&form.fields, &values, &project);
         let projects = Layer::by_id(LayerId::Projects);
-        let change = crate::history::entry(
+        let change = gengxin_app::history::entry(
             projects,
             &project.id,
             Some(&project),
@@ -742,6 +692,7 @@ pub async fn review(
             }),
             &p.username,
             Some(&id),
+            now,
         );
         updated
             .properties

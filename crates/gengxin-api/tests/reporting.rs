@@ -163,7 +163,12 @@ async fn a_cycle_marks_missing_reports_overdue_after_a_restart() {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     // The form's period opens: one task per project.
-    assert_eq!(gengxin_api::run_jobs(&*store, Utc::now()).await.unwrap(), 1);
+    assert_eq!(
+        gengxin_app::jobs::run_due(&gengxin_app::App::new(store.clone()), Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
     let tasks = store
         .query(LayerId::ReportTasks, Query::default())
         .await
@@ -178,7 +183,9 @@ async fn a_cycle_marks_missing_reports_overdue_after_a_restart() {
     let (store, app) = open(&path);
     let period = gengxin_report::Period::parse(&this_month()).unwrap();
     let after = gengxin_api_deadline(period) + chrono::TimeDelta::hours(1);
-    let ran = gengxin_api::run_jobs(&*store, after).await.unwrap();
+    let ran = gengxin_app::jobs::run_due(&gengxin_app::App::new(store.clone()), after)
+        .await
+        .unwrap();
     assert_eq!(ran, 3, "remind, mark overdue, open the next period");
     let status_of = |id: &str| {
         let store = store.clone();
@@ -202,7 +209,12 @@ async fn a_cycle_marks_missing_reports_overdue_after_a_restart() {
     assert_eq!(status_of("prj-2").await, "overdue");
     assert_eq!(status_of("prj-3").await, "overdue");
     // Run again: nothing is due twice.
-    assert_eq!(gengxin_api::run_jobs(&*store, after).await.unwrap(), 0);
+    assert_eq!(
+        gengxin_app::jobs::run_due(&gengxin_app::App::new(store.clone()), after)
+            .await
+            .unwrap(),
+        0
+    );
     // Who has not reported: the district sees its own district only.
     let uri = format!("/api/reporting/status?form=progress&period={period}");
     let (_, v) = call(&app, "wuchang", "GET", &uri, None, &[]).await;

@@ -560,7 +560,7 @@ pub enum DemoError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the demo's life-circle evaluation failed: {0}")]
-    Evaluation(#[from] gengxin_eval::EvalError),
+    Evaluation(#[from] gengxin_app::AppError),
 }
 
 /// The demo's "now": every generated record's time, and the life-circle evaluation's stamp.
@@ -577,7 +577,7 @@ pub async fn write(store: &dyn Store, demo: Demo) -> Result<(), DemoError> {
         store.insert(vec![(layer, features)]).await?;
     }
     store.add_attachments(demo.attachments).await?;
-    gengxin_eval::life_circle(store, demo_time()).await?;
+    gengxin_app::evaluation::life_circle(store, demo_time()).await?;
     Ok(())
 }
 

@@ -319,7 +319,15 @@ fn resolve_crs(
 impl Plan {
     /// Writes the plan in one transaction: the features, a new custom layer's definition, and the
     /// import record. On any error nothing is written.
-    pub async fn apply(mut self, store: &dyn Store) -> Result<Report, IoError> {
+    pub async fn apply(self, store: &dyn Store) -> Result<Report, IoError> {
+        let (edit, report) = self.into_edit();
+        store.apply(edit).await?;
+        Ok(report)
+    }
+
+    /// The plan as one edit (the features, a new custom layer's definition, the import record),
+    /// for a caller that adds to the transaction (its audit record), and the report.
+    pub fn into_edit(mut self) -> (Edit, Report) {
         let (rows_layer, layer_row) = match &self.target {
             Target::Model(l) => (l.id, None),
             Target::Custom { layer, new } => (
@@ -335,13 +343,13 @@ impl Plan {
         }
         insert.push((rows_layer, std::mem::take(&mut self.features)));
         insert.push((LayerId::Imports, vec![record]));
-        store
-            .apply(Edit {
+        (
+            Edit {
                 insert,
                 ..Edit::default()
-            })
-            .await?;
-        Ok(self.report)
+            },
+            self.report,
+        )
     }
 
     /// The report of a dry run: nothing is written.
@@ -381,24 +389,27 @@ impl Plan {
     }
 }
 
-/// Imports a file: [`plan`] on a blocking thread, then [`Plan::apply`] (or the dry-run report).
+/// Imports a file: [`prepare`], then [`Plan::apply`] (or the dry-run report). Unaudited: users
+/// import through `gengxin_app::imports`, which adds the audit record to the transaction.
 pub async fn import(
     store: &dyn Store,
     path: &Path,
     opts: &ImportOptions,
     dry_run: bool,
 ) -> Result<Report, IoError> {
-    import_with_progress(store, path, opts, dry_run, &|_| {}).await
+    let plan = prepare(store, path, opts).await?;
+    if dry_run {
+        return Ok(plan.dry_run());
+    }
+    plan.apply(store).await
 }
 
-/// [`import`], telling `progress` what it is doing (for a command line).
-pub async fn import_with_progress(
+/// Reads, converts and validates a file into a [`Plan`], on a blocking thread; writes nothing.
+pub async fn prepare(
     store: &dyn Store,
     path: &Path,
     opts: &ImportOptions,
-    dry_run: bool,
-    progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<Report, IoError> {
+) -> Result<Plan, IoError> {
     let existing = match Layer::by_name(&opts.layer) {
         Some(_) => None,
         None => custom::get(store, &opts.layer).await?,
@@ -406,24 +417,27 @@ pub async fn import_with_progress(
     let path = path.to_owned();
     let o = opts.clone();
     let at = opts.at.unwrap_or_else(Utc::now);
-    let plan = tokio::task::spawn_blocking(move || plan(&path, &o, existing, at))
+    tokio::task::spawn_blocking(move || plan(&path, &o, existing, at))
         .await
-        .map_err(|e| IoError::Store(StoreError::Internal(format!("import failed: {e}"))))??;
-    if dry_run {
-        return Ok(plan.dry_run());
-    }
-    progress(&format!(
-        "writing {} features to {} in one transaction",
-        plan.feature_count(),
-        opts.layer
-    ));
-    plan.apply(store).await
+        .map_err(|e| IoError::Store(StoreError::Internal(format!("import failed: {e}"))))?
 }
 
 /// Undoes an import: deletes its features (and the custom layer it created) and marks its record
 /// undone, in one transaction. Refused if any of its features was edited since (their version
 /// moved on): undoing would silently throw those edits away.
 pub async fn undo(store: &dyn Store, import_id: &str) -> Result<usize, IoError> {
+    let (edit, removed) = undo_edit(store, import_id, Utc::now()).await?;
+    store.apply(edit).await?;
+    Ok(removed)
+}
+
+/// [`undo`] as one edit, stamped `now`, for a caller that adds to the transaction; and how many
+/// features it removes.
+pub async fn undo_edit(
+    store: &dyn Store,
+    import_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Edit, usize), IoError> {
     let record = store
         .get(LayerId::Imports, import_id)
         .await?
@@ -479,14 +493,14 @@ pub async fn undo(store: &dyn Store, import_id: &str) -> Result<usize, IoError> 
         .insert("state".into(), Value::Text("undone".into()));
     updated.properties.insert(
         "undone_at".into(),
-        Value::Text(gengxin_model::timestamp(&Utc::now())),
+        Value::Text(gengxin_model::timestamp(&now)),
     );
-    store
-        .apply(Edit {
+    Ok((
+        Edit {
             delete,
             update: vec![(LayerId::Imports, vec![updated])],
             ..Edit::default()
-        })
-        .await?;
-    Ok(removed)
+        },
+        removed,
+    ))
 }

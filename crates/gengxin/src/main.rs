@@ -17,6 +17,10 @@ use gengxin_store::Store;
     about = "Gengxin (更新): urban renewal and community governance decision support"
 )]
 struct Cli {
+    /// Who acts, for the audit log and import records (default: the OS user). Every write a
+    /// command makes is audited as the same write over HTTP would be, with role `operator`.
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -194,9 +198,6 @@ struct ImportArgs {
     /// Check and report only; change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Who imports, for the record.
-    #[arg(long, default_value = "cli")]
-    user: String,
 }
 
 fn main() -> ExitCode {
@@ -214,7 +215,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let actor = gengxin_app::Actor::operator(cli.actor.unwrap_or_else(os_user));
+    match runtime.block_on(run(cli.command, actor)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -223,7 +225,29 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<()> {
+/// The OS user running the command.
+fn os_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "operator".to_owned())
+}
+
+/// The application over a store, with the command line's clock (`SOURCE_DATE_EPOCH` if set).
+async fn app(store: &str, create: bool) -> Result<gengxin_app::App> {
+    let s = if create {
+        gengxin_store::create_or_open(store).await?
+    } else {
+        gengxin_store::open(store).await?
+    };
+    let clock = match source_date_epoch()? {
+        Some(t) => gengxin_app::Clock::Fixed(t),
+        None => gengxin_app::Clock::System,
+    };
+    Ok(gengxin_app::App::new(s).with_clock(clock))
+}
+
+async fn run(command: Command, actor: gengxin_app::Actor) -> Result<()> {
     match command {
         Command::Serve { store, listen } => {
             // Bind first: a busy port must fail before the store is touched.
@@ -305,13 +329,13 @@ async fn run(command: Command) -> Result<()> {
             println!("{a}");
             Ok(())
         }
-        Command::Import(args) => import(args).await,
-        Command::User { what } => user(what).await,
+        Command::Import(args) => import(args, &actor).await,
+        Command::User { what } => user(what, &actor).await,
         Command::Evaluate {
             what: Evaluation::LifeCircle { store },
         } => {
-            let s = gengxin_store::open(&store).await?;
-            let out = gengxin_eval::life_circle(&*s, chrono::Utc::now()).await?;
+            let app = app(&store, false).await?;
+            let out = gengxin_app::evaluation::run_life_circle(&app, &actor).await?;
             eprintln!(
                 "{} homes ({} residents) in {} parcels and {} communities; scores 5/10/15 min: {}; {} rows written, {} unchanged, {:.1} s",
                 out.homes,
@@ -351,8 +375,8 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Undo { store, import_id } => {
-            let s = gengxin_store::open(&store).await?;
-            let n = gengxin_io::import::undo(&*s, &import_id).await?;
+            let app = app(&store, false).await?;
+            let n = gengxin_app::imports::undo(&app, &actor, &import_id).await?;
             eprintln!("undid import {import_id}: removed {n} features");
             Ok(())
         }
@@ -383,7 +407,7 @@ fn source_date_epoch() -> Result<Option<chrono::DateTime<chrono::Utc>>> {
         })
 }
 
-async fn import(args: ImportArgs) -> Result<()> {
+async fn import(args: ImportArgs, actor: &gengxin_app::Actor) -> Result<()> {
     let ImportArgs {
         store,
         layer,
@@ -395,7 +419,6 @@ async fn import(args: ImportArgs) -> Result<()> {
         tag_map,
         repair,
         dry_run,
-        user,
     } = args;
     let mapping = match mapping {
         Some(m) => {
@@ -423,21 +446,19 @@ async fn import(args: ImportArgs) -> Result<()> {
         crs,
         mapping,
         repair,
-        user,
+        user: actor.name(),
         read: gengxin_io::ReadOptions {
             encoding,
             source_layer,
             osm_tags: tag_map,
             ..Default::default()
         },
-        at: source_date_epoch()?,
         ..Default::default()
     };
-    let s = gengxin_store::create_or_open(&store).await?;
-    let report = gengxin_io::import::import_with_progress(&*s, &file, &opts, dry_run, &|m| {
-        eprintln!("{m} …")
-    })
-    .await?;
+    let app = app(&store, true).await?;
+    let report =
+        gengxin_app::imports::import(&app, actor, &file, &opts, dry_run, &|m| eprintln!("{m} …"))
+            .await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     eprintln!(
         "{}{}: read {}, imported {}, skipped {}, repaired {} into {} (import {})",
@@ -519,14 +540,18 @@ async fn serve(listener: tokio::net::TcpListener, store: Arc<dyn Store>) -> Resu
     let addr = listener.local_addr()?;
     tracing::info!(backend = info.backend, store = %info.location, schema = info.schema_version, "store open");
     eprintln!("Gengxin serving {} on http://{addr}/", info.location);
-    axum::serve(
+    // The job queue runs beside the server, on the same application (one audit writer).
+    let app = gengxin_app::App::new(store);
+    let jobs = gengxin_app::jobs::Runner::start(app.clone());
+    let served = axum::serve(
         listener,
-        gengxin_api::app_with_jobs(store)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        gengxin_api::router_for(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
     .await
-    .context("server failed")
+    .context("server failed");
+    jobs.stop().await;
+    served
 }
 
 async fn shutdown() {
@@ -545,9 +570,7 @@ async fn shutdown() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-async fn user(what: UserCommand) -> Result<()> {
-    use gengxin_model::{Feature, LayerId};
-    let now = chrono::Utc::now();
+async fn user(what: UserCommand, actor: &gengxin_app::Actor) -> Result<()> {
     match what {
         UserCommand::Add {
             store,
@@ -565,42 +588,25 @@ async fn user(what: UserCommand) -> Result<()> {
                 .read_line(&mut password)
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let (user, totp) = gengxin_auth::account::new_user(
+            let app = app(&store, false).await?;
+            let (_, totp) = gengxin_app::accounts::add_user(
+                &app,
+                actor,
                 gengxin_auth::account::NewUser {
                     username: username.clone(),
                     display_name,
                     role: role.clone(),
                     organisation_id: organisation.clone(),
-                    district_code: district.clone(),
-                    community_code: community.clone(),
+                    district_code: district,
+                    community_code: community,
                     project_ids: projects,
                     password,
                 },
-                now,
-            )?;
-            let s = gengxin_store::open(&store).await?;
-            let mut insert = vec![(LayerId::Users, vec![user])];
-            if s.get(LayerId::Organisations, &organisation)
-                .await?
-                .is_none()
-            {
-                let kind = match role.as_str() {
-                    "district" => "district_government",
-                    "entity" => "implementing_entity",
-                    "community_worker" => "community",
-                    _ => "city_department",
-                };
-                let org = Feature::new(organisation.as_str(), "manual", now)
-                    .set(
-                        "name",
-                        organisation_name.unwrap_or_else(|| organisation.clone()),
-                    )
-                    .set("kind", kind)
-                    .set("district_code", district)
-                    .set("community_code", community);
-                insert.insert(0, (LayerId::Organisations, vec![org]));
-            }
-            s.insert(insert).await?;
+                Some(gengxin_app::accounts::NewOrganisation {
+                    name: organisation_name.unwrap_or_else(|| organisation.clone()),
+                }),
+            )
+            .await?;
             eprintln!("user {username} ({role}) created");
             if let Some(secret) = totp {
                 println!("{}", gengxin_auth::totp::uri(&secret, "Gengxin", &username));
@@ -613,21 +619,9 @@ async fn user(what: UserCommand) -> Result<()> {
             name,
             days,
         } => {
-            anyhow::ensure!((1..=365).contains(&days), "--days must be 1–365");
-            let s = gengxin_store::open(&store).await?;
-            anyhow::ensure!(
-                s.get(LayerId::Users, &username).await?.is_some(),
-                "no user {username:?} in {store}"
-            );
-            let token = gengxin_auth::secret::new_token("gxt_");
-            let row = Feature::new(gengxin_auth::secret::digest(&token), "manual", now)
-                .set("user_id", username.as_str())
-                .set("name", name.as_str())
-                .set(
-                    "expires_at",
-                    gengxin_model::timestamp(&(now + chrono::TimeDelta::days(days))),
-                );
-            s.insert(vec![(LayerId::ApiTokens, vec![row])]).await?;
+            let app = app(&store, false).await?;
+            let (_, token) =
+                gengxin_app::accounts::create_token(&app, actor, &username, &name, days).await?;
             println!("{token}");
             Ok(())
         }

@@ -785,3 +785,161 @@ fn the_demo_is_evaluated_and_walks_from_a_point() {
         o["parcels"].as_u64().unwrap() + o["communities"].as_u64().unwrap()
     );
 }
+
+/// `gengxin` with `stdin` on its standard input; its standard output, or the failure.
+fn gengxin_in(args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "gengxin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn command_line_writes_are_audited_like_the_same_writes_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("audited.gpkg");
+    std::fs::copy(pristine_demo(), &store).unwrap();
+    let s = store.to_str().unwrap();
+    let hazards = dir.path().join("hazards.geojson");
+    std::fs::write(
+        &hazards,
+        r#"{"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": "h1", "geometry": {"type": "Point", "coordinates": [114.30, 30.55]},
+             "properties": {"名称": "危房一处", "等级": 2}}]}"#,
+    )
+    .unwrap();
+    let as_ = ["--as", "张规划"];
+    // An account, a token, an import and its undoing, an evaluation: each a write.
+    gengxin_in(
+        &[
+            "user",
+            "add",
+            "--store",
+            s,
+            "--username",
+            "planner2",
+            "--role",
+            "city_leader",
+            "--organisation",
+            "org-city",
+            as_[0],
+            as_[1],
+        ],
+        "Plane-Tree-Road-8\n",
+    );
+    let token = gengxin_in(
+        &[
+            "user",
+            "token",
+            "--store",
+            s,
+            "--username",
+            "admin",
+            "--name",
+            "审计测试",
+        ],
+        "",
+    );
+    let report: serde_json::Value = serde_json::from_str(&gengxin_in(
+        &[
+            "import",
+            "--store",
+            s,
+            "--layer",
+            "hazards_2026",
+            hazards.to_str().unwrap(),
+            as_[0],
+            as_[1],
+        ],
+        "",
+    ))
+    .unwrap();
+    assert_eq!(report["imported"], 1, "{report}");
+    let import_id = report["import_id"].as_str().unwrap().to_owned();
+    assert_eq!(report["imported_by"], "张规划");
+    let out = gengxin(&["undo", "--store", s, &import_id, as_[0], as_[1]]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    gengxin_in(
+        &["evaluate", "life-circle", "--store", s, as_[0], as_[1]],
+        "",
+    );
+
+    // Read back over HTTP as the administrator, with the token made above.
+    let port = free_port();
+    let server = start(
+        &[
+            "serve",
+            "--store",
+            s,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        port,
+    );
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str| -> serde_json::Value {
+        let r = http
+            .get(format!("{}{path}", server.base))
+            .bearer_auth(&token)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().unwrap()
+    };
+    let verify = get("/api/audit/verify");
+    assert_eq!(verify["ok"], true, "{verify}");
+    let records = get("/api/audit?actor=%E5%BC%A0%E8%A7%84%E5%88%92")["records"].clone();
+    let seen: Vec<(String, String, String)> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["role"], "operator", "{r}");
+            (
+                r["action"].as_str().unwrap().to_owned(),
+                r["target_layer"].as_str().unwrap_or_default().to_owned(),
+                r["target_id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("account", "users", "planner2"),
+        ("write", "imports", import_id.as_str()),
+        ("write", "imports", import_id.as_str()),
+        ("write", "life_circle_communities", ""),
+    ];
+    assert_eq!(
+        seen,
+        want.map(|(a, l, i)| (a.to_owned(), l.to_owned(), i.to_owned()))
+            .to_vec(),
+        "{records}"
+    );
+    // The token was made by the OS user (no --as), also as an operator.
+    let tokens = get("/api/audit?action=account")["records"].clone();
+    let last = tokens.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["target_layer"], "api_tokens", "{tokens}");
+    assert_eq!(last["role"], "operator");
+    assert_ne!(last["actor"], "张规划");
+}

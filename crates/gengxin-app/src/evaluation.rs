@@ -1,5 +1,6 @@
 //! Evaluations run against a store: read the input layers, call the pure engine, write the
-//! result layers. Today: the GB 50180-2018 life-circle evaluation.
+//! result layers. Today: the GB 50180-2018 life-circle evaluation (rules seeded from
+//! `life-circle-rules.toml`, GB 50180-2018 附录 B/C, each row citing its clause).
 //!
 //! Coordinates: features are stored in EPSG:4490 lon/lat; everything metric here happens in the
 //! CGCS2000 3° Gauss–Krüger zone of the road network's centre ([`Walk::gk`]), and result
@@ -16,7 +17,10 @@ use gengxin_engine::crs::GaussKruger;
 use gengxin_engine::lifecircle::{self, Report, Rule};
 use gengxin_engine::network::{BuildOptions, BuildReport, Location, Network, Snapper};
 use gengxin_model::{Feature, LayerId, Value, vocab};
-use gengxin_store::{Edit, Query, Store, StoreError};
+use gengxin_store::{Edit, Query, Store};
+
+use crate::audit::Record;
+use crate::{Actor, App, AppError};
 use geo::{Centroid, MapCoords};
 use geo_types::{Coord, Geometry, LineString};
 use serde::{Deserialize, Serialize};
@@ -30,14 +34,6 @@ pub const PROVENANCE: &str = "gengxin life-circle evaluation";
 
 /// Homes and facilities farther than this from every road are not on the network.
 pub const MAX_ACCESS_M: f64 = 300.0;
-
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Input(String),
-}
 
 /// The walking network of a store's road layer, in Gauss–Krüger metres.
 pub struct Walk {
@@ -65,7 +61,7 @@ fn lines_of(g: &Geometry) -> Vec<LineString> {
 /// Builds the walking network from road features. Road layers are often drawn without
 /// topology, so lines that cross get a junction (an OpenStreetMap bridge over a road becomes
 /// one too), and line ends within 2 m of another line join it.
-pub fn walking_network(roads: &[Feature]) -> Result<Walk, EvalError> {
+pub fn walking_network(roads: &[Feature]) -> Result<Walk, AppError> {
     let lines: Vec<LineString> = roads
         .iter()
         .filter_map(|f| f.geometry.as_ref())
@@ -76,13 +72,13 @@ pub fn walking_network(roads: &[Feature]) -> Result<Walk, EvalError> {
         .flat_map(|l| l.0.iter())
         .fold((0.0, 0usize), |(s, n), c| (s + c.x, n + 1));
     if n == 0 {
-        return Err(EvalError::Input(
+        return Err(AppError::Unprocessable(
             "the roads layer is empty: import a road network (a road layer or an OpenStreetMap file into roads) first".into(),
         ));
     }
     let cm = ((sum / n as f64) / 3.0).round() * 3.0;
     let gk = GaussKruger::with_central_meridian(cm as u16).map_err(|e| {
-        EvalError::Input(format!(
+        AppError::Unprocessable(format!(
             "the walking network is measured in a CGCS2000 Gauss–Krüger zone, and the roads lie outside them: {e}"
         ))
     })?;
@@ -139,7 +135,7 @@ pub fn default_rule_features(at: DateTime<Utc>) -> Vec<Feature> {
 
 /// The rules in force (enabled rows, ordered by tier then category) and their version: a hash
 /// of their content, so that any edit makes a new version.
-pub fn rules_of(rows: &[Feature]) -> Result<(Vec<Rule>, String), EvalError> {
+pub fn rules_of(rows: &[Feature]) -> Result<(Vec<Rule>, String), AppError> {
     let mut rules = Vec::new();
     for f in rows {
         if matches!(f.get("enabled"), Value::Bool(false)) {
@@ -148,7 +144,7 @@ pub fn rules_of(rows: &[Feature]) -> Result<(Vec<Rule>, String), EvalError> {
         let text = |k: &str| f.get(k).as_str().unwrap_or("").to_owned();
         let radius_m = f.get("radius_m").as_f64().unwrap_or(f64::NAN);
         if !(radius_m.is_finite() && radius_m > 0.0) {
-            return Err(EvalError::Input(format!(
+            return Err(AppError::Unprocessable(format!(
                 "life-circle rule {} has no positive radius_m",
                 f.id
             )));
@@ -162,7 +158,7 @@ pub fn rules_of(rows: &[Feature]) -> Result<(Vec<Rule>, String), EvalError> {
         });
     }
     if rules.is_empty() {
-        return Err(EvalError::Input(
+        return Err(AppError::Unprocessable(
             "the life-circle rule table has no enabled rule".into(),
         ));
     }
@@ -241,7 +237,7 @@ fn dwelling_area(b: &Feature) -> f64 {
 }
 
 /// Runs the evaluation on in-memory layers (pure but for the clock passed in).
-pub fn evaluate(input: &Inputs, at: DateTime<Utc>) -> Result<Evaluation, EvalError> {
+pub fn evaluate(input: &Inputs, at: DateTime<Utc>) -> Result<Evaluation, AppError> {
     let (rules, rules_version) = rules_of(input.rules)?;
     let walk = walking_network(input.roads)?;
     let project = |g: &Geometry| -> Option<Coord> { g.centroid().map(|p| walk.gk.project(p.0)) };
@@ -509,7 +505,7 @@ pub struct Outcome {
 }
 
 /// Seeds the default rules into an empty rule layer; returns how many were added.
-pub async fn seed_rules(store: &dyn Store, at: DateTime<Utc>) -> Result<usize, EvalError> {
+pub async fn seed_rules(store: &dyn Store, at: DateTime<Utc>) -> Result<usize, AppError> {
     if store.count(LayerId::LifeCircleRules).await? > 0 {
         return Ok(0);
     }
@@ -530,8 +526,38 @@ fn same(a: &Feature, b: &Feature) -> bool {
 }
 
 /// Reads the store, evaluates, and writes the rows that changed (one transaction), stamped
-/// with `at`.
-pub async fn life_circle(store: &dyn Store, at: DateTime<Utc>) -> Result<Outcome, EvalError> {
+/// with `at`. Unaudited: for the demo build and tests; users run [`run_life_circle`].
+pub async fn life_circle(store: &dyn Store, at: DateTime<Utc>) -> Result<Outcome, AppError> {
+    let (edit, out) = life_circle_edit(store, at).await?;
+    if out.inserted + out.updated + out.deleted > 0 {
+        store.apply(edit).await?;
+    }
+    Ok(out)
+}
+
+/// The life-circle evaluation as a use case: one run at a time in this process, on a blocking
+/// thread (it is seconds of CPU work), its result rows and its audit record in one transaction.
+pub async fn run_life_circle(app: &App, actor: &Actor) -> Result<Outcome, AppError> {
+    let _one = app.evaluating.lock().await;
+    let store = app.store.clone();
+    let at = app.now();
+    let (edit, out) = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Handle::current().block_on(life_circle_edit(&*store, at))
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("the evaluation failed: {e}")))??;
+    let rec = Record::by(actor, "write", "ok")
+        .on("life_circle_communities", "")
+        .detail("life-circle evaluation");
+    app.apply(edit, vec![rec]).await?;
+    Ok(out)
+}
+
+/// Reads the store and evaluates: the edit that writes the rows that changed, and the summary.
+async fn life_circle_edit(
+    store: &dyn Store,
+    at: DateTime<Utc>,
+) -> Result<(Edit, Outcome), AppError> {
     let started = std::time::Instant::now();
     let seeded = seed_rules(store, at).await?;
     let all = |l: LayerId| async move { store.query(l, Query::default()).await };
@@ -588,10 +614,7 @@ pub async fn life_circle(store: &dyn Store, at: DateTime<Utc>) -> Result<Outcome
             edit.delete.push((layer, del));
         }
     }
-    if counts.0 + counts.1 + counts.2 > 0 {
-        store.apply(edit).await?;
-    }
-    Ok(Outcome {
+    let out = Outcome {
         rules_version: eval.rules_version.clone(),
         rules: eval.rules.len(),
         rules_seeded: seeded,
@@ -617,7 +640,8 @@ pub async fn life_circle(store: &dyn Store, at: DateTime<Utc>) -> Result<Outcome
         deleted: counts.2,
         unchanged: counts.3,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((edit, out))
 }
 
 /// A Gauss–Krüger geometry back to lon/lat.

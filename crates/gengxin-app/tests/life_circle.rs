@@ -200,7 +200,9 @@ async fn the_town_is_evaluated_as_worked_out_by_hand_and_reruns_write_only_chang
     let t = town(&*store).await;
     let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
 
-    let out = gengxin_eval::life_circle(&*store, at).await.unwrap();
+    let out = gengxin_app::evaluation::life_circle(&*store, at)
+        .await
+        .unwrap();
     assert_eq!(out.rules_seeded, 0, "the store's own rules are kept");
     assert_eq!(
         (out.homes, out.unplaced_homes, out.residents),
@@ -258,7 +260,9 @@ async fn the_town_is_evaluated_as_worked_out_by_hand_and_reruns_write_only_chang
     assert!(p("P1").geometry.is_some());
 
     // Nothing changed: nothing is written.
-    let again = gengxin_eval::life_circle(&*store, at).await.unwrap();
+    let again = gengxin_app::evaluation::life_circle(&*store, at)
+        .await
+        .unwrap();
     assert_eq!(
         (
             again.inserted,
@@ -278,7 +282,9 @@ async fn the_town_is_evaluated_as_worked_out_by_hand_and_reruns_write_only_chang
         .await
         .unwrap();
     let later = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
-    let third = gengxin_eval::life_circle(&*store, later).await.unwrap();
+    let third = gengxin_app::evaluation::life_circle(&*store, later)
+        .await
+        .unwrap();
     assert_eq!(
         (
             third.inserted,
@@ -309,7 +315,9 @@ async fn the_town_is_evaluated_as_worked_out_by_hand_and_reruns_write_only_chang
         .await
         .unwrap();
     let before = gengxin_store::canonical_hash(&*store).await.unwrap();
-    let err = gengxin_eval::life_circle(&*store, later).await.unwrap_err();
+    let err = gengxin_app::evaluation::life_circle(&*store, later)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no enabled rule"), "{err}");
     assert_eq!(
         gengxin_store::canonical_hash(&*store).await.unwrap(),
@@ -323,7 +331,7 @@ async fn an_empty_rule_table_is_seeded_with_the_standard_and_no_roads_is_a_clear
     let store = gengxin_store::create_or_open(dir.path().join("e.gpkg").to_str().unwrap())
         .await
         .unwrap();
-    let err = gengxin_eval::life_circle(&*store, Utc::now())
+    let err = gengxin_app::evaluation::life_circle(&*store, Utc::now())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("roads layer is empty"), "{err}");
@@ -332,7 +340,7 @@ async fn an_empty_rule_table_is_seeded_with_the_standard_and_no_roads_is_a_clear
         .await
         .unwrap();
     assert_eq!(rules.len(), 15);
-    let (parsed, version) = gengxin_eval::rules_of(&rules).unwrap();
+    let (parsed, version) = gengxin_app::evaluation::rules_of(&rules).unwrap();
     assert_eq!(parsed.iter().filter(|r| r.required).count(), 12);
     assert!(version.starts_with("15-"), "{version}");
     let kg = parsed
