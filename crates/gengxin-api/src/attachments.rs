@@ -35,7 +35,7 @@ fn rfc8187(name: &str) -> String {
     ))]
 pub async fn download(
     State(s): State<AppState>,
-    who: crate::auth::Who,
+    who: crate::who::Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let layer = gengxin_model::Layer::by_id(gengxin_model::LayerId::Attachments);
@@ -109,12 +109,12 @@ fn strip_exif(media_type: &str, bytes: Bytes) -> Result<Bytes, ApiError> {
     ))]
 pub async fn upload(
     State(s): State<AppState>,
-    who: crate::auth::Who,
+    who: crate::who::Who,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    crate::extract::ApiBody(body): crate::extract::ApiBody,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let p = crate::auth::allow(gengxin_auth::policy::require_login(&who.caller))?.clone();
+    let p = crate::who::allow(gengxin_auth::policy::require_login(&who.caller))?.clone();
     let (mut owner, mut name) = (String::new(), String::new());
     for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
@@ -143,7 +143,7 @@ pub async fn upload(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no project {owner:?}")))?;
     if !crate::reporting::may_report(&p, &project) {
-        return Err(crate::auth::denied(gengxin_auth::Denied::Forbidden));
+        return Err(ApiError::from(gengxin_auth::Denied::Forbidden));
     }
     let media = headers
         .get(header::CONTENT_TYPE)

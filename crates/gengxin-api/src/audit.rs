@@ -11,7 +11,7 @@ use gengxin_model::{Feature, LayerId, Value};
 use gengxin_store::{Edit, StoreError};
 use serde_json::json;
 
-use crate::auth::{Who, allow};
+use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
 /// A record of an action by the caller.
@@ -61,7 +61,7 @@ fn row_json(r: &Feature) -> serde_json::Value {
     let mut o = serde_json::Map::new();
     o.insert("id".into(), json!(r.id));
     for (k, v) in &r.properties {
-        o.insert(k.clone(), crate::features::value_json(v));
+        o.insert(k.clone(), crate::wire::value_json(v));
     }
     serde_json::Value::Object(o)
 }

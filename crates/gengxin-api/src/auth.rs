@@ -12,8 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +25,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, Record};
+use crate::error::Code;
 use crate::extract::ApiPath;
+use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
 /// The session cookie's name.
@@ -45,47 +46,6 @@ pub const LOCKOUT: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 pub const PASSWORD_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::days(90);
 /// Login attempts allowed per source address per minute.
 const ATTEMPTS_PER_MINUTE: u32 = 30;
-
-/// The caller of a request, put there by [`resolve`]; the public when absent.
-#[derive(Debug, Clone, Default)]
-pub struct Who {
-    pub caller: Caller,
-    /// The source address, for the audit log.
-    pub ip: Option<IpAddr>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Who {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Who>().cloned().unwrap_or_default())
-    }
-}
-
-impl Who {
-    /// The caller as the application's actor (audit log, history).
-    pub fn actor(&self) -> gengxin_app::Actor {
-        gengxin_app::Actor::caller(self.caller.clone(), self.ip)
-    }
-}
-
-/// A policy refusal as an HTTP answer.
-pub fn denied(d: Denied) -> ApiError {
-    match d {
-        Denied::Unauthenticated => {
-            ApiError::unauthenticated("unauthenticated", "sign in first (POST /api/auth/login)")
-        }
-        Denied::Forbidden => {
-            ApiError::forbidden("forbidden", "your role or scope does not allow this")
-        }
-        Denied::Hidden => ApiError::not_found("no such layer; see /api/layers"),
-    }
-}
-
-/// `Ok` or the HTTP refusal.
-pub fn allow<T>(r: Result<T, Denied>) -> Result<T, ApiError> {
-    r.map_err(denied)
-}
 
 /// Per-address login throttling and the settings that vary by deployment.
 pub struct Auth {
@@ -160,7 +120,7 @@ async fn identify(s: &AppState, headers: &HeaderMap, method: &Method) -> Result<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        let bad = || ApiError::unauthenticated("unauthenticated", "the API token is not valid");
+        let bad = || ApiError::new(Code::Unauthenticated, "the API token is not valid");
         let row = s
             .store
             .get(LayerId::ApiTokens, &secret::digest(token.trim()))
@@ -207,8 +167,8 @@ async fn identify(s: &AppState, headers: &HeaderMap, method: &Method) -> Result<
             .unwrap_or_default();
         let expected = session.get("csrf").as_str().unwrap_or_default();
         if !secret::same(sent, expected) {
-            return Err(ApiError::forbidden(
-                "csrf",
+            return Err(ApiError::new(
+                Code::Csrf,
                 "missing or wrong X-CSRF-Token (read it from /api/auth/me)",
             ));
         }
@@ -253,7 +213,7 @@ pub async fn login(
     State(s): State<AppState>,
     who: Who,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    crate::extract::ApiBody(body): crate::extract::ApiBody,
 ) -> Result<Response, ApiError> {
     let login: Login = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
@@ -287,7 +247,7 @@ pub async fn login(
             .await
             .map_err(ApiError::internal)?;
         audit::append(&s, vec![record("failed", "unknown user")]).await?;
-        return Err(ApiError::unauthenticated("unauthenticated", BAD_LOGIN));
+        return Err(ApiError::new(Code::Unauthenticated, BAD_LOGIN));
     };
     let stored = user
         .get("password_hash")
@@ -301,11 +261,11 @@ pub async fn login(
     let locked = ts(&user, "locked_until").is_some_and(|t| t > now);
     let Some(principal) = account::principal(&user) else {
         audit::append(&s, vec![record("failed", "account disabled")]).await?;
-        return Err(ApiError::unauthenticated("unauthenticated", BAD_LOGIN));
+        return Err(ApiError::new(Code::Unauthenticated, BAD_LOGIN));
     };
     if locked {
         audit::append(&s, vec![record("failed", "account locked")]).await?;
-        return Err(ApiError::unauthenticated("unauthenticated", BAD_LOGIN));
+        return Err(ApiError::new(Code::Unauthenticated, BAD_LOGIN));
     }
     let mut second_step = None;
     let mut failure = (!right).then_some("wrong password");
@@ -313,14 +273,14 @@ pub async fn login(
     if right && (principal.role == Role::CityAdmin || secret_b32.is_some()) {
         let Some(secret_b32) = secret_b32 else {
             audit::append(&s, vec![record("failed", "no second factor enrolled")]).await?;
-            return Err(ApiError::unauthenticated(
-                "totp_not_enrolled",
+            return Err(ApiError::new(
+                Code::TotpNotEnrolled,
                 "this account needs a second factor and has none; ask a city administrator",
             ));
         };
         let Some(code) = login.totp.as_deref() else {
-            return Err(ApiError::unauthenticated(
-                "totp_required",
+            return Err(ApiError::new(
+                Code::TotpRequired,
                 "enter the 6-digit code of your authenticator app",
             ));
         };
@@ -363,7 +323,7 @@ pub async fn login(
             vec![record("failed", &detail)],
         )
         .await?;
-        return Err(ApiError::unauthenticated("unauthenticated", BAD_LOGIN));
+        return Err(ApiError::new(Code::Unauthenticated, BAD_LOGIN));
     }
     updated
         .properties
@@ -490,7 +450,7 @@ pub async fn me(
         .store
         .get(LayerId::Users, &p.user_id)
         .await?
-        .ok_or_else(|| denied(Denied::Unauthenticated))?;
+        .ok_or_else(|| ApiError::from(Denied::Unauthenticated))?;
     let csrf = match cookie_value(&headers, COOKIE) {
         Some(token) => s
             .store
@@ -525,7 +485,7 @@ pub async fn change_password(
         .store
         .get(LayerId::Users, &p.user_id)
         .await?
-        .ok_or_else(|| denied(Denied::Unauthenticated))?;
+        .ok_or_else(|| ApiError::from(Denied::Unauthenticated))?;
     let stored = user
         .get("password_hash")
         .as_str()
@@ -536,8 +496,8 @@ pub async fn change_password(
         .await
         .map_err(ApiError::internal)?;
     if !right {
-        return Err(ApiError::unauthenticated(
-            "unauthenticated",
+        return Err(ApiError::new(
+            Code::Unauthenticated,
             "the current password is wrong",
         ));
     }

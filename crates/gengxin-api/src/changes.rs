@@ -52,7 +52,7 @@ impl From<Change> for ChangeEvent {
 ))]
 pub async fn stream(
     State(s): State<AppState>,
-    who: crate::auth::Who,
+    who: crate::who::Who,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
     let events = BroadcastStream::new(s.store.changes()).filter_map(move |c| {
         // A client too slow to keep up has missed some: tell it so.

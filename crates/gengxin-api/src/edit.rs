@@ -4,19 +4,18 @@
 //! back in `If-Match`; without it the answer is `428 precondition_required`, with a version that
 //! is no longer current `409 conflict` (someone else's edit won, and nothing is written).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use chrono::Utc;
 use gengxin_model::{Feature, Value};
 use serde_json::Map;
 
-use crate::auth::{Who, allow};
 use crate::extract::ApiPath;
-use crate::features::{feature_json, layer};
 use crate::guard::Visible;
+use crate::who::{Who, allow};
+use crate::wire::{layer, with_etag};
 use crate::{ApiError, AppState};
 use gengxin_auth::policy::{self, Denied, RowScope};
 use gengxin_store::Edit;
@@ -27,16 +26,6 @@ pub const MANUAL: &str = "manual";
 /// Properties that are bookkeeping, not fields: read (`provenance`) or ignored, never stored as
 /// fields.
 const BOOKKEEPING: [&str; 4] = ["provenance", "created_at", "updated_at", "version"];
-
-/// The `ETag` of a feature: its version, as a strong entity tag.
-pub fn etag(f: &Feature) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{}\"", f.version)).expect("digits and quotes")
-}
-
-/// A feature answer with its `ETag`.
-pub fn with_etag(status: StatusCode, f: &Feature) -> Response {
-    (status, [(header::ETAG, etag(f))], Json(feature_json(f))).into_response()
-}
 
 /// The version named by `If-Match` (`"3"`, `W/"3"` or `3`).
 fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
@@ -148,7 +137,7 @@ pub async fn create(
     State(s): State<AppState>,
     who: Who,
     ApiPath(layer_name): ApiPath<String>,
-    body: Bytes,
+    crate::extract::ApiBody(body): crate::extract::ApiBody,
 ) -> Result<Response, ApiError> {
     let layer = layer(&layer_name)?;
     allow(
@@ -208,7 +197,7 @@ pub async fn replace(
     who: Who,
     ApiPath((layer_name, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    crate::extract::ApiBody(body): crate::extract::ApiBody,
 ) -> Result<Response, ApiError> {
     let layer = layer(&layer_name)?;
     let version = if_match(&headers)?;

@@ -8,11 +8,63 @@ use gengxin_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// An error answer: HTTP status, stable public code and a message meant for the client.
+/// Declares [`Code`] with its statuses and the list of all of them, in one place.
+macro_rules! codes {
+    ($($variant:ident = $text:literal, $status:ident;)*) => {
+        /// The stable public error codes: each has one HTTP status. `README.md` documents them
+        /// (a test keeps the two lists equal).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the documented order.
+            pub const ALL: &[Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $text,)*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Code::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    BadRequest = "bad_request", BAD_REQUEST;
+    InvalidFilter = "invalid_filter", BAD_REQUEST;
+    FilterTooExpensive = "filter_too_expensive", BAD_REQUEST;
+    Unauthenticated = "unauthenticated", UNAUTHORIZED;
+    TotpRequired = "totp_required", UNAUTHORIZED;
+    TotpNotEnrolled = "totp_not_enrolled", UNAUTHORIZED;
+    Forbidden = "forbidden", FORBIDDEN;
+    Csrf = "csrf", FORBIDDEN;
+    NotFound = "not_found", NOT_FOUND;
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED;
+    Conflict = "conflict", CONFLICT;
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
+    InvalidFeature = "invalid_feature", UNPROCESSABLE_ENTITY;
+    InvalidFile = "invalid_file", UNPROCESSABLE_ENTITY;
+    Unprocessable = "unprocessable", UNPROCESSABLE_ENTITY;
+    PreconditionRequired = "precondition_required", PRECONDITION_REQUIRED;
+    TooManyRequests = "too_many_requests", TOO_MANY_REQUESTS;
+    Internal = "internal", INTERNAL_SERVER_ERROR;
+    StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;
+}
+
+/// An error answer: a stable public code (which decides the status) and a message meant for
+/// the client.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: Code,
     message: String,
     at: Option<Box<ErrorAt>>,
 }
@@ -25,11 +77,7 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable: `bad_request`, `not_found`, `method_not_allowed`, `invalid_feature`,
-    /// `invalid_file`, `invalid_filter`, `filter_too_expensive`, `conflict`, `precondition_required`, `payload_too_large`,
-    /// `store_unavailable`, `unauthenticated`, `totp_required`, `forbidden`, `csrf`,
-    /// `too_many_requests`, `internal`.
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     /// Where in the request the error is, when it is inside a parameter (a query filter).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,92 +102,62 @@ pub struct ErrorAt {
 }
 
 impl ApiError {
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    /// An answer with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
+            code,
             message: message.into(),
             at: None,
         }
     }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(Code::BadRequest, message)
+    }
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: message.into(),
-            at: None,
-        }
+        ApiError::new(Code::NotFound, message)
     }
     /// Well-formed, but the data cannot answer it (no road near the point, no road layer).
     pub fn unprocessable(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "unprocessable",
-            message: message.into(),
-            at: None,
-        }
+        ApiError::new(Code::Unprocessable, message)
     }
     pub fn precondition_required(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::PRECONDITION_REQUIRED,
-            code: "precondition_required",
-            message: message.into(),
-            at: None,
-        }
+        ApiError::new(Code::PreconditionRequired, message)
     }
     /// A fault on our side: the detail is logged, the client reads "internal error".
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: "internal error".to_owned(),
-            at: None,
-        }
-    }
-    /// Not signed in (or the credentials are wrong): `401 unauthenticated`, or another code
-    /// that says what is missing (`totp_required`).
-    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code,
-            message: message.into(),
-            at: None,
-        }
-    }
-    /// Signed in, but not allowed: `403 forbidden` (or `csrf` for a missing CSRF token).
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::FORBIDDEN,
-            code,
-            message: message.into(),
-            at: None,
-        }
+        ApiError::new(Code::Internal, "internal error")
     }
     /// `409 conflict`: the object changed state under the request.
     pub fn conflict(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::CONFLICT,
-            code: "conflict",
-            message: message.into(),
-            at: None,
-        }
+        ApiError::new(Code::Conflict, message)
     }
     /// `429 too_many_requests`.
     pub fn too_many(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code: "too_many_requests",
-            message: message.into(),
-            at: None,
-        }
+        ApiError::new(Code::TooManyRequests, message)
     }
     pub fn method_not_allowed() -> Self {
-        ApiError {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            code: "method_not_allowed",
-            message: "this route does not answer that method; see /api/openapi.json".into(),
-            at: None,
+        ApiError::new(
+            Code::MethodNotAllowed,
+            "this route does not answer that method; see /api/openapi.json",
+        )
+    }
+}
+
+impl From<gengxin_auth::policy::Denied> for ApiError {
+    /// A policy refusal: not signed in (401), not allowed (403), or a layer that is not one
+    /// (404, as for a missing one).
+    fn from(d: gengxin_auth::policy::Denied) -> Self {
+        use gengxin_auth::policy::Denied;
+        match d {
+            Denied::Unauthenticated => ApiError::new(
+                Code::Unauthenticated,
+                "sign in first (POST /api/auth/login)",
+            ),
+            Denied::Forbidden => {
+                ApiError::new(Code::Forbidden, "your role or scope does not allow this")
+            }
+            Denied::Hidden => ApiError::not_found("no such layer; see /api/layers"),
         }
     }
 }
@@ -149,15 +167,14 @@ impl From<gengxin_query::QueryError> for ApiError {
     /// the place in the `filter` parameter.
     fn from(e: gengxin_query::QueryError) -> Self {
         let code = match e.kind {
-            gengxin_query::ErrorKind::TooExpensive => "filter_too_expensive",
-            _ => "invalid_filter",
+            gengxin_query::ErrorKind::TooExpensive => Code::FilterTooExpensive,
+            _ => Code::InvalidFilter,
         };
         let (offset, line, column) = match e.position {
             Some((o, l, c)) => (Some(o), Some(l), Some(c)),
             None => (None, None, None),
         };
         ApiError {
-            status: StatusCode::BAD_REQUEST,
             code,
             message: e.message,
             at: Some(Box::new(ErrorAt {
@@ -185,60 +202,43 @@ impl From<PathRejection> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        let (status, code) = match &e {
-            StoreError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_feature"),
+        let code = match &e {
+            StoreError::Invalid(_) => Code::InvalidFeature,
             StoreError::Duplicate { .. }
             | StoreError::Conflict { .. }
             | StoreError::NotEmpty(_)
-            | StoreError::AppendOnly { .. } => (StatusCode::CONFLICT, "conflict"),
-            StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            StoreError::UnknownField { .. } | StoreError::BadQuery(_) => {
-                (StatusCode::BAD_REQUEST, "bad_request")
-            }
-            StoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            | StoreError::AppendOnly { .. } => Code::Conflict,
+            StoreError::NotFound { .. } => Code::NotFound,
+            StoreError::UnknownField { .. } | StoreError::BadQuery(_) => Code::BadRequest,
+            StoreError::Unavailable(_) => Code::StoreUnavailable,
+            _ => Code::Internal,
         };
-        let message = match status {
-            StatusCode::INTERNAL_SERVER_ERROR => {
+        let message = match code {
+            Code::Internal => {
                 tracing::error!(error = %e, "internal error");
                 "internal error".to_owned()
             }
-            StatusCode::SERVICE_UNAVAILABLE => {
+            Code::StoreUnavailable => {
                 tracing::warn!(error = %e, "store unavailable");
                 "the store is unavailable; try again later".to_owned()
             }
             _ => e.to_string(),
         };
-        ApiError {
-            status,
-            code,
-            message,
-            at: None,
-        }
+        ApiError::new(code, message)
     }
 }
 
 impl From<gengxin_io::IoError> for ApiError {
     fn from(e: gengxin_io::IoError) -> Self {
         use gengxin_io::IoError;
-        let (status, code) = match &e {
-            IoError::Store(_) => {
-                let IoError::Store(se) = e else {
-                    unreachable!()
-                };
-                return se.into();
-            }
-            IoError::File { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_file"),
-            IoError::Usage(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            IoError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            IoError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        let code = match e {
+            IoError::Store(se) => return se.into(),
+            IoError::File { .. } => Code::InvalidFile,
+            IoError::Usage(_) => Code::BadRequest,
+            IoError::NotFound(_) => Code::NotFound,
+            IoError::Conflict(_) => Code::Conflict,
         };
-        ApiError {
-            status,
-            code,
-            message: e.to_string(),
-            at: None,
-        }
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -249,7 +249,7 @@ impl From<gengxin_app::AppError> for ApiError {
         match e {
             AppError::Store(e) => e.into(),
             AppError::Io(e) => e.into(),
-            AppError::Denied(d) => crate::auth::denied(d),
+            AppError::Denied(d) => d.into(),
             AppError::BadRequest(m) => ApiError::bad_request(m),
             AppError::NotFound(m) => ApiError::not_found(m),
             AppError::Unprocessable(m) => ApiError::unprocessable(m),
@@ -268,6 +268,6 @@ impl IntoResponse for ApiError {
                 at: self.at,
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        (self.code.status(), axum::Json(body)).into_response()
     }
 }

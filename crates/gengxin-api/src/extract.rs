@@ -29,3 +29,27 @@ pub fn params(raw: Option<String>) -> Vec<(String, String)> {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
+
+/// The request body as bytes; a body over the route's limit answers `413 payload_too_large`
+/// in the API's error shape (axum's own rejection is plain text).
+pub struct ApiBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(ApiBody(b)),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    crate::error::Code::PayloadTooLarge,
+                    "the upload is larger than this endpoint accepts",
+                ))
+            }
+            Err(e) => Err(ApiError::bad_request(format!(
+                "cannot read the request body: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}

@@ -3,15 +3,16 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use gengxin_model::{Feature, FieldType, Layer, LayerId, Value, catalogue, timestamp};
-use gengxin_store::{Bbox, Query};
+use gengxin_model::{Feature, Layer, LayerId, catalogue};
+use gengxin_store::Query;
 use serde::Serialize;
-use serde_json::{Map, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::auth::Who;
 use crate::extract::ApiPath;
 use crate::guard::Visible;
+use crate::who::Who;
+use crate::wire::{feature_json, parse_bbox, parse_value, with_etag};
 use crate::{ApiError, AppState};
 
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -120,92 +121,6 @@ pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<Laye
         });
     }
     Ok(Json(out))
-}
-
-pub(crate) fn value_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => json!(i),
-        Value::Real(r) => json!(r),
-        Value::Text(t) => json!(t),
-    }
-}
-
-/// A feature as a GeoJSON Feature; bookkeeping (provenance, timestamps, version) joins the
-/// properties.
-pub fn feature_json(f: &Feature) -> serde_json::Value {
-    feature_json_with(f, true)
-}
-
-/// [`feature_json`], with `geometry: null` unless asked for (answers that only name features
-/// skip converting large boundaries).
-pub fn feature_json_with(f: &Feature, geometry: bool) -> serde_json::Value {
-    let mut props: Map<String, serde_json::Value> = f
-        .properties
-        .iter()
-        .map(|(k, v)| (k.clone(), value_json(v)))
-        .collect();
-    props.insert("provenance".into(), json!(f.provenance));
-    props.insert("created_at".into(), json!(timestamp(&f.created_at)));
-    props.insert("updated_at".into(), json!(timestamp(&f.updated_at)));
-    props.insert("version".into(), json!(f.version));
-    let geometry = f
-        .geometry
-        .as_ref()
-        .filter(|_| geometry)
-        .map(|g| geojson::Geometry::new(geojson::Value::from(g)));
-    json!({ "type": "Feature", "id": f.id, "geometry": geometry, "properties": props })
-}
-
-pub fn layer(name: &str) -> Result<&'static Layer, ApiError> {
-    Layer::by_name(name)
-        .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))
-}
-
-pub(crate) fn parse_bbox(s: &str) -> Result<Bbox, ApiError> {
-    let parts: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "bbox {s:?} must be four numbers: min_lon,min_lat,max_lon,max_lat"
-            ))
-        })?;
-    let [a, b, c, d] = parts[..] else {
-        return Err(ApiError::bad_request(format!(
-            "bbox {s:?} must be four numbers: min_lon,min_lat,max_lon,max_lat"
-        )));
-    };
-    Bbox::new(a, b, c, d).map_err(|e| ApiError::bad_request(format!("bbox {s:?}: {e}")))
-}
-
-pub(crate) fn parse_value(layer: &Layer, name: &str, raw: &str) -> Result<Value, ApiError> {
-    let field = layer.field(name).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "layer {} has no field `{name}` to filter on",
-            layer.name
-        ))
-    })?;
-    let bad = |what: &str| ApiError::bad_request(format!("filter {name}={raw:?}: expected {what}"));
-    Ok(match field.ty {
-        FieldType::Int => Value::Int(raw.parse().map_err(|_| bad("an integer"))?),
-        FieldType::Real => Value::Real(
-            raw.parse::<f64>()
-                .ok()
-                .filter(|r| r.is_finite())
-                .ok_or_else(|| bad("a number"))?,
-        ),
-        FieldType::Bool => Value::Bool(raw.parse().map_err(|_| bad("true or false"))?),
-        FieldType::Date if !gengxin_model::is_date(raw) => {
-            return Err(bad("a date YYYY-MM-DD"));
-        }
-        FieldType::DateTime if !gengxin_model::is_timestamp(raw) => {
-            return Err(bad("an RFC 3339 timestamp"));
-        }
-        FieldType::Text | FieldType::Date | FieldType::DateTime => Value::Text(raw.to_owned()),
-    })
 }
 
 /// Features of a layer as a GeoJSON FeatureCollection, ordered by id. `bbox` keeps features whose
@@ -398,5 +313,5 @@ pub async fn feature(
         }
     }
     .ok_or_else(|| ApiError::not_found(format!("{layer_name}/{id} does not exist")))?;
-    Ok(crate::edit::with_etag(axum::http::StatusCode::OK, &f))
+    Ok(with_etag(axum::http::StatusCode::OK, &f))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use gengxin_auth::policy::{self, RowScope};
 use gengxin_model::{Access, Feature, Layer, LayerId};
 
-use crate::auth::{Who, allow};
+use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
 /// What one caller may see of one layer.

@@ -6,10 +6,10 @@ use axum::extract::{RawQuery, State};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::auth::Who;
 use crate::extract::ApiPath;
-use crate::features::layer;
 use crate::guard::Visible;
+use crate::who::Who;
+use crate::wire::layer;
 use crate::{ApiError, AppState};
 
 /// The changes of one object, oldest first; with `as_of` (RFC 3339 or a date, end of day UTC)

@@ -3,7 +3,6 @@
 //! or a filtered part of it in any export format.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,8 +13,8 @@ use gengxin_model::LayerId;
 use gengxin_store::Query;
 use serde_json::json;
 
-use crate::auth::{Who, allow};
 use crate::extract::{ApiPath, params};
+use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
 /// The largest upload accepted, in bytes.
@@ -51,7 +50,7 @@ pub async fn upload(
     State(s): State<AppState>,
     who: Who,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    crate::extract::ApiBody(body): crate::extract::ApiBody,
 ) -> Result<Response, ApiError> {
     let admin = allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let mut opts = ImportOptions {
@@ -139,7 +138,7 @@ pub async fn list(
                 .properties
                 .iter()
                 .filter(|(k, _)| k.as_str() != "feature_ids")
-                .map(|(k, v)| (k.clone(), crate::features::value_json(v)))
+                .map(|(k, v)| (k.clone(), crate::wire::value_json(v)))
                 .collect();
             props.insert("id".into(), json!(r.id));
             serde_json::Value::Object(props)
@@ -191,7 +190,7 @@ pub async fn export(
     for (k, v) in params(raw) {
         match k.as_str() {
             "format" => format = Some(export_format(&v)?),
-            "bbox" => query.bbox = Some(crate::features::parse_bbox(&v)?),
+            "bbox" => query.bbox = Some(crate::wire::parse_bbox(&v)?),
             field => query.equals.push((
                 field.to_owned(),
                 gengxin_io::export::filter_value(&layer, field, &v),
@@ -215,7 +214,7 @@ pub(crate) async fn export_allowed(s: &AppState, who: &Who, name: &str) -> Resul
         return Ok(());
     }
     if !who.caller.as_ref().is_some_and(|p| p.role.citywide()) {
-        return Err(crate::auth::denied(gengxin_auth::Denied::Forbidden));
+        return Err(ApiError::from(gengxin_auth::Denied::Forbidden));
     }
     let mut rec = crate::audit::record(who, "export", "ok");
     rec.target_layer = layer.name.into();

@@ -27,6 +27,8 @@ mod search;
 mod snapshots;
 mod tiles;
 mod units;
+mod who;
+mod wire;
 
 use std::sync::Arc;
 
@@ -39,7 +41,7 @@ use gengxin_store::Store;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-pub use error::ApiError;
+pub use error::{ApiError, Code};
 
 /// Shared state of every handler.
 #[derive(Clone)]

@@ -45,9 +45,9 @@ async fn walk(s: &AppState) -> Result<Arc<Walk>, ApiError> {
     responses((status = 200, body = Object), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn evaluate(
     State(s): State<AppState>,
-    who: crate::auth::Who,
+    who: crate::who::Who,
 ) -> Result<Json<Json_>, ApiError> {
-    crate::auth::allow(gengxin_auth::policy::require_admin(&who.caller))?;
+    crate::who::allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let out = gengxin_app::evaluation::run_life_circle(&s.app, &who.actor()).await?;
     Ok(Json(serde_json::to_value(out).expect("serialisable")))
 }
@@ -96,7 +96,7 @@ pub async fn community(
             })
         })
         .collect();
-    let p = |k: &str| crate::features::value_json(row.get(k));
+    let p = |k: &str| crate::wire::value_json(row.get(k));
     Ok(Json(json!({
         "code": code,
         "name": p("name"),

@@ -18,11 +18,11 @@ use gengxin_query::{Filter, Lang};
 use geo::Intersects;
 use serde_json::{Value as Json_, json};
 
-use crate::auth::Who;
 use crate::extract::{ApiPath, params};
-use crate::features::feature_json;
 use crate::guard::Visible;
 use crate::tiles::origin;
+use crate::who::Who;
+use crate::wire::feature_json;
 use crate::{ApiError, AppState};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -292,7 +292,7 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
                         l.name
                     )));
                 }
-                let b = crate::features::parse_bbox(&v)?;
+                let b = crate::wire::parse_bbox(&v)?;
                 q.bbox = Some(geo::Rect::new(
                     geo::coord! { x: b.min_x, y: b.min_y },
                     geo::coord! { x: b.max_x, y: b.max_y },
@@ -343,7 +343,7 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
             name => match l.field(name) {
                 Some(f) => q
                     .equals
-                    .push((f.name, crate::features::parse_value(l, name, &v)?)),
+                    .push((f.name, crate::wire::parse_value(l, name, &v)?)),
                 None => {
                     return Err(ApiError::bad_request(format!(
                         "unknown parameter {name:?}: use limit, offset, bbox, bbox-crs, properties, filter, filter-lang, filter-crs, f, or a property of {} (see its queryables)",

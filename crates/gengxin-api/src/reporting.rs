@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -24,8 +23,8 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use crate::audit::{self, Record};
-use crate::auth::{Who, allow, denied};
 use crate::extract::ApiPath;
+use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 use gengxin_app::reporting::Form;
 
@@ -358,7 +357,7 @@ pub async fn create_submission(
         .filter(|pr| may_see(&p, pr))
         .ok_or_else(|| ApiError::not_found(format!("no project {:?}", b.project_id)))?;
     if !may_report(&p, &project) {
-        return Err(denied(Denied::Forbidden));
+        return Err(ApiError::from(Denied::Forbidden));
     }
     let values = gengxin_report::validate(&form.fields, &b.values, b.submit).map_err(invalid)?;
     let now = Utc::now();
@@ -647,7 +646,7 @@ pub async fn review(
         _ => return Err(ApiError::bad_request("decision is approve or reject")),
     };
     let form = form(&s, row.get("form_id").as_str().unwrap_or_default()).await?;
-    let level = level(&p, &project).ok_or_else(|| denied(Denied::Forbidden))?;
+    let level = level(&p, &project).ok_or_else(|| ApiError::from(Denied::Forbidden))?;
     if b.version != row.version {
         return Err(ApiError::conflict(format!(
             "the submission is at version {}, you reviewed version {}",
@@ -657,7 +656,7 @@ pub async fn review(
     let status = row.get("status").as_str().unwrap_or_default();
     let next =
         gengxin_report::transition(form.chain, status, level, decision).map_err(|e| match e {
-            gengxin_report::ReviewError::WrongLevel(_) => denied(Denied::Forbidden),
+            gengxin_report::ReviewError::WrongLevel(_) => ApiError::from(Denied::Forbidden),
             e => ApiError::conflict(e.to_string()),
         })?;
     let now = Utc::now();
@@ -836,7 +835,7 @@ pub async fn status(
 ) -> Result<Json<Json_>, ApiError> {
     let p = allow(require_login(&who.caller))?.clone();
     if !matches!(p.role, Role::CityAdmin | Role::CityLeader | Role::District) {
-        return Err(denied(Denied::Forbidden));
+        return Err(ApiError::from(Denied::Forbidden));
     }
     let mut equals = Vec::new();
     for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -923,7 +922,7 @@ pub async fn template(
         .filter(|pr| may_report(&p, pr))
         .collect();
     if mine.is_empty() {
-        return Err(denied(Denied::Forbidden));
+        return Err(ApiError::from(Denied::Forbidden));
     }
     let mut header = vec![
         "项目ID [project_id]".to_owned(),
@@ -989,7 +988,7 @@ pub async fn upload(
     who: Who,
     ApiPath(id): ApiPath<String>,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    crate::extract::ApiBody(body): crate::extract::ApiBody,
 ) -> Result<Json<Json_>, ApiError> {
     let p = allow(require_login(&who.caller))?.clone();
     let form = form(&s, &id).await?;

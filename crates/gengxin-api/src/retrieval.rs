@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use crate::extract::{ApiPath, params};
-use crate::features::{feature_json, feature_json_with};
 use crate::snapshots::{Derived, Snapshot};
+use crate::wire::{feature_json, feature_json_with};
 use crate::{ApiError, AppState};
 
 fn today() -> NaiveDate {
@@ -395,7 +395,7 @@ fn status_json(p: &Feature, st: &ProjectStatus) -> Json_ {
     responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn progress(
     State(s): State<AppState>,
-    who: crate::auth::Who,
+    who: crate::who::Who,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Json_>, ApiError> {
     let visible = crate::guard::Visible::of(&s, &who, Layer::by_id(LayerId::Projects)).await?;

@@ -14,8 +14,8 @@ use gengxin_store::Query;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use crate::auth::{Who, allow};
 use crate::extract::ApiPath;
+use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
 /// The user a request acts for.
@@ -135,7 +135,7 @@ pub async fn create(
         gengxin_query::parse(f, parse_lang, layer)?;
     }
     if let Some(b) = &q.bbox {
-        crate::features::parse_bbox(b)?;
+        crate::wire::parse_bbox(b)?;
     }
     let now = chrono::Utc::now();
     let id = format!(

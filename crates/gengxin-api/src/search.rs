@@ -162,7 +162,7 @@ pub struct SearchHit {
 ))]
 pub async fn search(
     State(s): State<AppState>,
-    who: crate::auth::Who,
+    who: crate::who::Who,
     params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<SearchHit>>, ApiError> {
     let QueryParams(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;

@@ -151,7 +151,7 @@ pub static TILE_LAYERS: &[TileLayer] = &[
 ];
 
 fn tile_layer(name: &str) -> Result<&'static TileLayer, ApiError> {
-    let layer = crate::features::layer(name)?;
+    let layer = crate::wire::layer(name)?;
     TILE_LAYERS
         .iter()
         .find(|t| t.layer == layer.id)

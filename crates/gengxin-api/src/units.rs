@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::extract::ApiPath;
-use crate::features::feature_json;
+use crate::wire::feature_json;
 use crate::{ApiError, AppState};
 
 /// One child in the admin tree.

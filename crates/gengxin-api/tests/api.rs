@@ -2035,3 +2035,26 @@ async fn saved_queries_belong_to_their_owner_and_run_through_ogc() {
     .await;
     assert_eq!(v, serde_json::json!([]));
 }
+
+/// Every error code the API can answer (the closed `Code` enum) is in the README's table with
+/// its status, and the table lists no other.
+#[test]
+fn every_error_code_is_documented_with_its_status() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let documented: Vec<(String, u16)> = readme
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let status = cells.get(2)?.parse().ok()?;
+            Some((code.to_owned(), status))
+        })
+        .collect();
+    let answered: Vec<(String, u16)> = gengxin_api::Code::ALL
+        .iter()
+        .map(|c| (c.as_str().to_owned(), c.status().as_u16()))
+        .collect();
+    assert!(answered.len() >= 19);
+    assert_eq!(documented, answered);
+}
