@@ -240,7 +240,11 @@ pub async fn create_form(
         })
         .collect();
     let period = Period::of(now.date_naive(), b.cycle == "quarterly");
-    let job = gengxin_report::job_row("open_period", &b.code, &period.to_string(), now);
+    let job = gengxin_app::jobs::Job::OpenPeriod {
+        form_code: b.code.clone(),
+        period,
+    }
+    .row(now);
     let mut edit = Edit {
         update: vec![(LayerId::ReportForms, retired)],
         insert: vec![(LayerId::ReportForms, vec![row.clone()])],

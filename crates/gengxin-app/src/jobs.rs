@@ -61,12 +61,18 @@ impl Job {
         })
     }
 
-    /// The row that schedules this job at `run_at` (its id names kind, form and period, so a
-    /// job is scheduled once).
-    pub fn row(&self, run_at: DateTime<Utc>) -> Feature {
+    /// The form and the period the job is about.
+    pub fn subject(&self) -> (&str, Period) {
         let (Job::OpenPeriod { form_code, period }
         | Job::Remind { form_code, period }
         | Job::MarkOverdue { form_code, period }) = self;
+        (form_code, *period)
+    }
+
+    /// The row that schedules this job at `run_at` (its id names kind, form and period, so a
+    /// job is scheduled once).
+    pub fn row(&self, run_at: DateTime<Utc>) -> Feature {
+        let (form_code, period) = self.subject();
         gengxin_report::job_row(self.kind(), form_code, &period.to_string(), run_at)
     }
 }
@@ -227,9 +233,7 @@ async fn run_one(
 
 /// The form was retired: nothing to do, but the job is done.
 fn retired(job: &Job) -> String {
-    let (Job::OpenPeriod { form_code, period }
-    | Job::Remind { form_code, period }
-    | Job::MarkOverdue { form_code, period }) = job;
+    let (form_code, period) = job.subject();
     format!("{} for {form_code} {period}: nothing to do", job.kind())
 }
 

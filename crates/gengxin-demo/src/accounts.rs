@@ -134,7 +134,11 @@ pub fn accounts(seed: u64, layers: &[(LayerId, Vec<Feature>)]) -> Vec<(LayerId, 
         3,
         at,
     );
-    let job = gengxin_report::job_row("open_period", "progress", &period.to_string(), at);
+    let job = gengxin_app::jobs::Job::OpenPeriod {
+        form_code: "progress".into(),
+        period,
+    }
+    .row(at);
     vec![
         (LayerId::Organisations, orgs),
         (LayerId::Users, users),

@@ -1,6 +1,8 @@
 //! The `gengxin` binary end to end: real processes, a real demo GeoPackage, real HTTP, and
 //! GDAL's real `ogrinfo`. The demo store is built once per test run and shared.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -786,32 +788,6 @@ fn the_demo_is_evaluated_and_walks_from_a_point() {
     );
 }
 
-/// `gengxin` with `stdin` on its standard input; its standard output, or the failure.
-fn gengxin_in(args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "gengxin {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 #[test]
 fn command_line_writes_are_audited_like_the_same_writes_over_http() {
     let dir = tempfile::tempdir().unwrap();
@@ -828,7 +804,7 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
     .unwrap();
     let as_ = ["--as", "张规划"];
     // An account, a token, an import and its undoing, an evaluation: each a write.
-    gengxin_in(
+    common::run(
         &[
             "user",
             "add",
@@ -845,7 +821,7 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
         ],
         "Plane-Tree-Road-8\n",
     );
-    let token = gengxin_in(
+    let token = common::run(
         &[
             "user",
             "token",
@@ -858,7 +834,7 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
         ],
         "",
     );
-    let report: serde_json::Value = serde_json::from_str(&gengxin_in(
+    let report: serde_json::Value = serde_json::from_str(&common::run(
         &[
             "import",
             "--store",
@@ -881,7 +857,7 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    gengxin_in(
+    common::run(
         &["evaluate", "life-circle", "--store", s, as_[0], as_[1]],
         "",
     );
