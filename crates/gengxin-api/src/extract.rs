@@ -23,6 +23,32 @@ where
     }
 }
 
+/// A fixed parameter set: [`axum::extract::Query`] of a struct that declares
+/// `#[serde(deny_unknown_fields)]`, rejecting an unknown or malformed parameter with
+/// `400 bad_request` in the API's error shape, naming the parameters it takes.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(t)) => Ok(ApiQuery(t)),
+            Err(e) => {
+                let text = e.body_text();
+                let why = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                Err(ApiError::bad_request(format!("bad query parameter: {why}")))
+            }
+        }
+    }
+}
+
 /// A raw query string as decoded name/value pairs, in order.
 pub fn params(raw: Option<String>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
