@@ -24,7 +24,9 @@ mod reporting;
 mod retrieval;
 mod saved;
 mod search;
-mod snapshots;
+/// The caches moved to `gengxin_app::cache`; this name stays until the modules that read
+/// snapshots import them from there.
+use gengxin_app::cache as snapshots;
 mod tiles;
 mod units;
 mod who;
@@ -51,9 +53,9 @@ pub struct AppState {
     /// The application's store.
     pub store: Arc<dyn Store>,
     /// Layer counts, forgotten when a write to the layer is announced.
-    pub counts: Arc<changes::Counts>,
+    pub counts: Arc<gengxin_app::cache::Counts>,
     /// Vector tiles, forgotten when a write to their layer is announced.
-    pub tiles: Arc<changes::LayerCache<gengxin_engine::tile::TileId, axum::body::Bytes>>,
+    pub tiles: Arc<gengxin_app::cache::LayerCache<gengxin_engine::tile::TileId, axum::body::Bytes>>,
     /// Map label glyphs.
     pub glyphs: Arc<fonts::Glyphs>,
     /// The search index, built on first use.
@@ -92,11 +94,14 @@ pub fn router_for(app: gengxin_app::App) -> Router {
 fn state(app: gengxin_app::App) -> AppState {
     let store = app.store.clone();
     AppState {
-        counts: Arc::new(changes::Counts::new(&*store, usize::MAX)),
-        tiles: Arc::new(changes::LayerCache::new(&*store, tile_cache_bytes())),
+        counts: Arc::new(gengxin_app::cache::Counts::new(&*store, usize::MAX)),
+        tiles: Arc::new(gengxin_app::cache::LayerCache::new(
+            &*store,
+            tile_cache_bytes(),
+        )),
         glyphs: Arc::default(),
         search: Arc::default(),
-        snapshots: Arc::new(snapshots::Snapshots::new(&*store)),
+        snapshots: app.snapshots.clone(),
         retrieval: Arc::default(),
         life_circle: Arc::default(),
         auth: Arc::default(),
@@ -313,6 +318,11 @@ fn router(state: AppState) -> Router {
     components(schemas(
         Health,
         auth::Login,
+        auth::MeBody,
+        auth::NewTokenBody,
+        auth::TokenBody,
+        auth::UserBody,
+        auth::OrganisationBody,
         auth::PasswordChange,
         auth::NewToken,
         auth::NewUserBody,
@@ -322,6 +332,16 @@ fn router(state: AppState) -> Router {
         reporting::NewSubmission,
         reporting::SubmissionEdit,
         reporting::Review,
+        reporting::FormBody,
+        reporting::SubmissionBody,
+        reporting::SubmissionDetailBody,
+        reporting::DiffBody,
+        reporting::TaskBody,
+        reporting::TasksBody,
+        reporting::PeriodStatusBody,
+        reporting::UploadBody,
+        reporting::UploadRowBody,
+        reporting::FieldErrorBody,
         units::UnitItem,
         features::LayerInfo,
         features::FieldInfo,

@@ -22,9 +22,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::changes::LayerCache;
 use crate::extract::ApiPath;
 use crate::{ApiError, AppState};
+use gengxin_app::cache::LayerCache;
 
 /// How one layer is tiled.
 pub struct TileLayer {

@@ -1,9 +1,11 @@
 //! Accounts: users, organisations and API tokens, each write audited in its transaction. The
-//! same use cases serve the administrator's API and `gengxin user add` / `user token`.
+//! same use cases serve the administrator's API and `gengxin user add` / `user token`. Signing
+//! in and sessions are `crate::sessions`.
 
-use gengxin_auth::{account, secret};
-use gengxin_model::{Feature, Layer, LayerId};
-use gengxin_store::Edit;
+use gengxin_auth::policy::{Denied, require_admin, require_login};
+use gengxin_auth::{Role, account, password, secret};
+use gengxin_model::{Feature, Layer, LayerId, Value};
+use gengxin_store::{Edit, Query};
 
 use crate::audit::Record;
 use crate::{Actor, App, AppError};
@@ -153,4 +155,228 @@ pub async fn create_token(
     )
     .await?;
     Ok((id, token))
+}
+
+/// Changes the caller's own password: the current one is required, the new one must meet the
+/// policy.
+pub async fn change_password(
+    app: &App,
+    actor: &Actor,
+    current: &str,
+    new: &str,
+) -> Result<(), AppError> {
+    let p = require_login(&actor.caller)?;
+    let user = app
+        .store
+        .get(LayerId::Users, &p.user_id)
+        .await?
+        .ok_or(Denied::Unauthenticated)?;
+    let stored = user
+        .get("password_hash")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let current = current.to_owned();
+    let right = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
+        .await
+        .map_err(AppError::internal)?;
+    if !right {
+        return Err(AppError::WrongPassword);
+    }
+    password::check(new, &p.username).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let new = new.to_owned();
+    let hashed = tokio::task::spawn_blocking(move || password::hash(&new))
+        .await
+        .map_err(AppError::internal)?;
+    let now = app.now();
+    let mut updated = user.clone();
+    updated.updated_at = now.max(user.updated_at);
+    updated
+        .properties
+        .insert("password_hash".into(), hashed.into());
+    updated.properties.insert(
+        "password_changed_at".into(),
+        gengxin_model::timestamp(&now).into(),
+    );
+    save_row(
+        app,
+        actor,
+        LayerId::Users,
+        updated,
+        false,
+        "password changed".into(),
+    )
+    .await
+}
+
+/// The caller's API tokens (their rows: never the tokens themselves).
+pub async fn tokens(app: &App, actor: &Actor) -> Result<Vec<Feature>, AppError> {
+    let p = require_login(&actor.caller)?;
+    Ok(app
+        .store
+        .query(
+            LayerId::ApiTokens,
+            Query {
+                equals: vec![("user_id".into(), Value::Text(p.user_id.clone()))],
+                ..Query::default()
+            },
+        )
+        .await?)
+}
+
+/// Revokes one of the caller's API tokens.
+pub async fn revoke_token(app: &App, actor: &Actor, id: &str) -> Result<(), AppError> {
+    let p = require_login(&actor.caller)?;
+    let row = app
+        .store
+        .get(LayerId::ApiTokens, id)
+        .await?
+        .filter(|r| r.get("user_id").as_str() == Some(p.user_id.as_str()))
+        .ok_or_else(|| AppError::NotFound("no such token of yours".into()))?;
+    let now = app.now();
+    let mut revoked = row.clone();
+    revoked.updated_at = now.max(row.updated_at);
+    revoked
+        .properties
+        .insert("revoked_at".into(), gengxin_model::timestamp(&now).into());
+    save_row(
+        app,
+        actor,
+        LayerId::ApiTokens,
+        revoked,
+        false,
+        "token revoked".into(),
+    )
+    .await
+}
+
+/// Every account (city administrator only).
+pub async fn users(app: &App, actor: &Actor) -> Result<Vec<Feature>, AppError> {
+    require_admin(&actor.caller)?;
+    Ok(app.store.query(LayerId::Users, Query::default()).await?)
+}
+
+/// A change to an account; `None` leaves a field as it is, an empty text clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    /// The version read; a stale one is a conflict.
+    pub version: i64,
+    pub disabled: Option<bool>,
+    /// Lifts a lockout.
+    pub unlock: bool,
+    pub role: Option<String>,
+    pub district_code: Option<String>,
+    pub community_code: Option<String>,
+    pub project_ids: Option<Vec<String>>,
+}
+
+/// Changes an account's role, scope, lock or disabled flag (city administrator only); the role
+/// must keep a scope it needs. Returns the stored row.
+pub async fn change_user(
+    app: &App,
+    actor: &Actor,
+    username: &str,
+    b: UserChange,
+) -> Result<Feature, AppError> {
+    require_admin(&actor.caller)?;
+    let missing = || AppError::NotFound(format!("no user {username:?}"));
+    let user = app
+        .store
+        .get(LayerId::Users, username)
+        .await?
+        .ok_or_else(missing)?;
+    let mut u = user.clone();
+    u.version = b.version;
+    u.updated_at = app.now().max(user.updated_at);
+    let mut set = |k: &str, v: Option<String>| match v {
+        Some(v) if !v.is_empty() => {
+            u.properties.insert(k.into(), v.into());
+        }
+        Some(_) => {
+            u.properties.remove(k);
+        }
+        None => {}
+    };
+    set("role", b.role.clone());
+    set("district_code", b.district_code.clone());
+    set("community_code", b.community_code.clone());
+    if let Some(ids) = &b.project_ids {
+        set(
+            "project_ids",
+            Some(if ids.is_empty() {
+                String::new()
+            } else {
+                account::projects_json(ids)
+            }),
+        );
+    }
+    if let Some(d) = b.disabled {
+        u.properties.insert("disabled".into(), d.into());
+    }
+    if b.unlock {
+        u.properties.remove("locked_until");
+        u.properties.insert("failed_logins".into(), 0_i64.into());
+    }
+    let role = u
+        .get("role")
+        .as_str()
+        .and_then(Role::from_code)
+        .ok_or_else(|| AppError::Unprocessable("unknown role".into()))?;
+    let projects: Vec<String> = u
+        .get("project_ids")
+        .as_str()
+        .map(|p| account::parse_projects(p).into_iter().collect())
+        .unwrap_or_default();
+    account::check_scope(
+        role,
+        u.get("district_code").as_str(),
+        u.get("community_code").as_str(),
+        &projects,
+    )
+    .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let detail = format!(
+        "role {}, disabled {:?}, unlock {}",
+        role.code(),
+        b.disabled,
+        b.unlock
+    );
+    save_row(app, actor, LayerId::Users, u, false, detail).await?;
+    app.store
+        .get(LayerId::Users, username)
+        .await?
+        .ok_or_else(missing)
+}
+
+/// Every organisation (city administrator only).
+pub async fn organisations(app: &App, actor: &Actor) -> Result<Vec<Feature>, AppError> {
+    require_admin(&actor.caller)?;
+    Ok(app
+        .store
+        .query(LayerId::Organisations, Query::default())
+        .await?)
+}
+
+/// An organisation to add.
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub district_code: Option<String>,
+    pub community_code: Option<String>,
+}
+
+/// Adds an organisation (city administrator only).
+pub async fn create_organisation(
+    app: &App,
+    actor: &Actor,
+    o: Organisation,
+) -> Result<(), AppError> {
+    require_admin(&actor.caller)?;
+    let f = Feature::new(o.id, "manual", app.now())
+        .set("name", o.name)
+        .set("kind", o.kind)
+        .set("district_code", o.district_code)
+        .set("community_code", o.community_code);
+    save_row(app, actor, LayerId::Organisations, f, true, String::new()).await
 }

@@ -15,6 +15,9 @@ pub enum AppError {
     /// The caller's role or scope does not allow it.
     #[error("not allowed: {0:?}")]
     Denied(Denied),
+    /// The caller's current password, asked again before a change, is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// Malformed input: a missing or wrong argument.
     #[error("{0}")]
     BadRequest(String),

@@ -8,12 +8,14 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cache;
 mod error;
 pub mod evaluation;
 pub mod history;
 pub mod imports;
 pub mod jobs;
 pub mod reporting;
+pub mod sessions;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,6 +30,8 @@ pub use error::AppError;
 #[derive(Clone)]
 pub struct App {
     pub store: Arc<dyn Store>,
+    /// Whole layers in memory, current with the store's announcements.
+    pub snapshots: Arc<cache::Snapshots>,
     /// One audit-log writer at a time in this process (other processes retry on the chain head).
     audit_lock: Arc<tokio::sync::Mutex<()>>,
     /// One evaluation run at a time in this process.
@@ -47,6 +51,7 @@ pub enum Clock {
 impl App {
     pub fn new(store: Arc<dyn Store>) -> App {
         App {
+            snapshots: Arc::new(cache::Snapshots::new(&*store)),
             store,
             audit_lock: Arc::default(),
             evaluating: Arc::default(),
@@ -61,6 +66,14 @@ impl App {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// A layer as the store holds it now (or as of the last announcement received).
+    pub async fn snapshot(
+        &self,
+        layer: gengxin_model::LayerId,
+    ) -> Result<Arc<cache::Snapshot>, AppError> {
+        self.snapshots.get(&*self.store, layer).await
     }
 }
 

@@ -149,3 +149,86 @@ fn the_rules_above_can_fail() {
     assert!(all["gengxin-app"].iter().any(|d| d == "gengxin-store"));
     assert!(rank("gengxin-app") > rank("gengxin-store"));
 }
+
+/// The modules of `gengxin-api/src` (the crate root aside) and, for each, the sibling modules
+/// its code names (`crate::x` paths, also inside `use crate::{x, y::z}` groups).
+fn api_modules() -> BTreeMap<String, (String, Vec<String>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gengxin-api/src");
+    let sources: BTreeMap<String, String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs") && !p.ends_with("lib.rs"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    let names: Vec<String> = sources.keys().cloned().collect();
+    sources
+        .into_iter()
+        .map(|(name, text)| {
+            let mut used = Vec::new();
+            for (at, _) in text.match_indices("crate::") {
+                let rest = &text[at + "crate::".len()..];
+                // `crate::{a, b::c}` names every first segment in the group.
+                let firsts: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                        .split(',')
+                        .map(|s| s.trim().split("::").next().unwrap_or("").trim())
+                        .collect(),
+                    None => vec![
+                        rest.split(|c: char| !c.is_alphanumeric() && c != '_')
+                            .next()
+                            .unwrap(),
+                    ],
+                };
+                for m in firsts {
+                    if m != name && names.iter().any(|n| n == m) && !used.iter().any(|u| u == m) {
+                        used.push(m.to_owned());
+                    }
+                }
+            }
+            (name, (text, used))
+        })
+        .collect()
+}
+
+#[test]
+fn the_api_modules_import_each_other_without_a_circle() {
+    let modules = api_modules();
+    assert!(
+        modules["reporting"].1.iter().any(|m| m == "who"),
+        "the scan must see reporting's use of crate::who"
+    );
+    // Depth-first search for a back edge; report the circle it closes.
+    fn visit<'a>(
+        m: &'a str,
+        modules: &'a BTreeMap<String, (String, Vec<String>)>,
+        path: &mut Vec<&'a str>,
+        done: &mut Vec<&'a str>,
+    ) -> Option<String> {
+        if let Some(i) = path.iter().position(|p| *p == m) {
+            let mut circle = path[i..].to_vec();
+            circle.push(m);
+            return Some(circle.join(" → "));
+        }
+        if done.contains(&m) {
+            return None;
+        }
+        path.push(m);
+        for next in &modules[m].1 {
+            if let Some(c) = visit(next, modules, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.push(m);
+        None
+    }
+    let mut done = Vec::new();
+    for m in modules.keys() {
+        if let Some(circle) = visit(m, &modules, &mut Vec::new(), &mut done) {
+            panic!("gengxin-api modules import each other in a circle: {circle}");
+        }
+    }
+}

@@ -1,23 +1,133 @@
-//! Whole layers held in memory for the retrieval module: conditional (CQL2) and spatial queries,
-//! the point query and the one-click summaries all read a layer's [`Snapshot`] — its features
-//! in id order and an R-tree over their envelopes — instead of asking the store per request.
+//! Caches over the store, each kept current by the store's announcements of committed writes
+//! ([`Store::changes`], which on PostgreSQL include every other server's writes):
+//! [`LayerCache`] (values per layer and key: counts, tiles), [`Snapshots`] (whole layers in
+//! memory with an R-tree, read by the retrieval and reporting use cases instead of asking the
+//! store per request) and [`Derived`] (answers computed from snapshots).
 //!
 //! A snapshot is read from the store on first use and dropped when a write to its layer is
-//! announced (also another server's, on PostgreSQL); the next query reads the layer again. One
-//! read per layer runs at a time; queries arriving meanwhile wait for it.
+//! announced; the next use reads the layer again. One read per layer runs at a time; uses
+//! arriving meanwhile wait for it.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
 use gengxin_model::{Feature, LayerId};
-use gengxin_store::{Query, Store};
+use gengxin_store::{Change, Query, Store, StoreError};
 use geo::BoundingRect;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 use tokio::sync::Mutex;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::TryRecvError;
 
-use crate::ApiError;
-use crate::changes::LayerCache;
+use crate::AppError;
+
+/// Values per layer and key (feature counts, tiles), each kept until a write to its layer is
+/// announced. When the values outweigh the budget, all are dropped (they are cheap to remake).
+pub struct LayerCache<K, V> {
+    inner: std::sync::Mutex<CacheInner<K, V>>,
+    budget: usize,
+}
+
+struct CacheInner<K, V> {
+    changes: Receiver<Change>,
+    /// Bumped by every announcement a layer receives; a value made across a bump is not kept.
+    generation: HashMap<LayerId, u64>,
+    entries: HashMap<(LayerId, K), (V, usize)>,
+    weight: usize,
+}
+
+impl<K, V> CacheInner<K, V> {
+    fn forget(&mut self, layer: Option<LayerId>) {
+        match layer {
+            Some(l) => {
+                self.entries.retain(|(el, _), _| *el != l);
+                *self.generation.entry(l).or_default() += 1;
+            }
+            None => {
+                self.entries.clear();
+                for l in gengxin_model::catalogue() {
+                    *self.generation.entry(l.id).or_default() += 1;
+                }
+            }
+        }
+        self.weight = self.entries.values().map(|(_, w)| w).sum();
+    }
+
+    /// Applies every announcement received so far.
+    fn catch_up(&mut self) {
+        loop {
+            match self.changes.try_recv() {
+                Ok(Change::Features { layer, .. }) => self.forget(Some(layer)),
+                Ok(Change::Unknown) | Err(TryRecvError::Lagged(_)) => self.forget(None),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> LayerCache<K, V> {
+    /// An empty cache following the store's announcements, holding at most `budget` of weight.
+    pub fn new(store: &dyn Store, budget: usize) -> Self {
+        LayerCache {
+            inner: std::sync::Mutex::new(CacheInner {
+                changes: store.changes(),
+                generation: HashMap::new(),
+                entries: HashMap::new(),
+                weight: 0,
+            }),
+            budget,
+        }
+    }
+
+    /// The cached value, if any, and the layer's generation to [`put`](Self::put) a new one
+    /// under.
+    pub fn get(&self, layer: LayerId, key: &K) -> (Option<V>, u64)
+    where
+        K: Clone,
+    {
+        let mut g = self.inner.lock().expect("cache lock");
+        g.catch_up();
+        let hit = g.entries.get(&(layer, key.clone())).map(|(v, _)| v.clone());
+        (hit, g.generation.get(&layer).copied().unwrap_or_default())
+    }
+
+    /// Keeps a value made from the store at `generation`, unless a write has been announced
+    /// since.
+    pub fn put(&self, layer: LayerId, key: K, generation: u64, value: V, weight: usize) {
+        let mut g = self.inner.lock().expect("cache lock");
+        g.catch_up();
+        if g.generation.get(&layer).copied().unwrap_or_default() != generation
+            || weight > self.budget
+        {
+            return;
+        }
+        if g.weight + weight > self.budget {
+            g.entries.clear();
+            g.weight = 0;
+        }
+        g.weight += weight;
+        if let Some((_, old)) = g.entries.insert((layer, key), (value, weight)) {
+            g.weight -= old;
+        }
+    }
+}
+
+/// Feature counts per layer.
+pub type Counts = LayerCache<(), u64>;
+
+impl Counts {
+    pub async fn count(&self, store: &dyn Store, layer: LayerId) -> Result<u64, StoreError> {
+        let (hit, generation) = self.get(layer, &());
+        if let Some(n) = hit {
+            return Ok(n);
+        }
+        let n = store.count(layer).await?;
+        self.put(layer, (), generation, n, 1);
+        Ok(n)
+    }
+}
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
@@ -98,7 +208,7 @@ impl Snapshots {
     }
 
     /// The layer as the store holds it now (or as of the last announcement received).
-    pub async fn get(&self, store: &dyn Store, layer: LayerId) -> Result<Arc<Snapshot>, ApiError> {
+    pub async fn get(&self, store: &dyn Store, layer: LayerId) -> Result<Arc<Snapshot>, AppError> {
         if let (Some(s), _) = self.cache.get(layer, &()) {
             return Ok(s);
         }
@@ -112,7 +222,7 @@ impl Snapshots {
         let features = store.query(layer, Query::default()).await?;
         let snapshot = tokio::task::spawn_blocking(move || Arc::new(Snapshot::new(features)))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(AppError::internal)?;
         let weight = snapshot.weight();
         self.cache
             .put(layer, (), generation, snapshot.clone(), weight);
