@@ -142,13 +142,16 @@ pub struct Login {
 #[derive(Serialize, ToSchema)]
 pub struct MeBody {
     username: String,
+    #[schema(required = true)]
     display_name: Option<String>,
     /// city_admin, city_leader, district, entity or community_worker.
     role: &'static str,
     organisation_id: String,
     /// The district a district user sees.
+    #[schema(required = true)]
     district_code: Option<String>,
     /// The community a community worker sees.
+    #[schema(required = true)]
     community_code: Option<String>,
     /// The projects an implementing entity sees.
     project_ids: Vec<String>,
@@ -368,9 +371,12 @@ pub async fn create_token(
 #[derive(Serialize, ToSchema)]
 pub struct TokenBody {
     id: String,
+    #[schema(required = true)]
     name: Option<String>,
     created_at: String,
+    #[schema(required = true)]
     expires_at: Option<String>,
+    #[schema(required = true)]
     revoked_at: Option<String>,
 }
 
@@ -416,13 +422,20 @@ pub async fn revoke_token(
 #[derive(Serialize, ToSchema)]
 pub struct UserBody {
     username: String,
+    #[schema(required = true)]
     display_name: Option<String>,
+    #[schema(required = true)]
     role: Option<String>,
+    #[schema(required = true)]
     organisation_id: Option<String>,
+    #[schema(required = true)]
     district_code: Option<String>,
+    #[schema(required = true)]
     community_code: Option<String>,
+    #[schema(required = true)]
     project_ids: Option<Vec<String>>,
     /// Locked after failed sign-ins until then.
+    #[schema(required = true)]
     locked_until: Option<String>,
     disabled: bool,
     /// Has a TOTP second factor.
@@ -472,12 +485,15 @@ pub async fn users(State(s): State<AppState>, who: Who) -> Result<Json<Vec<UserB
 pub struct NewUserBody {
     username: String,
     #[serde(default)]
+    #[schema(required = true)]
     display_name: Option<String>,
     role: String,
     organisation_id: String,
     #[serde(default)]
+    #[schema(required = true)]
     district_code: Option<String>,
     #[serde(default)]
+    #[schema(required = true)]
     community_code: Option<String>,
     #[serde(default)]
     project_ids: Vec<String>,
@@ -567,10 +583,12 @@ pub async fn change_user(
 #[derive(Serialize, ToSchema)]
 pub struct OrganisationBody {
     id: String,
-    name: Option<String>,
+    name: String,
     /// city_department, district_government, implementing_entity or community.
-    kind: Option<String>,
+    kind: String,
+    #[schema(required = true)]
     district_code: Option<String>,
+    #[schema(required = true)]
     community_code: Option<String>,
 }
 
@@ -588,8 +606,8 @@ pub async fn organisations(
         rows.iter()
             .map(|o| OrganisationBody {
                 id: o.id.clone(),
-                name: text(o, "name"),
-                kind: text(o, "kind"),
+                name: text(o, "name").unwrap_or_default(),
+                kind: text(o, "kind").unwrap_or_default(),
                 district_code: text(o, "district_code"),
                 community_code: text(o, "community_code"),
             })

@@ -19,6 +19,26 @@ use crate::extract::{ApiBody, ApiPath, ApiQuery};
 use crate::who::Who;
 use crate::{ApiError, AppState};
 
+/// One field of a form (the schema of `gengxin_report::FormField`, which is sent as it is).
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes FormField's serialisation; never built
+pub struct FormFieldBody {
+    name: String,
+    label: String,
+    /// number, integer, text, date, choice, bool or attachment.
+    kind: String,
+    unit: Option<String>,
+    required: bool,
+    min: Option<f64>,
+    max: Option<f64>,
+    /// The choices of a choice field.
+    choices: Option<Vec<String>>,
+    /// The longest text accepted.
+    max_len: Option<usize>,
+    /// The project field an approved value is written to.
+    target: Option<String>,
+}
+
 /// A report form version.
 #[derive(Serialize, ToSchema)]
 pub struct FormBody {
@@ -27,10 +47,9 @@ pub struct FormBody {
     code: String,
     version: i64,
     name: String,
+    #[schema(required = true)]
     renewal_kind: Option<String>,
-    /// The fields: name, label, kind (number, integer, text, choice, date, bool, attachment),
-    /// unit, required, min, max, choices, max_len, target (the project field it writes).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<FormFieldBody>)]
     fields: Vec<gengxin_report::FormField>,
     /// district_city, city or district.
     review_chain: &'static str,
@@ -66,6 +85,30 @@ impl From<Form> for FormBody {
     }
 }
 
+/// A field's value: a boolean, an integer, a number or a text.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// One review step of a submission.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReviewBody {
+    /// The reviewer's user name.
+    by: String,
+    /// district or city.
+    level: String,
+    /// approve or reject.
+    decision: String,
+    #[schema(required = true)]
+    comment: Option<String>,
+    at: String,
+}
+
 fn text(f: &Feature, k: &str) -> Option<String> {
     f.get(k).as_str().map(str::to_owned)
 }
@@ -74,22 +117,26 @@ fn text(f: &Feature, k: &str) -> Option<String> {
 #[derive(Serialize, ToSchema)]
 pub struct SubmissionBody {
     id: String,
-    form_id: Option<String>,
-    project_id: Option<String>,
+    form_id: String,
+    project_id: String,
     /// Absent from the answer to a retried request (the same Idempotency-Key).
+    #[schema(required = true)]
     project_name: Option<String>,
+    #[schema(required = true)]
     district_code: Option<String>,
-    period: Option<String>,
+    period: String,
     /// draft, submitted, district_approved, approved or rejected (returned to its author).
-    status: Option<String>,
+    status: String,
     /// The values filled, by field name.
+    #[schema(value_type = HashMap<String, Scalar>)]
     values: Json_,
-    author: Option<String>,
+    author: String,
+    #[schema(required = true)]
     submitted_at: Option<String>,
-    /// The reviews so far: by, level (district, city), decision, comment, at.
-    #[schema(value_type = Vec<Object>)]
-    reviews: Json_,
+    /// The review steps so far, oldest first.
+    reviews: Vec<ReviewBody>,
     /// The record-history change its approval made.
+    #[schema(required = true)]
     change_id: Option<String>,
     /// The version to send back when editing or reviewing it.
     version: i64,
@@ -102,19 +149,16 @@ impl From<Listed> for SubmissionBody {
         let f = &l.row;
         SubmissionBody {
             id: f.id.clone(),
-            form_id: text(f, "form_id"),
-            project_id: text(f, "project_id"),
+            form_id: text(f, "form_id").unwrap_or_default(),
+            project_id: text(f, "project_id").unwrap_or_default(),
             project_name: l.project_name,
             district_code: text(f, "district_code"),
-            period: text(f, "period"),
-            status: text(f, "status"),
+            period: text(f, "period").unwrap_or_default(),
+            status: text(f, "status").unwrap_or_default(),
             values: app::parse_json(f.get("values")),
-            author: text(f, "author"),
+            author: text(f, "author").unwrap_or_default(),
             submitted_at: text(f, "submitted_at"),
-            reviews: match app::parse_json(f.get("reviews")) {
-                Json_::Null => Json_::Array(Vec::new()),
-                r => r,
-            },
+            reviews: serde_json::from_value(app::parse_json(f.get("reviews"))).unwrap_or_default(),
             change_id: text(f, "change_id"),
             version: f.version,
             created_at: gengxin_model::timestamp(&f.created_at),
@@ -127,16 +171,20 @@ impl From<Listed> for SubmissionBody {
 #[derive(Serialize, ToSchema)]
 pub struct TaskBody {
     id: String,
-    form_code: Option<String>,
-    project_id: Option<String>,
+    form_code: String,
+    project_id: String,
+    #[schema(required = true)]
     project_name: Option<String>,
+    #[schema(required = true)]
     district_code: Option<String>,
-    period: Option<String>,
+    period: String,
     /// The date it is due.
-    deadline: Option<String>,
+    deadline: String,
     /// open, overdue or submitted.
-    status: Option<String>,
+    status: String,
+    #[schema(required = true)]
     submission_id: Option<String>,
+    #[schema(required = true)]
     reminded_at: Option<String>,
 }
 
@@ -145,13 +193,13 @@ impl From<Listed> for TaskBody {
         let t = &l.row;
         TaskBody {
             id: t.id.clone(),
-            form_code: text(t, "form_code"),
-            project_id: text(t, "project_id"),
+            form_code: text(t, "form_code").unwrap_or_default(),
+            project_id: text(t, "project_id").unwrap_or_default(),
             project_name: l.project_name,
             district_code: text(t, "district_code"),
-            period: text(t, "period"),
-            deadline: text(t, "deadline"),
-            status: text(t, "status"),
+            period: text(t, "period").unwrap_or_default(),
+            deadline: text(t, "deadline").unwrap_or_default(),
+            status: text(t, "status").unwrap_or_default(),
             submission_id: text(t, "submission_id"),
             reminded_at: text(t, "reminded_at"),
         }
@@ -348,9 +396,11 @@ pub struct DiffBody {
     field: String,
     label: String,
     /// The project's value now.
-    before: Json_,
+    #[schema(required = true)]
+    before: Option<Scalar>,
     /// The reported value.
-    after: Json_,
+    #[schema(required = true)]
+    after: Option<Scalar>,
 }
 
 /// A submission with what a reviewer checks.
@@ -388,8 +438,8 @@ pub async fn submission(
             .map(|c| DiffBody {
                 field: c.field,
                 label: c.label,
-                before: c.before,
-                after: c.after,
+                before: serde_json::from_value(c.before).ok(),
+                after: serde_json::from_value(c.after).ok(),
             })
             .collect(),
         project_version: d.project_version,
@@ -476,7 +526,7 @@ pub struct StatusQuery {
 pub struct PeriodStatusBody {
     form_code: String,
     period: String,
-    deadline: Option<String>,
+    deadline: String,
     /// Tasks in all.
     tasks: usize,
     submitted: usize,
@@ -506,7 +556,7 @@ pub async fn status(
             .map(|p| PeriodStatusBody {
                 form_code: p.form_code,
                 period: p.period,
-                deadline: p.deadline,
+                deadline: p.deadline.unwrap_or_default(),
                 tasks: p.tasks,
                 submitted: p.submitted,
                 open: p.open,

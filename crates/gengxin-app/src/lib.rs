@@ -16,6 +16,7 @@ pub mod imports;
 pub mod jobs;
 pub mod reporting;
 pub mod sessions;
+pub mod visibility;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -139,18 +139,7 @@ async function sendJson<T>(
 export type Role = 'city_admin' | 'city_leader' | 'district' | 'entity' | 'community_worker'
 
 /// The signed-in user: `POST /api/auth/login` and `GET /api/auth/me`.
-export interface User {
-  username: string
-  display_name: string | null
-  role: Role | string
-  organisation_id: string | null
-  district_code: string | null
-  community_code: string | null
-  project_ids: string[] | null
-  csrf: string
-  /// Only in the answer of the login.
-  password_expired?: boolean
-}
+export type User = Schemas['MeBody']
 
 /// Signs in (the server sets the HttpOnly session cookie). A city administrator also sends the
 /// 6-digit code of the authenticator app; without it the server answers 401 `totp_required`.
@@ -595,96 +584,28 @@ export function isochrone(
 }
 
 // --- Reporting (填报, "+1") -----------------------------------------------------------------
-// These endpoints are newer than openapi.json; their shapes are declared here.
 
 export type FieldKind = 'number' | 'integer' | 'text' | 'date' | 'choice' | 'bool' | 'attachment'
 
-export interface FormField {
-  name: string
-  label: string
-  kind: FieldKind
-  unit?: string | null
-  required: boolean
-  min?: number | null
-  max?: number | null
-  choices?: string[]
-  max_len?: number | null
-  target?: string | null
-}
+export type FormField = Schemas['FormFieldBody']
 
 /// One version of a reporting form, e.g. `progress@1`.
-export interface Form {
-  id: string
-  code: string
-  version: number
-  name: string
-  renewal_kind?: string | null
-  fields: FormField[]
-  review_chain: 'district_city' | 'city' | 'district' | string
-  cycle: 'monthly' | 'quarterly' | string
-  deadline_day: number
-  remind_days: number
-  active: boolean
-}
+export type Form = Schemas['FormBody']
 
-export interface Task {
-  id: string
-  form_code: string
-  project_id: string
-  project_name: string | null
-  district_code: string | null
-  period: string
-  deadline: string
-  status: 'open' | 'submitted' | 'overdue' | string
-  submission_id: string | null
-  reminded_at: string | null
-}
+export type Task = Schemas['TaskBody']
 
 export type SubmissionStatus = 'draft' | 'submitted' | 'district_approved' | 'approved' | 'rejected'
 
-export interface Review {
-  by: string
-  level: string
-  decision: string
-  comment: string | null
-  at: string
-}
+export type Review = Schemas['ReviewBody']
 
-export interface Submission {
-  id: string
-  form_id: string
-  project_id: string
-  project_name: string | null
-  district_code: string | null
-  period: string
-  status: SubmissionStatus | string
-  values: Record<string, Scalar>
-  author: string
-  submitted_at: string | null
-  reviews: Review[]
-  version: number
-}
+export type Submission = Schemas['SubmissionBody']
 
-export interface DiffRow {
-  field: string
-  label: string
-  before: Scalar
-  after: Scalar
-}
+export type DiffRow = Schemas['DiffBody']
 
 /// `GET /api/submissions/{id}`.
-export interface SubmissionDetail extends Submission {
-  form: Form
-  diff: DiffRow[]
-  project_version?: number | null
-  can_review: boolean
-}
+export type SubmissionDetail = Schemas['SubmissionDetailBody']
 
-export interface MyTasks {
-  to_fill: Task[]
-  to_review: Submission[]
-  returned_or_draft: Submission[]
-}
+export type MyTasks = Schemas['TasksBody']
 
 export function myTasks(signal?: AbortSignal): Promise<MyTasks> {
   return getJson<MyTasks>('/api/tasks', signal)
@@ -730,16 +651,7 @@ export function reviewSubmission(
   return sendJson<Submission>('POST', `/api/submissions/${enc(id)}/review`, body)
 }
 
-export interface PeriodStatus {
-  form_code: string
-  period: string
-  deadline: string
-  tasks: number
-  submitted: number
-  open: number
-  overdue: number
-  missing: Task[]
-}
+export type PeriodStatus = Schemas['PeriodStatusBody']
 
 export function reportingStatus(form: string, period?: string, signal?: AbortSignal): Promise<PeriodStatus[]> {
   const p = new URLSearchParams({ form })
@@ -751,20 +663,9 @@ export function templateUrl(formId: string, period: string): string {
   return `/api/forms/${enc(formId)}/template?period=${enc(period)}`
 }
 
-export interface UploadRow {
-  row: number
-  project_id: string | null
-  ok: boolean
-  errors?: { field: string; message: string }[]
-  submission_id?: string | null
-}
+export type UploadRow = Schemas['UploadRowBody']
 
-export interface UploadReport {
-  rows: number
-  accepted: number
-  rejected: number
-  report: UploadRow[]
-}
+export type UploadReport = Schemas['UploadBody']
 
 /// Uploads a filled workbook (the xlsx bytes as the body).
 export async function uploadWorkbook(formId: string, period: string, file: Blob): Promise<UploadReport> {
@@ -792,20 +693,7 @@ export async function uploadWorkbook(formId: string, period: string, file: Blob)
 
 // --- Administration (city administrators) ----------------------------------------------------
 
-export interface AdminUser {
-  username: string
-  display_name: string | null
-  role: Role | string
-  organisation_id: string | null
-  district_code: string | null
-  community_code: string | null
-  project_ids: string[] | null
-  disabled?: boolean
-  locked?: boolean
-  locked_until?: string | null
-  version: number
-  [k: string]: unknown
-}
+export type AdminUser = Schemas['UserBody']
 
 export interface NewUser {
   username: string
@@ -841,14 +729,7 @@ export function updateUser(
   return sendJson<AdminUser>('PUT', `/api/admin/users/${enc(username)}`, body)
 }
 
-export interface Organisation {
-  id: string
-  name: string
-  kind: string
-  district_code?: string | null
-  community_code?: string | null
-  [k: string]: unknown
-}
+export type Organisation = Schemas['OrganisationBody']
 
 export function organisations(signal?: AbortSignal): Promise<Organisation[]> {
   return getJson<Organisation[]>('/api/admin/organisations', signal)
