@@ -128,7 +128,7 @@ fn build(mut f: Feature, parsed: Parsed) -> Result<Feature, ApiError> {
     params(("layer" = String, Path)),
     request_body(content = Object, description = "GeoJSON Feature with an id", content_type = "application/json"),
     responses(
-        (status = 201, description = "Created; the ETag is its version", body = Object),
+        (status = 201, description = "Created; the ETag is its version", body = crate::wire::GeoFeature),
         (status = 400, description = "Not a GeoJSON Feature", body = crate::error::ErrorBody),
         (status = 409, description = "The id exists", body = crate::error::ErrorBody),
         (status = 422, description = "Does not fit the layer", body = crate::error::ErrorBody),
@@ -186,7 +186,7 @@ pub async fn create(
         ("If-Match" = String, Header, description = "The version edited, as its ETag, e.g. \"3\"")),
     request_body(content = Object, description = "GeoJSON Feature", content_type = "application/json"),
     responses(
-        (status = 200, description = "Replaced; the ETag is the new version", body = Object),
+        (status = 200, description = "Replaced; the ETag is the new version", body = crate::wire::GeoFeature),
         (status = 404, description = "No such feature", body = crate::error::ErrorBody),
         (status = 409, description = "Someone else changed it first", body = crate::error::ErrorBody),
         (status = 422, description = "Does not fit the layer", body = crate::error::ErrorBody),

@@ -6,13 +6,14 @@ use axum::extract::{RawQuery, State};
 use gengxin_model::{Feature, Layer, LayerId, catalogue};
 use gengxin_store::Query;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::extract::ApiPath;
 use crate::guard::Visible;
 use crate::who::Who;
-use crate::wire::{feature_json, parse_bbox, parse_value, with_etag};
+use crate::wire::{
+    FeatureCollection, FeatureCollectionType, GeoFeature, parse_bbox, parse_value, with_etag,
+};
 use crate::{ApiError, AppState};
 
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -134,7 +135,7 @@ pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<Laye
         ("after" = Option<String>, Query, description = "Return features whose id sorts after this one"),
     ),
     responses(
-        (status = 200, description = "GeoJSON FeatureCollection", body = Object),
+        (status = 200, description = "GeoJSON FeatureCollection", body = FeatureCollection),
         (status = 400, description = "Malformed query", body = crate::error::ErrorBody),
         (status = 404, description = "No such layer", body = crate::error::ErrorBody),
     ))]
@@ -143,7 +144,7 @@ pub async fn features(
     who: Who,
     ApiPath(layer_name): ApiPath<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<FeatureCollection>, ApiError> {
     let Some(layer) = Layer::by_name(&layer_name) else {
         return custom_features(s, &layer_name, raw).await;
     };
@@ -201,23 +202,19 @@ pub async fn features(
         rec.detail = format!("{} rows", shown.len());
         crate::audit::append(&s, vec![rec]).await?;
     }
-    let mut body = json!({
-        "type": "FeatureCollection",
-        "numberReturned": shown.len(),
-        "features": shown.iter().map(|f| feature_json(f)).collect::<Vec<_>>(),
-    });
-    if let Some(last) = last_id {
+    let next = last_id.map(|last| {
         let mut qs = form_urlencoded::Serializer::new(String::new());
         qs.extend_pairs(passthrough.iter());
         qs.append_pair("limit", &limit.to_string());
         qs.append_pair("after", &last);
-        body["next"] = json!(format!(
-            "/api/layers/{}/features?{}",
-            layer.name,
-            qs.finish()
-        ));
-    }
-    Ok(Json(body))
+        format!("/api/layers/{}/features?{}", layer.name, qs.finish())
+    });
+    Ok(Json(FeatureCollection {
+        kind: FeatureCollectionType::FeatureCollection,
+        number_returned: shown.len(),
+        features: shown.iter().map(|f| GeoFeature::of(f)).collect(),
+        next,
+    }))
 }
 
 /// The features of a custom layer: `bbox`, `limit` and `after` as for any layer.
@@ -225,7 +222,7 @@ async fn custom_features(
     s: AppState,
     name: &str,
     raw: Option<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<FeatureCollection>, ApiError> {
     let c = gengxin_io::custom::get(&*s.store, name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))?;
@@ -258,25 +255,25 @@ async fn custom_features(
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     let found = gengxin_io::custom::features(&*s.store, &c, q).await?;
-    let mut body = json!({
-        "type": "FeatureCollection",
-        "numberReturned": found.len(),
-        "features": found.iter().map(feature_json).collect::<Vec<_>>(),
-    });
-    if let Some(last) = found.last().filter(|_| found.len() == limit) {
-        body["next"] = json!(format!(
+    let next = found.last().filter(|_| found.len() == limit).map(|last| {
+        format!(
             "/api/layers/{name}/features?limit={limit}&after={}",
             form_urlencoded::byte_serialize(last.id.as_bytes()).collect::<String>()
-        ));
-    }
-    Ok(Json(body))
+        )
+    });
+    Ok(Json(FeatureCollection {
+        kind: FeatureCollectionType::FeatureCollection,
+        number_returned: found.len(),
+        features: found.iter().map(GeoFeature::of).collect(),
+        next,
+    }))
 }
 
 /// One feature of a layer (the object's detail) as a GeoJSON Feature; its `ETag` is its version.
 #[utoipa::path(get, path = "/api/layers/{layer}/features/{id}",
     params(("layer" = String, Path), ("id" = String, Path)),
     responses(
-        (status = 200, description = "GeoJSON Feature", body = Object),
+        (status = 200, description = "GeoJSON Feature; the ETag is its version", body = GeoFeature),
         (status = 404, description = "No such layer or feature", body = crate::error::ErrorBody),
     ))]
 pub async fn feature(

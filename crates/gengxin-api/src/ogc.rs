@@ -7,6 +7,7 @@
 //! Collections are the layers of both databases except those holding personal information and
 //! the bookkeeping layers.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -16,13 +17,14 @@ use axum::response::{IntoResponse, Response};
 use gengxin_model::{Access, Feature, FieldType, Layer, LayerId, Value, catalogue};
 use gengxin_query::{Filter, Lang};
 use geo::Intersects;
-use serde_json::{Value as Json_, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::extract::{ApiPath, params};
 use crate::guard::Visible;
 use crate::tiles::origin;
 use crate::who::Who;
-use crate::wire::feature_json;
+use crate::wire::{FeatureCollectionType, GeoFeature, Link};
 use crate::{ApiError, AppState};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -63,7 +65,8 @@ pub fn collection(name: &str) -> Result<&'static Layer, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no collection {name:?}; see /ogc/collections")))
 }
 
-fn geo_json(v: Json_) -> Response {
+/// A GeoJSON answer: JSON with the media type `application/geo+json`.
+fn geo_json(v: impl Serialize) -> Response {
     let mut r = Json(v).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -73,90 +76,221 @@ fn geo_json(v: Json_) -> Response {
 }
 
 /// The landing page of the OGC API.
-#[utoipa::path(get, path = "/ogc", responses((status = 200, body = Object)))]
-pub async fn landing(headers: HeaderMap) -> Json<Json_> {
+#[derive(Serialize, ToSchema)]
+pub struct Landing {
+    pub title: &'static str,
+    pub description: &'static str,
+    /// `self`, `service-desc` (this OpenAPI document), `conformance` and `data` (the
+    /// collections).
+    pub links: Vec<Link>,
+}
+
+/// The landing page of the OGC API.
+#[utoipa::path(get, path = "/ogc", responses((status = 200, body = Landing)))]
+pub async fn landing(headers: HeaderMap) -> Json<Landing> {
     let o = origin(&headers);
-    Json(json!({
-        "title": "Gengxin (更新) OGC API – Features",
-        "description": "城市更新库与社区治理库的要素服务; CQL2 text and JSON filters.",
-        "links": [
-            {"rel": "self", "type": "application/json", "href": format!("{o}/ogc")},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "href": format!("{o}/api/openapi.json")},
-            {"rel": "conformance", "type": "application/json", "href": format!("{o}/ogc/conformance")},
-            {"rel": "data", "type": "application/json", "href": format!("{o}/ogc/collections")},
-        ],
-    }))
-}
-
-/// The conformance classes this API implements.
-#[utoipa::path(get, path = "/ogc/conformance", responses((status = 200, body = Object)))]
-pub async fn conformance() -> Json<Json_> {
-    Json(json!({ "conformsTo": CONFORMANCE }))
-}
-
-fn collection_json(l: &Layer, o: &str, count: u64) -> Json_ {
-    let base = format!("{o}/ogc/collections/{}", l.name);
-    json!({
-        "id": l.name,
-        "title": l.zh,
-        "description": format!("{} / {} ({} database)", l.zh, l.en, l.database.name()),
-        "itemType": "feature",
-        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
-        "storageCrs": "http://www.opengis.net/def/crs/EPSG/0/4490",
-        "geometryType": l.geometry.map(|g| g.ogc_name()),
-        "numberOfFeatures": count,
-        "links": [
-            {"rel": "self", "type": "application/json", "href": base},
-            {"rel": "items", "type": "application/geo+json", "href": format!("{base}/items")},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json", "href": format!("{base}/queryables")},
+    Json(Landing {
+        title: "Gengxin (更新) OGC API – Features",
+        description: "城市更新库与社区治理库的要素服务; CQL2 text and JSON filters.",
+        links: vec![
+            Link::new("self", "application/json", format!("{o}/ogc")),
+            Link::new(
+                "service-desc",
+                "application/vnd.oai.openapi+json;version=3.0",
+                format!("{o}/api/openapi.json"),
+            ),
+            Link::new(
+                "conformance",
+                "application/json",
+                format!("{o}/ogc/conformance"),
+            ),
+            Link::new("data", "application/json", format!("{o}/ogc/collections")),
         ],
     })
 }
 
+/// The conformance classes this API implements.
+#[derive(Serialize, ToSchema)]
+pub struct Conformance {
+    /// The URIs of the conformance classes.
+    #[serde(rename = "conformsTo")]
+    pub conforms_to: &'static [&'static str],
+}
+
+/// The conformance classes this API implements.
+#[utoipa::path(get, path = "/ogc/conformance", responses((status = 200, body = Conformance)))]
+pub async fn conformance() -> Json<Conformance> {
+    Json(Conformance {
+        conforms_to: CONFORMANCE,
+    })
+}
+
+/// A collection: one layer.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Collection {
+    /// The layer's name.
+    pub id: &'static str,
+    /// The layer's Chinese name.
+    pub title: &'static str,
+    pub description: String,
+    /// Always `feature`.
+    pub item_type: &'static str,
+    /// The CRS of the answers: CRS84 (lon/lat).
+    pub crs: [&'static str; 1],
+    /// The CRS the data is kept in: EPSG:4490 (CGCS2000).
+    pub storage_crs: &'static str,
+    /// POINT, MULTILINESTRING or MULTIPOLYGON; null for attribute layers.
+    #[schema(required)]
+    pub geometry_type: Option<&'static str>,
+    pub number_of_features: u64,
+    /// `self`, `items` and the queryables.
+    pub links: Vec<Link>,
+}
+
+impl Collection {
+    fn new(l: &'static Layer, o: &str, count: u64) -> Self {
+        let base = format!("{o}/ogc/collections/{}", l.name);
+        Collection {
+            id: l.name,
+            title: l.zh,
+            description: format!("{} / {} ({} database)", l.zh, l.en, l.database.name()),
+            item_type: "feature",
+            crs: ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+            storage_crs: "http://www.opengis.net/def/crs/EPSG/0/4490",
+            geometry_type: l.geometry.map(|g| g.ogc_name()),
+            number_of_features: count,
+            links: vec![
+                Link::new("self", "application/json", base.clone()),
+                Link::new("items", "application/geo+json", format!("{base}/items")),
+                Link::new(
+                    "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                    "application/schema+json",
+                    format!("{base}/queryables"),
+                ),
+            ],
+        }
+    }
+}
+
+/// The collections the caller may read.
+#[derive(Serialize, ToSchema)]
+pub struct Collections {
+    pub links: Vec<Link>,
+    pub collections: Vec<Collection>,
+}
+
 /// Every collection.
-#[utoipa::path(get, path = "/ogc/collections", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/ogc/collections", responses((status = 200, body = Collections)))]
 pub async fn collections(
     State(s): State<AppState>,
     who: Who,
     headers: HeaderMap,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<Collections>, ApiError> {
     let o = origin(&headers);
     let mut out = Vec::new();
     for l in
         collection_layers().filter(|l| gengxin_auth::policy::can_read_layer(&who.caller, l).is_ok())
     {
-        out.push(collection_json(
+        out.push(Collection::new(
             l,
             &o,
             s.counts.count(&*s.store, l.id).await?,
         ));
     }
-    Ok(Json(json!({
-        "links": [{"rel": "self", "type": "application/json", "href": format!("{o}/ogc/collections")}],
-        "collections": out,
-    })))
+    Ok(Json(Collections {
+        links: vec![Link::new(
+            "self",
+            "application/json",
+            format!("{o}/ogc/collections"),
+        )],
+        collections: out,
+    }))
 }
 
 /// One collection.
 #[utoipa::path(get, path = "/ogc/collections/{collection}",
     params(("collection" = String, Path, description = "A layer name, e.g. parcels")),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Collection), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn one_collection(
     State(s): State<AppState>,
     who: Who,
     headers: HeaderMap,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<Collection>, ApiError> {
     let l = collection(&name)?;
     Visible::of(&s, &who, l).await?;
     let count = s.counts.count(&*s.store, l.id).await?;
-    Ok(Json(collection_json(l, &origin(&headers), count)))
+    Ok(Json(Collection::new(l, &origin(&headers), count)))
+}
+
+/// One property a filter may use, as a JSON Schema.
+#[derive(Serialize, ToSchema)]
+pub struct Queryable {
+    /// `string`, `integer`, `number` or `boolean`; absent for the geometry.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub kind: Option<&'static str>,
+    /// `date` or `date-time` for dates and timestamps, `geometry-any` for the geometry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub format: Option<&'static str>,
+    /// The property's Chinese name.
+    pub title: &'static str,
+    /// The GeoJSON schema of the geometry.
+    #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reference: Option<&'static str>,
+    /// The codes of a coded field.
+    #[serde(rename = "enum", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub codes: Option<Vec<&'static str>>,
+    /// The Chinese names of those codes, in the same order.
+    #[serde(rename = "x-enum-titles", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub code_titles: Option<Vec<&'static str>>,
+}
+
+impl Queryable {
+    fn of(kind: &'static str, format: Option<&'static str>, title: &'static str) -> Self {
+        Queryable {
+            kind: Some(kind),
+            format,
+            title,
+            reference: None,
+            codes: None,
+            code_titles: None,
+        }
+    }
+}
+
+/// The properties of a collection that a filter may use: a JSON Schema (OGC API – Features
+/// Part 3).
+#[derive(Serialize, ToSchema)]
+pub struct Queryables {
+    /// The JSON Schema dialect (2019-09).
+    #[serde(rename = "$schema")]
+    pub schema: &'static str,
+    /// This document's URL.
+    #[serde(rename = "$id")]
+    pub id: String,
+    /// Always `object`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The collection's Chinese name.
+    pub title: &'static str,
+    /// The queryable properties by name: `id`, `geom` (for layers with geometry), the layer's
+    /// fields, `provenance`, `version`, `created_at` and `updated_at`.
+    pub properties: BTreeMap<&'static str, Queryable>,
+    /// Always false: only these properties exist.
+    #[serde(rename = "additionalProperties")]
+    pub additional_properties: bool,
 }
 
 /// The properties a filter may use, as a JSON Schema (OGC API – Features Part 3).
 #[utoipa::path(get, path = "/ogc/collections/{collection}/queryables",
     params(("collection" = String, Path)),
-    responses((status = 200, description = "JSON Schema", content_type = "application/schema+json", body = Object),
+    responses((status = 200, description = "JSON Schema", content_type = "application/schema+json", body = Queryables),
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn queryables(
     State(s): State<AppState>,
@@ -166,8 +300,8 @@ pub async fn queryables(
 ) -> Result<Response, ApiError> {
     let l = collection(&name)?;
     Visible::of(&s, &who, l).await?;
-    let mut props = serde_json::Map::new();
-    props.insert("id".into(), json!({"type": "string", "title": "标识"}));
+    let mut props = BTreeMap::new();
+    props.insert("id", Queryable::of("string", None, "标识"));
     if let Some(g) = l.geometry {
         let schema = match g {
             gengxin_model::GeometryType::Point => "https://geojson.org/schema/Point.json",
@@ -180,50 +314,51 @@ pub async fn queryables(
             gengxin_model::GeometryType::Any => "https://geojson.org/schema/Geometry.json",
         };
         props.insert(
-            "geom".into(),
-            json!({"title": "几何", "format": "geometry-any", "$ref": schema}),
+            "geom",
+            Queryable {
+                kind: None,
+                format: Some("geometry-any"),
+                title: "几何",
+                reference: Some(schema),
+                codes: None,
+                code_titles: None,
+            },
         );
     }
     for f in l.fields {
-        let mut p = match f.ty {
-            FieldType::Text => json!({"type": "string"}),
-            FieldType::Int => json!({"type": "integer"}),
-            FieldType::Real => json!({"type": "number"}),
-            FieldType::Bool => json!({"type": "boolean"}),
-            FieldType::Date => json!({"type": "string", "format": "date"}),
-            FieldType::DateTime => json!({"type": "string", "format": "date-time"}),
+        let (kind, format) = match f.ty {
+            FieldType::Text => ("string", None),
+            FieldType::Int => ("integer", None),
+            FieldType::Real => ("number", None),
+            FieldType::Bool => ("boolean", None),
+            FieldType::Date => ("string", Some("date")),
+            FieldType::DateTime => ("string", Some("date-time")),
         };
-        p["title"] = json!(f.zh);
+        let mut p = Queryable::of(kind, format, f.zh);
         if let Some(codes) = f.codes {
-            p["enum"] = json!(codes.iter().map(|c| c.code).collect::<Vec<_>>());
-            p["x-enum-titles"] = json!(codes.iter().map(|c| c.zh).collect::<Vec<_>>());
+            p.codes = Some(codes.iter().map(|c| c.code).collect());
+            p.code_titles = Some(codes.iter().map(|c| c.zh).collect());
         }
-        props.insert(f.name.into(), p);
+        props.insert(f.name, p);
     }
+    props.insert("provenance", Queryable::of("string", None, "来源"));
+    props.insert("version", Queryable::of("integer", None, "版本"));
     props.insert(
-        "provenance".into(),
-        json!({"type": "string", "title": "来源"}),
+        "created_at",
+        Queryable::of("string", Some("date-time"), "创建时间"),
     );
     props.insert(
-        "version".into(),
-        json!({"type": "integer", "title": "版本"}),
+        "updated_at",
+        Queryable::of("string", Some("date-time"), "更新时间"),
     );
-    props.insert(
-        "created_at".into(),
-        json!({"type": "string", "format": "date-time", "title": "创建时间"}),
-    );
-    props.insert(
-        "updated_at".into(),
-        json!({"type": "string", "format": "date-time", "title": "更新时间"}),
-    );
-    let body = json!({
-        "$schema": "https://json-schema.org/draft/2019-09/schema",
-        "$id": format!("{}/ogc/collections/{}/queryables", origin(&headers), l.name),
-        "type": "object",
-        "title": l.zh,
-        "properties": props,
-        "additionalProperties": false,
-    });
+    let body = Queryables {
+        schema: "https://json-schema.org/draft/2019-09/schema",
+        id: format!("{}/ogc/collections/{}/queryables", origin(&headers), l.name),
+        kind: "object",
+        title: l.zh,
+        properties: props,
+        additional_properties: false,
+    };
     let mut r = Json(body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -411,12 +546,38 @@ fn intersection(a: geo::Rect<f64>, b: geo::Rect<f64>) -> Option<geo::Rect<f64>> 
 }
 
 /// A feature as GeoJSON with only the asked properties.
-pub(crate) fn feature_out(f: &Feature, properties: Option<&[String]>) -> Json_ {
-    let mut j = feature_json(f);
-    if let (Some(keep), Some(props)) = (properties, j["properties"].as_object_mut()) {
-        props.retain(|k, _| keep.iter().any(|p| p == k));
+pub(crate) fn feature_out(f: &Feature, properties: Option<&[String]>) -> GeoFeature {
+    let mut j = GeoFeature::of(f);
+    if let Some(keep) = properties {
+        j.properties.retain(|k, _| keep.iter().any(|p| p == k));
     }
     j
+}
+
+/// A page of a collection's features as a GeoJSON FeatureCollection (OGC API – Features).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemsPage {
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    /// How many features match the query.
+    pub number_matched: usize,
+    /// How many features this page holds.
+    pub number_returned: usize,
+    /// When the answer was made (RFC 3339).
+    pub time_stamp: String,
+    pub features: Vec<GeoFeature>,
+    /// `self` and `collection`; `next` and `prev` where there are more.
+    pub links: Vec<Link>,
+}
+
+/// A feature of a collection with its links.
+#[derive(Serialize, ToSchema)]
+pub struct Item {
+    #[serde(flatten)]
+    pub feature: GeoFeature,
+    /// `self` and `collection`.
+    pub links: Vec<Link>,
 }
 
 /// The features of a collection: `bbox`, `limit`/`offset` paging, `properties`, equality on
@@ -435,7 +596,7 @@ pub(crate) fn feature_out(f: &Feature, properties: Option<&[String]>) -> Json_ {
         ("f" = Option<String>, Query, description = "json (default), geojson, csv, xlsx, shp or gpkg"),
     ),
     responses(
-        (status = 200, description = "GeoJSON FeatureCollection (or a file for f)", content_type = "application/geo+json", body = Object),
+        (status = 200, description = "GeoJSON FeatureCollection (or a file for f)", content_type = "application/geo+json", body = ItemsPage),
         (status = 400, description = "Malformed parameter or filter; `error.at` points into the filter", body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody),
     ))]
@@ -499,29 +660,44 @@ pub async fn items(
         format!("{o}/ogc/collections/{}/items?{}", l.name, qs.finish())
     };
     let mut links = vec![
-        json!({"rel": "self", "type": "application/geo+json", "href": link(q.offset)}),
-        json!({"rel": "collection", "type": "application/json", "href": format!("{o}/ogc/collections/{}", l.name)}),
+        Link::new("self", "application/geo+json", link(q.offset)),
+        Link::new(
+            "collection",
+            "application/json",
+            format!("{o}/ogc/collections/{}", l.name),
+        ),
     ];
     if q.offset + page.len() < matched {
-        links.push(json!({"rel": "next", "type": "application/geo+json", "href": link(q.offset + q.limit)}));
+        links.push(Link::new(
+            "next",
+            "application/geo+json",
+            link(q.offset + q.limit),
+        ));
     }
     if q.offset > 0 {
-        links.push(json!({"rel": "prev", "type": "application/geo+json", "href": link(q.offset.saturating_sub(q.limit))}));
+        links.push(Link::new(
+            "prev",
+            "application/geo+json",
+            link(q.offset.saturating_sub(q.limit)),
+        ));
     }
-    Ok(geo_json(json!({
-        "type": "FeatureCollection",
-        "numberMatched": matched,
-        "numberReturned": page.len(),
-        "timeStamp": gengxin_model::timestamp(&chrono::Utc::now()),
-        "features": page.iter().map(|f| feature_out(f, q.properties.as_deref())).collect::<Vec<_>>(),
-        "links": links,
-    })))
+    Ok(geo_json(ItemsPage {
+        kind: FeatureCollectionType::FeatureCollection,
+        number_matched: matched,
+        number_returned: page.len(),
+        time_stamp: gengxin_model::timestamp(&chrono::Utc::now()),
+        features: page
+            .iter()
+            .map(|f| feature_out(f, q.properties.as_deref()))
+            .collect(),
+        links,
+    }))
 }
 
 /// One feature of a collection.
 #[utoipa::path(get, path = "/ogc/collections/{collection}/items/{id}",
     params(("collection" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "GeoJSON Feature", content_type = "application/geo+json", body = Object),
+    responses((status = 200, description = "GeoJSON Feature", content_type = "application/geo+json", body = Item),
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn item(
     State(s): State<AppState>,
@@ -538,10 +714,20 @@ pub async fn item(
         .filter(|f| visible.sees(f))
         .ok_or_else(|| ApiError::not_found(format!("{name}/{id} does not exist")))?;
     let o = origin(&headers);
-    let mut j = feature_json(&f);
-    j["links"] = json!([
-        {"rel": "self", "type": "application/geo+json", "href": format!("{o}/ogc/collections/{name}/items/{}", form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())},
-        {"rel": "collection", "type": "application/json", "href": format!("{o}/ogc/collections/{name}")},
-    ]);
-    Ok(geo_json(j))
+    let escaped: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    Ok(geo_json(Item {
+        feature: GeoFeature::of(&f),
+        links: vec![
+            Link::new(
+                "self",
+                "application/geo+json",
+                format!("{o}/ogc/collections/{name}/items/{escaped}"),
+            ),
+            Link::new(
+                "collection",
+                "application/json",
+                format!("{o}/ogc/collections/{name}"),
+            ),
+        ],
+    }))
 }

@@ -11,18 +11,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use chrono::NaiveDate;
 use gengxin_model::{Feature, Layer, LayerId};
 use gengxin_query::progress::{ProjectStatus, status_at};
-use gengxin_query::summary::{ClassStat, Inside, in_unit, summarize, unit_prefix};
+use gengxin_query::summary::{ClassStat as Stat, Inside, in_unit, summarize, unit_prefix};
 use geo::{BoundingRect, Intersects};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json_, json};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{ApiPath, params};
+use crate::extract::{ApiPath, ApiQuery};
 use crate::snapshots::{Derived, Snapshot};
-use crate::wire::{feature_json, feature_json_with};
+use crate::wire::GeoFeature;
 use crate::{ApiError, AppState};
 
 fn today() -> NaiveDate {
@@ -48,7 +49,7 @@ pub struct Caches {
     /// Project states per (date, today).
     statuses: Derived<(NaiveDate, NaiveDate), Arc<HashMap<String, ProjectStatus>>>,
     /// Summaries per (layer, id, date, today).
-    summaries: Derived<(LayerId, String, NaiveDate, NaiveDate), Json_>,
+    summaries: Derived<(LayerId, String, NaiveDate, NaiveDate), Summary>,
 }
 
 /// The projects, milestones and reports, and the projects' states at a date.
@@ -122,17 +123,141 @@ fn pick<'a>(snap: &'a Snapshot, prefix: &str) -> Vec<&'a Feature> {
         .collect()
 }
 
-fn classes_json(layer: LayerId, field: &str, v: &[ClassStat]) -> Json_ {
-    json!(
-        v.iter()
-            .map(|c| json!({
-                "code": c.code,
-                "name": code_zh(layer, field, &c.code),
-                "count": c.count,
-                "area_m2": c.area_m2,
-            }))
-            .collect::<Vec<_>>()
-    )
+/// Count and area of one class (a renewal kind, a land use, a facility category).
+#[derive(Clone, Serialize, ToSchema)]
+pub struct ClassStat {
+    /// The class's code.
+    code: String,
+    /// The class's Chinese name.
+    name: &'static str,
+    count: usize,
+    /// The summed area of its features, m².
+    area_m2: f64,
+}
+
+fn classes(layer: LayerId, field: &str, v: &[Stat]) -> Vec<ClassStat> {
+    v.iter()
+        .map(|c| ClassStat {
+            code: c.code.clone(),
+            name: code_zh(layer, field, &c.code),
+            count: c.count,
+            area_m2: c.area_m2,
+        })
+        .collect()
+}
+
+/// How many projects are at one stage.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct StageCount {
+    /// The stage's code, e.g. `construction`.
+    stage: String,
+    /// The stage's Chinese name.
+    name: &'static str,
+    count: usize,
+}
+
+fn stages(by_stage: &[(String, usize)]) -> Vec<StageCount> {
+    by_stage
+        .iter()
+        .map(|(st, n)| StageCount {
+            stage: st.clone(),
+            name: code_zh(LayerId::Projects, "stage", st),
+            count: *n,
+        })
+        .collect()
+}
+
+/// How many features of each layer lie inside the place.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct SummaryCounts {
+    renewal_objects: usize,
+    parcels: usize,
+    buildings: usize,
+    facilities: usize,
+    grids: usize,
+    projects: usize,
+}
+
+/// The buildings inside the place.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct BuildingStats {
+    count: usize,
+    /// Summed footprint, m².
+    footprint_m2: f64,
+    /// Footprint × floors, for buildings with both, m².
+    floor_area_m2: f64,
+    /// Buildings built before 2000.
+    before_2000: usize,
+}
+
+/// The population inside the place, in the latest year reported.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct PopulationStats {
+    year: i64,
+    /// Communities reporting that year.
+    communities: usize,
+    total: i64,
+    age_60_plus: i64,
+    age_65_plus: i64,
+    households: i64,
+}
+
+/// The projects inside the place, at the summary's date.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct ProjectStats {
+    count: usize,
+    by_stage: Vec<StageCount>,
+    /// Mean progress of the projects that report one, %.
+    #[schema(required)]
+    mean_progress_pct: Option<f64>,
+    /// 万元.
+    investment_total_wan: f64,
+    /// 万元.
+    investment_done_wan: f64,
+    /// Projects with an overdue milestone.
+    lagging: usize,
+}
+
+/// The one-click summary of a place.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct Summary {
+    /// `admin_units`, `renewal_objects` or `parcels`.
+    layer: String,
+    id: String,
+    /// Its name (else its code, else its id).
+    name: String,
+    /// city, district, street or community for an administrative unit; else null.
+    #[schema(required)]
+    level: Option<String>,
+    /// The date of the project figures, YYYY-MM-DD.
+    as_of: String,
+    #[schema(required)]
+    area_m2: Option<f64>,
+    /// Its extent to zoom to: [min_lon, min_lat, max_lon, max_lat]; null without geometry.
+    #[schema(required)]
+    bbox: Option<[f64; 4]>,
+    /// The place itself, with its boundary.
+    feature: GeoFeature,
+    counts: SummaryCounts,
+    renewal_by_kind: Vec<ClassStat>,
+    land_use: Vec<ClassStat>,
+    buildings: BuildingStats,
+    facilities_by_category: Vec<ClassStat>,
+    /// Grids inside it.
+    grids: usize,
+    /// Null when no population row lies inside it.
+    #[schema(required)]
+    population: Option<PopulationStats>,
+    projects: ProjectStats,
+}
+
+/// The date of a summary's project figures.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Date of the project figures, YYYY-MM-DD (default today).
+    as_of: Option<String>,
 }
 
 fn area_m2(f: &Feature) -> Option<f64> {
@@ -149,29 +274,22 @@ fn area_m2(f: &Feature) -> Option<f64> {
     params(
         ("layer" = String, Path, description = "admin_units, renewal_objects or parcels"),
         ("id" = String, Path, description = "e.g. 420111 (洪山区)"),
-        ("as_of" = Option<String>, Query, description = "Date of the project figures, YYYY-MM-DD"),
+        SummaryQuery,
     ),
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = Summary),
         (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody),
     ))]
 pub async fn summary(
     State(s): State<AppState>,
     ApiPath((layer, id)): ApiPath<(String, String)>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Json_>, ApiError> {
-    let mut as_of = today();
-    for (k, v) in params(raw) {
-        match k.as_str() {
-            "as_of" => as_of = parse_date("as_of", &v)?,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: only as_of"
-                )));
-            }
-        }
-    }
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> Result<Json<Summary>, ApiError> {
+    let as_of = match &q.as_of {
+        Some(v) => parse_date("as_of", v)?,
+        None => today(),
+    };
     let kind = match layer.as_str() {
         "admin_units" => LayerId::AdminUnits,
         "renewal_objects" => LayerId::RenewalObjects,
@@ -290,14 +408,14 @@ pub async fn summary(
                     .collect();
             }
         }
-        let counts = json!({
-            "renewal_objects": inside.renewal_objects.len(),
-            "parcels": inside.parcels.len(),
-            "buildings": inside.buildings.len(),
-            "facilities": inside.facilities.len(),
-            "grids": inside.grids.len(),
-            "projects": inside.projects.len(),
-        });
+        let counts = SummaryCounts {
+            renewal_objects: inside.renewal_objects.len(),
+            parcels: inside.parcels.len(),
+            buildings: inside.buildings.len(),
+            facilities: inside.facilities.len(),
+            grids: inside.grids.len(),
+            projects: inside.projects.len(),
+        };
         (summarize(&inside), counts)
     })
     .await
@@ -314,68 +432,150 @@ pub async fn summary(
         .unwrap_or(&subject.id)
         .to_owned();
     let p = &summary.projects;
-    let body = json!({
-        "layer": layer,
-        "id": id,
-        "name": name,
-        "level": subject.get("level").as_str(),
-        "as_of": as_of.to_string(),
-        "area_m2": area_m2(&subject),
-        "bbox": bbox,
-        "feature": feature_json(&subject),
-        "counts": counts,
-        "renewal_by_kind": classes_json(LayerId::RenewalObjects, "kind", &summary.renewal_by_kind),
-        "land_use": classes_json(LayerId::Parcels, "land_use", &summary.land_use),
-        "buildings": {
-            "count": summary.buildings.count,
-            "footprint_m2": summary.buildings.footprint_m2,
-            "floor_area_m2": summary.buildings.floor_area_m2,
-            "before_2000": summary.buildings.before_2000,
+    let b = &summary.buildings;
+    let body = Summary {
+        layer,
+        id,
+        name,
+        level: subject.get("level").as_str().map(str::to_owned),
+        as_of: as_of.to_string(),
+        area_m2: area_m2(&subject),
+        bbox,
+        feature: GeoFeature::of(&subject),
+        counts,
+        renewal_by_kind: classes(LayerId::RenewalObjects, "kind", &summary.renewal_by_kind),
+        land_use: classes(LayerId::Parcels, "land_use", &summary.land_use),
+        buildings: BuildingStats {
+            count: b.count,
+            footprint_m2: b.footprint_m2,
+            floor_area_m2: b.floor_area_m2,
+            before_2000: b.before_2000,
         },
-        "facilities_by_category": classes_json(LayerId::Facilities, "category", &summary.facilities_by_category),
-        "grids": summary.grids,
-        "population": summary.population.as_ref().map(|p| json!({
-            "year": p.year,
-            "communities": p.communities,
-            "total": p.total,
-            "age_60_plus": p.age_60_plus,
-            "age_65_plus": p.age_65_plus,
-            "households": p.households,
-        })),
-        "projects": {
-            "count": p.count,
-            "by_stage": p.by_stage.iter().map(|(st, n)| json!({
-                "stage": st, "name": code_zh(LayerId::Projects, "stage", st), "count": n,
-            })).collect::<Vec<_>>(),
-            "mean_progress_pct": p.mean_progress_pct,
-            "investment_total_wan": p.investment_total_wan,
-            "investment_done_wan": p.investment_done_wan,
-            "lagging": p.lagging,
+        facilities_by_category: classes(
+            LayerId::Facilities,
+            "category",
+            &summary.facilities_by_category,
+        ),
+        grids: summary.grids,
+        population: summary.population.as_ref().map(|p| PopulationStats {
+            year: p.year,
+            communities: p.communities,
+            total: p.total,
+            age_60_plus: p.age_60_plus,
+            age_65_plus: p.age_65_plus,
+            households: p.households,
+        }),
+        projects: ProjectStats {
+            count: p.count,
+            by_stage: stages(&p.by_stage),
+            mean_progress_pct: p.mean_progress_pct,
+            investment_total_wan: p.investment_total_wan,
+            investment_done_wan: p.investment_done_wan,
+            lagging: p.lagging,
         },
-    });
+    };
     s.retrieval.summaries.put(key, &from, body.clone());
     Ok(Json(body))
 }
 
-fn status_json(p: &Feature, st: &ProjectStatus) -> Json_ {
-    json!({
-        "id": p.id,
-        "code": p.get("code").as_str(),
-        "name": p.get("name").as_str(),
-        "district_code": p.get("district_code").as_str(),
-        "renewal_object_id": p.get("renewal_object_id").as_str(),
-        "stage": st.stage,
-        "stage_name": code_zh(LayerId::Projects, "stage", &st.stage),
-        "planned_stage": st.planned_stage,
-        "progress_pct": st.progress_pct,
-        "investment_total_wan": p.get("investment_total_wan").as_f64(),
-        "investment_done_wan": st.investment_done_wan,
-        "report_period": st.report_period,
-        "start_date": p.get("start_date").as_str(),
-        "planned_end_date": p.get("planned_end_date").as_str(),
-        "overdue_milestones": st.overdue_milestones,
-        "lag_days": st.lag_days,
-    })
+/// A project and where it stands at the date asked.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectProgress {
+    id: String,
+    #[schema(required)]
+    code: Option<String>,
+    #[schema(required)]
+    name: Option<String>,
+    #[schema(required)]
+    district_code: Option<String>,
+    #[schema(required)]
+    renewal_object_id: Option<String>,
+    /// The stage at the date (code).
+    stage: String,
+    /// The stage's Chinese name.
+    stage_name: &'static str,
+    /// The stage the plan expects at the date.
+    #[schema(required)]
+    planned_stage: Option<String>,
+    #[schema(required)]
+    progress_pct: Option<f64>,
+    /// 万元.
+    #[schema(required)]
+    investment_total_wan: Option<f64>,
+    /// 万元, as last reported by the date.
+    #[schema(required)]
+    investment_done_wan: Option<f64>,
+    /// The period (YYYY-MM) of the report the figures come from.
+    #[schema(required)]
+    report_period: Option<String>,
+    #[schema(required)]
+    start_date: Option<String>,
+    #[schema(required)]
+    planned_end_date: Option<String>,
+    /// Milestones planned before the date and not done by it.
+    overdue_milestones: usize,
+    /// Days since the oldest overdue milestone was due; 0 when none is.
+    lag_days: i64,
+}
+
+impl ProjectProgress {
+    fn new(p: &Feature, st: &ProjectStatus) -> Self {
+        let text = |k: &str| p.get(k).as_str().map(str::to_owned);
+        ProjectProgress {
+            id: p.id.clone(),
+            code: text("code"),
+            name: text("name"),
+            district_code: text("district_code"),
+            renewal_object_id: text("renewal_object_id"),
+            stage: st.stage.clone(),
+            stage_name: code_zh(LayerId::Projects, "stage", &st.stage),
+            planned_stage: st.planned_stage.clone(),
+            progress_pct: st.progress_pct,
+            investment_total_wan: p.get("investment_total_wan").as_f64(),
+            investment_done_wan: st.investment_done_wan,
+            report_period: st.report_period.clone(),
+            start_date: text("start_date"),
+            planned_end_date: text("planned_end_date"),
+            overdue_milestones: st.overdue_milestones,
+            lag_days: st.lag_days,
+        }
+    }
+}
+
+/// Projects against plan: the counts over every matching project and a page of them.
+#[derive(Serialize, ToSchema)]
+pub struct ProgressPage {
+    /// The date answered, YYYY-MM-DD.
+    as_of: String,
+    /// How many projects match.
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    /// How many of them lag behind plan.
+    lagging: usize,
+    /// The matching projects per stage.
+    by_stage: Vec<StageCount>,
+    /// The page, longest lag first.
+    projects: Vec<ProjectProgress>,
+}
+
+/// Which projects, at which date, which page.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProgressQuery {
+    /// YYYY-MM-DD, default today.
+    as_of: Option<String>,
+    /// Stage code at that date, e.g. construction.
+    stage: Option<String>,
+    /// District code, e.g. 420111.
+    district: Option<String>,
+    renewal_object: Option<String>,
+    /// true: only projects with an overdue milestone; false: only those without.
+    lagging: Option<bool>,
+    min_lag_days: Option<i64>,
+    /// Page size, default 100, at most 5000.
+    limit: Option<usize>,
+    offset: Option<usize>,
 }
 
 /// Projects and where they stand: filtered by `stage`, `district` (code), `renewal_object`,
@@ -383,68 +583,32 @@ fn status_json(p: &Feature, st: &ProjectStatus) -> Json_ {
 /// (`as_of`, default today) from the progress-report history. Sorted by lag, longest first;
 /// `limit` (default 100, at most 5000) and `offset` page.
 #[utoipa::path(get, path = "/api/progress",
-    params(
-        ("as_of" = Option<String>, Query, description = "YYYY-MM-DD, default today"),
-        ("stage" = Option<String>, Query, description = "Stage code at that date, e.g. construction"),
-        ("district" = Option<String>, Query, description = "District code, e.g. 420111"),
-        ("renewal_object" = Option<String>, Query),
-        ("lagging" = Option<bool>, Query),
-        ("min_lag_days" = Option<i64>, Query),
-        ("limit" = Option<usize>, Query), ("offset" = Option<usize>, Query),
-    ),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody)))]
+    params(ProgressQuery),
+    responses((status = 200, body = ProgressPage), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn progress(
     State(s): State<AppState>,
     who: crate::who::Who,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Json_>, ApiError> {
+    ApiQuery(q): ApiQuery<ProgressQuery>,
+) -> Result<Json<ProgressPage>, ApiError> {
     let visible = crate::guard::Visible::of(&s, &who, Layer::by_id(LayerId::Projects)).await?;
-    let (mut as_of, mut stage, mut district, mut object) = (today(), None, None, None);
-    let (mut lagging, mut min_lag, mut limit, mut offset) = (None, None, 100usize, 0usize);
-    for (k, v) in params(raw) {
-        match k.as_str() {
-            "as_of" => as_of = parse_date("as_of", &v)?,
-            "stage" => {
-                if code_zh(LayerId::Projects, "stage", &v).is_empty() {
-                    return Err(ApiError::bad_request(format!(
-                        "stage {v:?} is not a project stage; see /api/layers"
-                    )));
-                }
-                stage = Some(v)
-            }
-            "district" => district = Some(v),
-            "renewal_object" => object = Some(v),
-            "lagging" => {
-                lagging = Some(
-                    v.parse::<bool>()
-                        .map_err(|_| ApiError::bad_request("lagging must be true or false"))?,
-                )
-            }
-            "min_lag_days" => {
-                min_lag = Some(
-                    v.parse::<i64>()
-                        .map_err(|_| ApiError::bad_request("min_lag_days must be an integer"))?,
-                )
-            }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=5000).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("limit must be from 1 to 5000"))?
-            }
-            "offset" => {
-                offset = v
-                    .parse()
-                    .map_err(|_| ApiError::bad_request("offset must be a non-negative integer"))?
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: as_of, stage, district, renewal_object, lagging, min_lag_days, limit, offset"
-                )));
-            }
-        }
+    let as_of = match &q.as_of {
+        Some(v) => parse_date("as_of", v)?,
+        None => today(),
+    };
+    if let Some(v) = &q.stage
+        && code_zh(LayerId::Projects, "stage", v).is_empty()
+    {
+        return Err(ApiError::bad_request(format!(
+            "stage {v:?} is not a project stage; see /api/layers"
+        )));
     }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be from 1 to 5000"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let (stage, district, object) = (q.stage, q.district, q.renewal_object);
+    let (lagging, min_lag) = (q.lagging, q.min_lag_days);
     let pr = progress_at(&s, as_of).await?;
     let mut rows: Vec<(&Feature, &ProjectStatus)> = pr
         .projects
@@ -473,15 +637,18 @@ pub async fn progress(
         }
     }
     by_stage.sort();
-    Ok(Json(json!({
-        "as_of": as_of.to_string(),
-        "numberMatched": rows.len(),
-        "lagging": rows.iter().filter(|(_, st)| st.lag_days > 0).count(),
-        "by_stage": by_stage.iter().map(|(st, n)| json!({
-            "stage": st, "name": code_zh(LayerId::Projects, "stage", st), "count": n,
-        })).collect::<Vec<_>>(),
-        "projects": rows.iter().skip(offset).take(limit).map(|(p, st)| status_json(p, st)).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ProgressPage {
+        as_of: as_of.to_string(),
+        number_matched: rows.len(),
+        lagging: rows.iter().filter(|(_, st)| st.lag_days > 0).count(),
+        by_stage: stages(&by_stage),
+        projects: rows
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(p, st)| ProjectProgress::new(p, st))
+            .collect(),
+    }))
 }
 
 /// Layers answered by the point query, in the order they are listed.
@@ -506,6 +673,26 @@ fn spatial_layer(name: &str) -> Result<&'static Layer, ApiError> {
     Ok(l)
 }
 
+/// The features of one layer that answer a point or shape query.
+#[derive(Serialize, ToSchema)]
+pub struct LayerResult {
+    /// The layer's name.
+    layer: &'static str,
+    /// The layer's Chinese name.
+    title: &'static str,
+    /// How many features match (the features are at most the limit).
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    /// In id order; `geometry` is null unless asked for.
+    features: Vec<GeoFeature>,
+}
+
+/// What a point or shape query found, per layer in the order asked.
+#[derive(Serialize, ToSchema)]
+pub struct SpatialResults {
+    results: Vec<LayerResult>,
+}
+
 /// Features of the layers that satisfy a spatial filter, each layer at most `limit`.
 async fn spatial_select(
     s: &AppState,
@@ -513,7 +700,7 @@ async fn spatial_select(
     filter: impl Fn(&'static Layer) -> Result<gengxin_query::Filter, ApiError>,
     limit: usize,
     geometry: bool,
-) -> Result<Json_, ApiError> {
+) -> Result<SpatialResults, ApiError> {
     let mut out = Vec::new();
     for &l in layers {
         let flt = filter(l)?;
@@ -523,64 +710,49 @@ async fn spatial_select(
         })
         .await
         .map_err(ApiError::internal)?;
-        out.push(json!({
-            "layer": l.name,
-            "title": l.zh,
-            "numberMatched": matched,
-            "features": page.iter().map(|f| feature_json_with(f, geometry)).collect::<Vec<_>>(),
-        }));
+        out.push(LayerResult {
+            layer: l.name,
+            title: l.zh,
+            number_matched: matched,
+            features: page.iter().map(|f| GeoFeature::with(f, geometry)).collect(),
+        });
     }
-    Ok(json!({ "results": out }))
+    Ok(SpatialResults { results: out })
+}
+
+/// A point, and what to look for around it.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AtQuery {
+    lon: f64,
+    lat: f64,
+    /// Comma-separated layer names.
+    layers: Option<String>,
+    /// For points and lines, default 15, at most 500.
+    tolerance_m: Option<f64>,
+    /// Whether the features carry their geometry (default false).
+    geometry: Option<bool>,
 }
 
 /// What is at a point (the hover/click query): per layer, the features containing the point,
 /// and points and lines within `tolerance_m` metres of it (default 15). `layers` narrows the
 /// layers (comma-separated); geometry is left out unless `geometry=true`.
 #[utoipa::path(get, path = "/api/at",
-    params(
-        ("lon" = f64, Query), ("lat" = f64, Query),
-        ("layers" = Option<String>, Query, description = "Comma-separated layer names"),
-        ("tolerance_m" = Option<f64>, Query, description = "For points and lines, default 15, at most 500"),
-        ("geometry" = Option<bool>, Query),
-    ),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody)))]
+    params(AtQuery),
+    responses((status = 200, body = SpatialResults), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn at(
     State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Json_>, ApiError> {
-    let (mut lon, mut lat, mut tol, mut geometry) = (None, None, 15.0f64, false);
-    let mut layers: Vec<&'static Layer> = AT_LAYERS.iter().map(|&l| Layer::by_id(l)).collect();
-    let num = |k: &str, v: &str| {
-        v.parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| ApiError::bad_request(format!("{k} {v:?} must be a number")))
-    };
-    for (k, v) in params(raw) {
-        match k.as_str() {
-            "lon" => lon = Some(num("lon", &v)?),
-            "lat" => lat = Some(num("lat", &v)?),
-            "tolerance_m" => {
-                tol = num("tolerance_m", &v)?;
-                if !(0.0..=500.0).contains(&tol) {
-                    return Err(ApiError::bad_request("tolerance_m must be from 0 to 500"));
-                }
-            }
-            "geometry" => {
-                geometry = v
-                    .parse()
-                    .map_err(|_| ApiError::bad_request("geometry must be true or false"))?
-            }
-            "layers" => layers = v.split(',').map(spatial_layer).collect::<Result<_, _>>()?,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: lon, lat, layers, tolerance_m, geometry"
-                )));
-            }
-        }
+    ApiQuery(q): ApiQuery<AtQuery>,
+) -> Result<Json<SpatialResults>, ApiError> {
+    let (lon, lat, geometry) = (q.lon, q.lat, q.geometry.unwrap_or(false));
+    let tol = q.tolerance_m.unwrap_or(15.0);
+    if !(0.0..=500.0).contains(&tol) {
+        return Err(ApiError::bad_request("tolerance_m must be from 0 to 500"));
     }
-    let (Some(lon), Some(lat)) = (lon, lat) else {
-        return Err(ApiError::bad_request("lon and lat are required"));
+    let layers: Vec<&'static Layer> = match &q.layers {
+        Some(v) => v.split(',').map(spatial_layer).collect::<Result<_, _>>()?,
+        None => AT_LAYERS.iter().map(|&l| Layer::by_id(l)).collect(),
     };
     if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
         return Err(ApiError::bad_request(
@@ -607,11 +779,14 @@ pub async fn at(
     Ok(Json(body))
 }
 
-#[derive(Deserialize)]
+/// A shape query.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpatialBody {
+    /// The layers to look in (collection names with geometry), at least one.
     layers: Vec<String>,
     /// A GeoJSON geometry in lon/lat (EPSG:4490 / CRS84).
+    #[schema(value_type = Object)]
     geometry: Json_,
     /// Distance around the geometry, metres; 0 (the default) for the geometry itself.
     #[serde(default)]
@@ -619,8 +794,10 @@ pub struct SpatialBody {
     /// `intersects` (the default) or `within` (features wholly inside the geometry).
     #[serde(default)]
     relation: Option<String>,
+    /// The most features per layer, default 1000, at most 10000.
     #[serde(default)]
     limit: Option<usize>,
+    /// Whether the features carry their geometry (default true).
     #[serde(default)]
     geometries: Option<bool>,
 }
@@ -629,12 +806,12 @@ pub struct SpatialBody {
 /// `buffer_m` metres of it (computed in the projected CRS), per layer. Errors in the
 /// geometry point into the request body.
 #[utoipa::path(post, path = "/api/spatial",
-    request_body(content = Object, description = "{\"layers\": [\"parcels\"], \"geometry\": {GeoJSON}, \"buffer_m\": 500, \"relation\": \"intersects\", \"limit\": 1000}"),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody)))]
+    request_body(content = SpatialBody, description = "{\"layers\": [\"parcels\"], \"geometry\": {GeoJSON}, \"buffer_m\": 500, \"relation\": \"intersects\", \"limit\": 1000}"),
+    responses((status = 200, body = SpatialResults), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn spatial(
     State(s): State<AppState>,
     body: Result<Json<SpatialBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<SpatialResults>, ApiError> {
     let Json(b) =
         body.map_err(|e| ApiError::bad_request(format!("malformed body: {}", e.body_text())))?;
     if b.layers.is_empty() {

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use gengxin_model::{Feature, LayerId, Value};
 use gengxin_query::Lang;
 use gengxin_store::Query;
-use serde::Deserialize;
-use serde_json::{Value as Json_, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
@@ -28,18 +28,42 @@ fn text(f: &Feature, k: &str) -> Option<String> {
     f.get(k).as_str().map(str::to_owned)
 }
 
-fn out(f: &Feature) -> Json_ {
-    json!({
-        "id": f.id,
-        "name": text(f, "name"),
-        "collection": text(f, "collection"),
-        "filter": text(f, "filter"),
-        "filter_lang": text(f, "filter_lang"),
-        "bbox": text(f, "bbox"),
-        "note": text(f, "note"),
-        "created_at": gengxin_model::timestamp(&f.created_at),
-        "run": run_link(f, None),
-    })
+/// A saved query of the caller.
+#[derive(Serialize, ToSchema)]
+pub struct SavedQuery {
+    id: String,
+    name: String,
+    /// The collection it runs on (a layer name).
+    collection: String,
+    /// The CQL2 filter, if any.
+    #[schema(required)]
+    filter: Option<String>,
+    /// `cql2-text` or `cql2-json`.
+    filter_lang: String,
+    /// min_lon,min_lat,max_lon,max_lat, if any.
+    #[schema(required)]
+    bbox: Option<String>,
+    #[schema(required)]
+    note: Option<String>,
+    /// RFC 3339.
+    created_at: String,
+    /// The `/ogc` items URL that runs it.
+    run: String,
+}
+
+fn out(f: &Feature) -> SavedQuery {
+    SavedQuery {
+        id: f.id.clone(),
+        // Required fields of the layer: stored rows have them.
+        name: text(f, "name").unwrap_or_default(),
+        collection: text(f, "collection").unwrap_or_default(),
+        filter: text(f, "filter"),
+        filter_lang: text(f, "filter_lang").unwrap_or_default(),
+        bbox: text(f, "bbox"),
+        note: text(f, "note"),
+        created_at: gengxin_model::timestamp(&f.created_at),
+        run: run_link(f, None),
+    }
 }
 
 /// The `/ogc` items URL that runs a saved query, optionally as a download.
@@ -72,8 +96,8 @@ async fn owned(s: &AppState, who: &Who, id: &str) -> Result<Feature, ApiError> {
 }
 
 /// The caller's saved queries, newest first.
-#[utoipa::path(get, path = "/api/saved-queries", operation_id = "list_saved_queries", responses((status = 200, body = Object)))]
-pub async fn list(State(s): State<AppState>, who: Who) -> Result<Json<Json_>, ApiError> {
+#[utoipa::path(get, path = "/api/saved-queries", operation_id = "list_saved_queries", responses((status = 200, body = Vec<SavedQuery>)))]
+pub async fn list(State(s): State<AppState>, who: Who) -> Result<Json<Vec<SavedQuery>>, ApiError> {
     let mut mine = s
         .store
         .query(
@@ -85,19 +109,24 @@ pub async fn list(State(s): State<AppState>, who: Who) -> Result<Json<Json_>, Ap
         )
         .await?;
     mine.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-    Ok(Json(json!(mine.iter().map(out).collect::<Vec<_>>())))
+    Ok(Json(mine.iter().map(out).collect()))
 }
 
-#[derive(Deserialize)]
+/// A query to save.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewQuery {
+    /// 1 to 100 characters.
     name: String,
+    /// A collection of `/ogc` (a layer name).
     collection: String,
+    /// A CQL2 filter, checked as `/ogc` would run it.
     #[serde(default)]
     filter: Option<String>,
     /// `cql2-text` (default) or `cql2-json`.
     #[serde(default)]
     filter_lang: Option<String>,
+    /// min_lon,min_lat,max_lon,max_lat.
     #[serde(default)]
     bbox: Option<String>,
     #[serde(default)]
@@ -107,8 +136,8 @@ pub struct NewQuery {
 /// Saves a query for the caller. The filter is checked as `/ogc` would run it: a malformed
 /// one is refused with the same `400` and pointer, and nothing is saved.
 #[utoipa::path(post, path = "/api/saved-queries", operation_id = "create_saved_query",
-    request_body(content = Object, description = "{\"name\": \"…\", \"collection\": \"parcels\", \"filter\": \"area_m2 > 20000\", \"filter_lang\": \"cql2-text\", \"bbox\": \"…\"}"),
-    responses((status = 201, body = Object), (status = 400, body = crate::error::ErrorBody)))]
+    request_body(content = NewQuery, description = "{\"name\": \"…\", \"collection\": \"parcels\", \"filter\": \"area_m2 > 20000\", \"filter_lang\": \"cql2-text\", \"bbox\": \"…\"}"),
+    responses((status = 201, description = "Saved; `Location` names it", body = SavedQuery), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     who: Who,
@@ -172,12 +201,12 @@ fn rand_suffix(seed: &str, t: chrono::DateTime<chrono::Utc>) -> u16 {
 
 /// One of the caller's saved queries.
 #[utoipa::path(get, path = "/api/saved-queries/{id}", operation_id = "get_saved_query", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = SavedQuery), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
     who: Who,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<SavedQuery>, ApiError> {
     Ok(Json(out(&owned(&s, &who, &id).await?)))
 }
 
@@ -196,28 +225,26 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How to run a saved query.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunQuery {
+    /// csv, xlsx, shp, gpkg or geojson: a download of every match instead of a page.
+    f: Option<String>,
+}
+
 /// Runs a saved query: redirects (303) to its `/ogc` items URL; `f` (csv, xlsx, shp, gpkg,
 /// geojson) makes it a download of every match.
 #[utoipa::path(get, path = "/api/saved-queries/{id}/run", operation_id = "run_saved_query",
-    params(("id" = String, Path), ("f" = Option<String>, Query)),
+    params(("id" = String, Path), RunQuery),
     responses((status = 303, description = "To the query's /ogc items"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn run(
     State(s): State<AppState>,
     who: Who,
     ApiPath(id): ApiPath<String>,
-    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    ApiQuery(q): ApiQuery<RunQuery>,
 ) -> Result<Response, ApiError> {
     let f = owned(&s, &who, &id).await?;
-    let mut format = None;
-    for (k, v) in crate::extract::params(raw) {
-        match k.as_str() {
-            "f" => format = Some(v),
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: only f"
-                )));
-            }
-        }
-    }
-    Ok(axum::response::Redirect::to(&run_link(&f, format.as_deref())).into_response())
+    Ok(axum::response::Redirect::to(&run_link(&f, q.f.as_deref())).into_response())
 }

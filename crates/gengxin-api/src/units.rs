@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::extract::ApiPath;
-use crate::wire::feature_json;
+use crate::wire::GeoFeature;
 use crate::{ApiError, AppState};
 
 /// One child in the admin tree.
@@ -84,21 +84,24 @@ pub async fn children(
 #[utoipa::path(get, path = "/api/units/{code}",
     params(("code" = String, Path)),
     responses(
-        (status = 200, description = "GeoJSON Feature", body = Object),
+        (status = 200, description = "GeoJSON Feature; its properties link to its children (`children`)", body = GeoFeature),
         (status = 400, description = "Not a code", body = crate::error::ErrorBody),
         (status = 404, description = "No such unit", body = crate::error::ErrorBody),
     ))]
 pub async fn unit(
     State(s): State<AppState>,
     ApiPath(code): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<GeoFeature>, ApiError> {
     check_code(&code)?;
     let f = s
         .store
         .get(LayerId::AdminUnits, &code)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no administrative unit {code}")))?;
-    let mut body = feature_json(&f);
-    body["properties"]["children"] = serde_json::json!(format!("/api/units/{code}/children"));
+    let mut body = GeoFeature::of(&f);
+    body.properties.insert(
+        "children".into(),
+        format!("/api/units/{code}/children").into(),
+    );
     Ok(Json(body))
 }

@@ -6,9 +6,107 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gengxin_model::{Feature, FieldType, Layer, Value, timestamp};
 use gengxin_store::Bbox;
+use serde::Serialize;
 use serde_json::{Map, json};
+use utoipa::ToSchema;
 
 use crate::ApiError;
+
+/// The GeoJSON type of a feature: always `Feature`.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+pub enum FeatureType {
+    Feature,
+}
+
+/// The GeoJSON type of a feature collection: always `FeatureCollection`.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+pub enum FeatureCollectionType {
+    FeatureCollection,
+}
+
+/// A feature of a layer as a GeoJSON Feature (RFC 7946).
+#[derive(Clone, Serialize, ToSchema)]
+pub struct GeoFeature {
+    #[serde(rename = "type")]
+    pub kind: FeatureType,
+    /// The feature's id, unique within its layer.
+    pub id: String,
+    /// A GeoJSON geometry in EPSG:4490 lon/lat; null for rows of attribute layers and where an
+    /// answer leaves geometry out.
+    #[schema(value_type = Option<Object>, required)]
+    pub geometry: Option<geojson::Geometry>,
+    /// The layer's fields that have a value, by name (see `/api/layers`), and the bookkeeping:
+    /// `provenance`, `created_at`, `updated_at` (RFC 3339) and `version`.
+    #[schema(value_type = Object)]
+    pub properties: Map<String, serde_json::Value>,
+}
+
+impl GeoFeature {
+    /// A feature with its geometry.
+    pub fn of(f: &Feature) -> Self {
+        GeoFeature::with(f, true)
+    }
+
+    /// A feature, with `geometry: null` unless asked for (answers that only name features skip
+    /// converting large boundaries).
+    pub fn with(f: &Feature, geometry: bool) -> Self {
+        let mut properties: Map<String, serde_json::Value> = f
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), value_json(v)))
+            .collect();
+        properties.insert("provenance".into(), json!(f.provenance));
+        properties.insert("created_at".into(), json!(timestamp(&f.created_at)));
+        properties.insert("updated_at".into(), json!(timestamp(&f.updated_at)));
+        properties.insert("version".into(), json!(f.version));
+        GeoFeature {
+            kind: FeatureType::Feature,
+            id: f.id.clone(),
+            geometry: f
+                .geometry
+                .as_ref()
+                .filter(|_| geometry)
+                .map(|g| geojson::Geometry::new(geojson::Value::from(g))),
+            properties,
+        }
+    }
+}
+
+/// A page of a layer's features as a GeoJSON FeatureCollection, in id order.
+#[derive(Serialize, ToSchema)]
+pub struct FeatureCollection {
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    /// How many features this page holds.
+    #[serde(rename = "numberReturned")]
+    pub number_returned: usize,
+    pub features: Vec<GeoFeature>,
+    /// The next page; present when this page is full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next: Option<String>,
+}
+
+/// A link of the OGC API (RFC 8288 web link).
+#[derive(Serialize, ToSchema)]
+pub struct Link {
+    /// The relation, e.g. `self`, `next`, `items`.
+    pub rel: &'static str,
+    /// The media type of the target.
+    #[serde(rename = "type")]
+    pub media_type: &'static str,
+    pub href: String,
+}
+
+impl Link {
+    pub fn new(rel: &'static str, media_type: &'static str, href: impl Into<String>) -> Self {
+        Link {
+            rel,
+            media_type,
+            href: href.into(),
+        }
+    }
+}
 
 pub fn value_json(v: &Value) -> serde_json::Value {
     match v {
@@ -18,32 +116,6 @@ pub fn value_json(v: &Value) -> serde_json::Value {
         Value::Real(r) => json!(r),
         Value::Text(t) => json!(t),
     }
-}
-
-/// A feature as a GeoJSON Feature; bookkeeping (provenance, timestamps, version) joins the
-/// properties.
-pub fn feature_json(f: &Feature) -> serde_json::Value {
-    feature_json_with(f, true)
-}
-
-/// [`feature_json`], with `geometry: null` unless asked for (answers that only name features
-/// skip converting large boundaries).
-pub fn feature_json_with(f: &Feature, geometry: bool) -> serde_json::Value {
-    let mut props: Map<String, serde_json::Value> = f
-        .properties
-        .iter()
-        .map(|(k, v)| (k.clone(), value_json(v)))
-        .collect();
-    props.insert("provenance".into(), json!(f.provenance));
-    props.insert("created_at".into(), json!(timestamp(&f.created_at)));
-    props.insert("updated_at".into(), json!(timestamp(&f.updated_at)));
-    props.insert("version".into(), json!(f.version));
-    let geometry = f
-        .geometry
-        .as_ref()
-        .filter(|_| geometry)
-        .map(|g| geojson::Geometry::new(geojson::Value::from(g)));
-    json!({ "type": "Feature", "id": f.id, "geometry": geometry, "properties": props })
 }
 
 pub fn layer(name: &str) -> Result<&'static Layer, ApiError> {
@@ -103,5 +175,5 @@ pub fn etag(f: &Feature) -> HeaderValue {
 
 /// A feature answer with its `ETag`.
 pub fn with_etag(status: StatusCode, f: &Feature) -> Response {
-    (status, [(header::ETAG, etag(f))], Json(feature_json(f))).into_response()
+    (status, [(header::ETAG, etag(f))], Json(GeoFeature::of(f))).into_response()
 }

@@ -1,6 +1,6 @@
 // The API client. Shapes come from the server's OpenAPI document (`npm run gen` writes
-// schema.d.ts from openapi.json); GeoJSON bodies, which the document declares as plain objects,
-// are typed here.
+// schema.d.ts from openapi.json); the free-form parts the document declares as plain objects
+// (GeoJSON geometries, a feature's property values) are typed here.
 import type { components, paths } from './schema'
 
 type Schemas = components['schemas']
@@ -41,9 +41,8 @@ export type Geometry =
   | { type: 'Polygon'; coordinates: Position[][] }
   | { type: 'MultiPolygon'; coordinates: Position[][][] }
 
-export interface Feature {
-  type: 'Feature'
-  id: string
+/// A feature as GeoJSON (the server's GeoFeature), with its geometry and property values typed.
+export type Feature = Omit<Schemas['GeoFeature'], 'geometry' | 'properties'> & {
   geometry: Geometry | null
   properties: Record<string, Scalar> & {
     provenance?: string
@@ -51,12 +50,8 @@ export interface Feature {
   }
 }
 
-export interface FeatureCollection {
-  type: 'FeatureCollection'
-  numberReturned: number
-  features: Feature[]
-  next?: string
-}
+/// A page of a layer's features: `GET /api/layers/{layer}/features`.
+export type FeatureCollection = Omit<Schemas['FeatureCollection'], 'features'> & { features: Feature[] }
 
 /// Where in a request parameter an error is (a CQL2 filter: byte offset, line, column).
 export interface ErrorAt {
@@ -225,7 +220,6 @@ export function attachmentUrl(id: string): string {
 }
 
 // --- Retrieval (信息检索) -------------------------------------------------------------------
-// These endpoints are newer than openapi.json; their shapes are declared here.
 
 /// One hit of `GET /api/search`.
 export interface SearchHit {
@@ -250,58 +244,13 @@ export function search(
 }
 
 /// Count and area of one class (a renewal kind, a land use, a facility category).
-export interface ClassStat {
-  code: string
-  name: string
-  count: number
-  area_m2: number
-}
-
-export interface StageCount {
-  stage: string
-  name: string
-  count: number
-}
+export type ClassStat = Schemas['ClassStat']
+export type StageCount = Schemas['StageCount']
 
 /// `GET /api/summary/{layer}/{id}`: what lies inside a place.
-export interface Summary {
-  layer: string
-  id: string
-  name: string
-  level: string | null
-  as_of: string
-  area_m2: number | null
-  bbox: [number, number, number, number] | null
+export type Summary = Omit<Schemas['Summary'], 'feature' | 'bbox'> & {
   feature: Feature
-  counts: {
-    renewal_objects: number
-    parcels: number
-    buildings: number
-    facilities: number
-    grids: number
-    projects: number
-  }
-  renewal_by_kind: ClassStat[]
-  land_use: ClassStat[]
-  buildings: { count: number; footprint_m2: number; floor_area_m2: number; before_2000: number }
-  facilities_by_category: ClassStat[]
-  grids: number
-  population: {
-    year: number
-    communities: number
-    total: number
-    age_60_plus: number
-    age_65_plus: number
-    households: number
-  } | null
-  projects: {
-    count: number
-    by_stage: StageCount[]
-    mean_progress_pct: number | null
-    investment_total_wan: number
-    investment_done_wan: number
-    lagging: number
-  }
+  bbox: [number, number, number, number] | null
 }
 
 export function summary(layer: string, id: string, asOf?: string, signal?: AbortSignal): Promise<Summary> {
@@ -310,83 +259,51 @@ export function summary(layer: string, id: string, asOf?: string, signal?: Abort
 }
 
 /// Features of one layer answering a point or shape query.
-export interface LayerResult {
-  layer: string
-  title: string
-  numberMatched: number
-  features: Feature[]
-}
+export type LayerResult = Omit<Schemas['LayerResult'], 'features'> & { features: Feature[] }
+export type SpatialResults = Omit<Schemas['SpatialResults'], 'results'> & { results: LayerResult[] }
 
 /// `GET /api/at`: what is at a point (features without geometry unless asked).
 export function at(
   lon: number,
   lat: number,
   opts: { layers?: string[]; toleranceM?: number; geometry?: boolean; signal?: AbortSignal } = {},
-): Promise<{ results: LayerResult[] }> {
+): Promise<SpatialResults> {
   const p = new URLSearchParams({ lon: String(lon), lat: String(lat), geometry: String(!!opts.geometry) })
   if (opts.layers?.length) p.set('layers', opts.layers.join(','))
   if (opts.toleranceM !== undefined) p.set('tolerance_m', String(opts.toleranceM))
-  return getJson<{ results: LayerResult[] }>(`/api/at?${p}`, opts.signal)
+  return getJson<SpatialResults>(`/api/at?${p}`, opts.signal)
 }
 
-export interface SpatialRequest {
-  layers: string[]
+export type SpatialRequest = Omit<Schemas['SpatialBody'], 'geometry' | 'relation'> & {
   geometry: Geometry
-  buffer_m?: number
   relation?: 'intersects' | 'within'
-  limit?: number
 }
 
 /// `POST /api/spatial`: what lies in (or near) a drawn shape.
-export function spatial(body: SpatialRequest, signal?: AbortSignal): Promise<{ results: LayerResult[] }> {
-  return sendJson<{ results: LayerResult[] }>('POST', '/api/spatial', body, signal)
+export function spatial(body: SpatialRequest, signal?: AbortSignal): Promise<SpatialResults> {
+  return sendJson<SpatialResults>('POST', '/api/spatial', body, signal)
 }
 
 /// One collection of the OGC API – Features.
-export interface OgcCollection {
-  id: string
-  title: string
-  description?: string
-  geometryType?: string | null
-  numberOfFeatures?: number
-}
+export type OgcCollection = Schemas['Collection']
 
 export async function ogcCollections(signal?: AbortSignal): Promise<OgcCollection[]> {
-  const body = await getJson<{ collections: OgcCollection[] }>('/ogc/collections', signal)
+  const body = await getJson<Ok<'/ogc/collections'>>('/ogc/collections', signal)
   return body.collections
 }
 
 /// One property of a collection's queryables (JSON Schema).
-export interface Queryable {
-  type?: 'string' | 'integer' | 'number' | 'boolean'
-  format?: string
-  title?: string
-  enum?: string[]
-  'x-enum-titles'?: string[]
-}
+export type Queryable = Schemas['Queryable']
 
 export async function queryables(collection: string, signal?: AbortSignal): Promise<Record<string, Queryable>> {
-  const body = await getJson<{ properties?: Record<string, Queryable> }>(
-    `/ogc/collections/${enc(collection)}/queryables`,
-    signal,
-  )
-  return body.properties ?? {}
+  const body = await getJson<Schemas['Queryables']>(`/ogc/collections/${enc(collection)}/queryables`, signal)
+  return body.properties
 }
 
-export interface OgcLink {
-  rel: string
-  href: string
-  type?: string
-}
+export type OgcLink = Schemas['Link']
 
 /// A page of `GET /ogc/collections/{c}/items`.
-export interface OgcPage {
-  type: 'FeatureCollection'
-  numberMatched: number
-  numberReturned: number
-  features: Feature[]
-  links?: OgcLink[]
-}
+export type OgcPage = Omit<Schemas['ItemsPage'], 'features'> & { features: Feature[] }
 
 export interface ItemsQuery {
   filter?: string
@@ -417,32 +334,8 @@ export function items(collection: string, q: ItemsQuery, signal?: AbortSignal): 
 }
 
 /// One row of `GET /api/progress`.
-export interface ProgressRow {
-  id: string
-  code: string | null
-  name: string | null
-  district_code: string | null
-  renewal_object_id: string | null
-  stage: string
-  stage_name: string
-  planned_stage: string | null
-  progress_pct: number | null
-  investment_total_wan: number | null
-  investment_done_wan: number | null
-  report_period: string | null
-  start_date: string | null
-  planned_end_date: string | null
-  overdue_milestones: number
-  lag_days: number
-}
-
-export interface ProgressAnswer {
-  as_of: string
-  numberMatched: number
-  lagging: number
-  by_stage: StageCount[]
-  projects: ProgressRow[]
-}
+export type ProgressRow = Schemas['ProjectProgress']
+export type ProgressAnswer = Schemas['ProgressPage']
 
 export interface ProgressQuery {
   as_of?: string
@@ -461,31 +354,13 @@ export function progress(q: ProgressQuery, signal?: AbortSignal): Promise<Progre
 }
 
 /// One saved query of the caller.
-export interface SavedQuery {
-  id: string
-  name: string
-  collection: string
-  filter: string | null
-  filter_lang: string | null
-  bbox: string | null
-  note: string | null
-  created_at: string
-  /// The /ogc items URL that runs it.
-  run: string
-}
+export type SavedQuery = Schemas['SavedQuery']
 
 export function savedQueries(signal?: AbortSignal): Promise<SavedQuery[]> {
-  return getJson<SavedQuery[]>('/api/saved-queries', signal)
+  return getJson<Ok<'/api/saved-queries'>>('/api/saved-queries', signal)
 }
 
-export function saveQuery(q: {
-  name: string
-  collection: string
-  filter?: string
-  filter_lang?: 'cql2-text'
-  bbox?: string
-  note?: string
-}): Promise<SavedQuery> {
+export function saveQuery(q: Schemas['NewQuery']): Promise<SavedQuery> {
   return sendJson<SavedQuery>('POST', '/api/saved-queries', q)
 }
 
