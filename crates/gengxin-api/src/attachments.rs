@@ -7,12 +7,13 @@ use axum::response::{IntoResponse, Response};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use gengxin_model::{Feature, LayerId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 /// Percent-encodes a file name for `Content-Disposition: attachment; filename*=UTF-8''…`
@@ -95,15 +96,42 @@ fn strip_exif(media_type: &str, bytes: Bytes) -> Result<Bytes, ApiError> {
     })
 }
 
+/// What an uploaded file is attached to, and its name. Both are needed: without one the answer
+/// is `422`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AttachmentQuery {
+    /// The project.
+    #[serde(default)]
+    #[param(required = true)]
+    owner_id: String,
+    /// The file's name (control characters and slashes are dropped; at most 200 characters).
+    #[serde(default)]
+    #[param(required = true)]
+    file_name: String,
+}
+
+/// A stored attachment.
+#[derive(Serialize, ToSchema)]
+pub struct Attachment {
+    /// The attachment's id, for the form's attachment field and `/api/attachments/{id}`.
+    id: String,
+    file_name: String,
+    /// The media type it is served with (the upload's `Content-Type`).
+    media_type: String,
+    /// Its size as stored (after EXIF removal).
+    size_bytes: usize,
+}
+
 /// Uploads a file attached to a project (`owner_id`), e.g. a report's photo; the answer's `id`
 /// goes into the form's attachment field. Only those who may report on the project (and the
 /// city administrator) upload; JPEG and PNG lose their EXIF metadata.
 #[utoipa::path(post, path = "/api/attachments", operation_id = "upload_attachment",
-    params(("owner_id" = String, Query, description = "The project"),
-        ("file_name" = String, Query)),
+    params(AttachmentQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
-        (status = 201, description = "Stored", body = Object),
+        (status = 201, description = "Stored", body = Attachment),
         (status = 403, description = "Not a reporter of this project", body = crate::error::ErrorBody),
         (status = 422, description = "Empty, or an unreadable image", body = crate::error::ErrorBody),
     ))]
@@ -111,22 +139,14 @@ pub async fn upload(
     State(s): State<AppState>,
     who: crate::who::Who,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<AttachmentQuery>,
     crate::extract::ApiBody(body): crate::extract::ApiBody,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<Attachment>), ApiError> {
     let p = crate::who::allow(gengxin_auth::policy::require_login(&who.caller))?.clone();
-    let (mut owner, mut name) = (String::new(), String::new());
-    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
-            "owner_id" => owner = v.into_owned(),
-            "file_name" => name = v.into_owned(),
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}; use owner_id and file_name"
-                )));
-            }
-        }
-    }
+    let AttachmentQuery {
+        owner_id: owner,
+        file_name: name,
+    } = q;
     let name: String = name
         .chars()
         .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
@@ -168,8 +188,11 @@ pub async fn upload(
     crate::audit::append(&s, vec![rec]).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            serde_json::json!({"id": id, "file_name": name.trim(), "media_type": media, "size_bytes": bytes.len()}),
-        ),
+        Json(Attachment {
+            id,
+            file_name: name.trim().to_owned(),
+            media_type: media,
+            size_bytes: bytes.len(),
+        }),
     ))
 }

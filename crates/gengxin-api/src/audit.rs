@@ -2,15 +2,17 @@
 //! Writing it is `gengxin_app::audit`: every use case appends its records in its transaction.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use gengxin_app::audit::Filter;
 pub use gengxin_app::audit::Record;
 use gengxin_model::{Feature, LayerId, Value};
 use gengxin_store::{Edit, StoreError};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use crate::extract::ApiQuery;
 use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
@@ -29,77 +31,149 @@ pub async fn apply(s: &AppState, edit: Edit, records: Vec<Record>) -> Result<(),
     s.app.apply(edit, records).await
 }
 
-fn filters(raw: Option<String>) -> Result<(Filter, usize), ApiError> {
-    let mut f = Filter::default();
-    let mut limit = 200;
-    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "actor" => f.actor = Some(v),
-            "action" => f.action = Some(v),
-            "from" => f.from = Some(v),
-            "to" => f.to = Some(v),
-            "after" => f.after = Some(v),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=10_000).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("limit must be 1–10000"))?
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}; use actor, action, from, to, after, limit"
-                )));
-            }
-        }
-    }
-    Ok((f, limit))
+/// Which audit records.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Records of this actor (a user name).
+    actor: Option<String>,
+    /// Records of this action, e.g. `login`, `write`.
+    action: Option<String>,
+    /// From this time on, inclusive (RFC 3339).
+    from: Option<String>,
+    /// Before this time, exclusive (RFC 3339).
+    to: Option<String>,
+    /// Records after this record id.
+    after: Option<String>,
+    /// At most this many records, 1–10000, default 200 (the list only; an export has every
+    /// record).
+    limit: Option<usize>,
 }
 
-fn row_json(r: &Feature) -> serde_json::Value {
-    let mut o = serde_json::Map::new();
-    o.insert("id".into(), json!(r.id));
-    for (k, v) in &r.properties {
-        o.insert(k.clone(), crate::wire::value_json(v));
+fn filters(q: AuditQuery) -> Result<(Filter, usize), ApiError> {
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1–10000"));
     }
-    serde_json::Value::Object(o)
+    let AuditQuery {
+        actor,
+        action,
+        from,
+        to,
+        after,
+        ..
+    } = q;
+    Ok((
+        Filter {
+            actor,
+            action,
+            from,
+            to,
+            after,
+        },
+        limit,
+    ))
+}
+
+/// One record of the audit log.
+#[derive(Serialize, ToSchema)]
+pub struct AuditRecord {
+    id: String,
+    /// Its place in the chain, from 1.
+    seq: i64,
+    /// RFC 3339.
+    at: String,
+    /// Who: a user name; absent for the public.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    actor: Option<String>,
+    /// The actor's role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    role: Option<String>,
+    /// e.g. `login`, `write`, `export`, `read_personal`.
+    action: String,
+    /// `ok`, or why not.
+    outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    target_layer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    target_id: Option<String>,
+    /// The client's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    detail: Option<String>,
+    /// The hash of the record before it.
+    prev_hash: String,
+    /// This record's hash, over its content and `prev_hash`.
+    hash: String,
+}
+
+impl AuditRecord {
+    fn new(r: &Feature) -> Self {
+        let text = |k: &str| r.get(k).as_str().map(str::to_owned);
+        // Required fields of the layer: stored rows have them.
+        let req = |k: &str| text(k).unwrap_or_default();
+        AuditRecord {
+            id: r.id.clone(),
+            seq: r.get("seq").as_i64().unwrap_or_default(),
+            at: req("at"),
+            actor: text("actor"),
+            role: text("role"),
+            action: req("action"),
+            outcome: req("outcome"),
+            target_layer: text("target_layer"),
+            target_id: text("target_id"),
+            ip: text("ip"),
+            detail: text("detail"),
+            prev_hash: req("prev_hash"),
+            hash: req("hash"),
+        }
+    }
+}
+
+/// A page of the audit log.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    /// How many records the whole log holds.
+    total: u64,
+    /// Oldest first.
+    records: Vec<AuditRecord>,
 }
 
 /// The audit log, oldest first, filtered by `actor`, `action` and time (`from` inclusive, `to`
 /// exclusive, RFC 3339); paged by `after` (a record id) and `limit` (city administrator only).
 #[utoipa::path(get, path = "/api/audit", operation_id = "audit_list",
-    params(
-        ("actor" = Option<String>, Query), ("action" = Option<String>, Query),
-        ("from" = Option<String>, Query), ("to" = Option<String>, Query),
-        ("after" = Option<String>, Query), ("limit" = Option<usize>, Query),
-    ),
+    params(AuditQuery),
     responses(
-        (status = 200, description = "Records", body = Object),
+        (status = 200, description = "Records", body = AuditPage),
         (status = 401, description = "Not signed in", body = crate::error::ErrorBody),
         (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
     ))]
 pub async fn list(
     State(s): State<AppState>,
     who: Who,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
-    let (f, limit) = filters(raw)?;
+    let (f, limit) = filters(q)?;
     let rows = gengxin_app::audit::select(&*s.store, &f, Some(limit)).await?;
     let total = s.store.count(LayerId::AuditLog).await?;
-    Ok(Json(json!({
-        "total": total,
-        "records": rows.iter().map(row_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(AuditPage {
+        total,
+        records: rows.iter().map(AuditRecord::new).collect(),
+    }))
 }
 
 /// The audit log as CSV (same filters as `/api/audit`, no limit). The export is itself audited.
 #[utoipa::path(get, path = "/api/audit/export", operation_id = "audit_export",
-    params(
-        ("actor" = Option<String>, Query), ("action" = Option<String>, Query),
-        ("from" = Option<String>, Query), ("to" = Option<String>, Query),
-    ),
+    params(AuditQuery),
     responses(
         (status = 200, description = "CSV (UTF-8 with BOM)", content_type = "text/csv"),
         (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
@@ -107,10 +181,10 @@ pub async fn list(
 pub async fn export(
     State(s): State<AppState>,
     who: Who,
-    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
-    let (f, _) = filters(raw)?;
+    let (f, _) = filters(q)?;
     let rows = gengxin_app::audit::select(&*s.store, &f, None).await?;
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let cols = [
@@ -157,19 +231,30 @@ pub async fn export(
         .into_response())
 }
 
+/// The state of the audit chain.
+#[derive(Serialize, ToSchema)]
+pub struct ChainState {
+    /// Whether every record fits the chain and the last one is its head.
+    ok: bool,
+    /// How many records were checked.
+    records: usize,
+    /// The `seq` of the first record that does not fit; only when not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    broken_at: Option<i64>,
+}
+
 /// Checks the whole chain: `{"ok": true, "records": n}` or the first record that does not fit.
 #[utoipa::path(get, path = "/api/audit/verify", operation_id = "audit_verify", responses(
-    (status = 200, description = "The chain's state", body = Object),
+    (status = 200, description = "The chain's state", body = ChainState),
     (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
 ))]
-pub async fn check(
-    State(s): State<AppState>,
-    who: Who,
-) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn check(State(s): State<AppState>, who: Who) -> Result<Json<ChainState>, ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let v = gengxin_app::audit::check(&*s.store).await?;
-    Ok(Json(match v.broken_at {
-        None => json!({ "ok": true, "records": v.records }),
-        Some(seq) => json!({ "ok": false, "records": v.records, "broken_at": seq }),
+    Ok(Json(ChainState {
+        ok: v.broken_at.is_none(),
+        records: v.records,
+        broken_at: v.broken_at,
     }))
 }

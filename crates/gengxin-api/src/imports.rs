@@ -7,41 +7,148 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gengxin_io::export::Table;
-use gengxin_io::import::ImportOptions;
+use gengxin_io::import::{ImportOptions, Issue, Report};
 use gengxin_io::{Format, ReadOptions};
-use gengxin_model::LayerId;
+use gengxin_model::{Feature, LayerId};
 use gengxin_store::Query;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{ApiPath, params};
+use crate::extract::{ApiPath, ApiQuery, params};
 use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
 /// The largest upload accepted, in bytes.
 pub const MAX_UPLOAD: usize = 512 << 20;
 
-fn flag(v: &str, name: &str) -> Result<bool, ApiError> {
-    v.parse()
-        .map_err(|_| ApiError::bad_request(format!("{name} must be true or false")))
+/// What to import a file into, and how.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// Model layer or custom layer name.
+    layer: String,
+    /// Original file name; its extension gives the format.
+    file_name: String,
+    /// Source CRS when the file does not declare one.
+    crs: Option<String>,
+    /// Text encoding when the file does not declare one, e.g. gbk.
+    encoding: Option<String>,
+    /// Table, sheet or shapefile inside the file.
+    source_layer: Option<String>,
+    /// Make invalid geometries valid instead of skipping them.
+    repair: Option<bool>,
+    /// Check and report only.
+    dry_run: Option<bool>,
+}
+
+/// One feature's problems in an import.
+#[derive(Serialize, ToSchema)]
+pub struct ImportIssue {
+    /// 1-based position in the source file.
+    record: usize,
+    /// The feature's id, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    id: Option<String>,
+    problems: Vec<String>,
+    /// True when the feature was repaired and imported, false when it was skipped.
+    repaired: bool,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Serialize, ToSchema)]
+pub struct ImportReport {
+    /// The import's id, for `/api/imports/{id}/undo`.
+    import_id: String,
+    file_name: String,
+    /// SHA-256 of the file, hex.
+    sha256: String,
+    /// The format read, e.g. `geojson`.
+    format: &'static str,
+    /// The layer written.
+    layer: String,
+    /// The source CRS.
+    #[schema(required)]
+    crs: Option<String>,
+    /// The source text encoding.
+    #[schema(required)]
+    encoding: Option<String>,
+    /// Features read from the file.
+    read: usize,
+    imported: usize,
+    skipped: usize,
+    repaired: usize,
+    issues: Vec<ImportIssue>,
+    dry_run: bool,
+    imported_by: String,
+    /// Whether the import created a custom layer.
+    new_custom_layer: bool,
+}
+
+impl From<Report> for ImportReport {
+    fn from(r: Report) -> Self {
+        let Report {
+            import_id,
+            file_name,
+            sha256,
+            format,
+            layer,
+            crs,
+            encoding,
+            read,
+            imported,
+            skipped,
+            repaired,
+            issues,
+            dry_run,
+            imported_by,
+            new_custom_layer,
+        } = r;
+        ImportReport {
+            import_id,
+            file_name,
+            sha256,
+            format,
+            layer,
+            crs,
+            encoding,
+            read,
+            imported,
+            skipped,
+            repaired,
+            issues: issues
+                .into_iter()
+                .map(
+                    |Issue {
+                         record,
+                         id,
+                         problems,
+                         repaired,
+                     }| ImportIssue {
+                        record,
+                        id,
+                        problems,
+                        repaired,
+                    },
+                )
+                .collect(),
+            dry_run,
+            imported_by,
+            new_custom_layer,
+        }
+    }
 }
 
 /// Uploads a file (the request body) and imports it into a layer. `file_name` decides the
 /// format by its extension (`.geojson`, `.zip` for a Shapefile, `.gpkg`, `.csv`, `.xlsx`,
 /// `.osm.pbf`). Answers the import report: 201 when written, 200 for a dry run.
 #[utoipa::path(post, path = "/api/imports",
-    params(
-        ("layer" = String, Query, description = "Model layer or custom layer name"),
-        ("file_name" = String, Query, description = "Original file name; its extension gives the format"),
-        ("crs" = Option<String>, Query, description = "Source CRS when the file does not declare one"),
-        ("encoding" = Option<String>, Query, description = "Text encoding when the file does not declare one, e.g. gbk"),
-        ("source_layer" = Option<String>, Query, description = "Table, sheet or shapefile inside the file"),
-        ("repair" = Option<bool>, Query, description = "Make invalid geometries valid instead of skipping them"),
-        ("dry_run" = Option<bool>, Query, description = "Check and report only"),
-    ),
+    params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
-        (status = 201, description = "Imported; the report", body = Object),
-        (status = 200, description = "Dry run; the report", body = Object),
+        (status = 201, description = "Imported; the report", body = ImportReport),
+        (status = 200, description = "Dry run; the report", body = ImportReport),
         (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
         (status = 413, description = "Upload too large", body = crate::error::ErrorBody),
         (status = 422, description = "The file cannot be imported, with why", body = crate::error::ErrorBody),
@@ -49,48 +156,35 @@ fn flag(v: &str, name: &str) -> Result<bool, ApiError> {
 pub async fn upload(
     State(s): State<AppState>,
     who: Who,
-    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     crate::extract::ApiBody(body): crate::extract::ApiBody,
 ) -> Result<Response, ApiError> {
     let admin = allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let mut opts = ImportOptions {
         user: admin.username.clone(),
         read: ReadOptions::default(),
+        layer: q.layer,
+        repair: q.repair.unwrap_or(false),
         ..ImportOptions::default()
     };
-    let mut file_name = None;
-    let mut dry_run = false;
-    for (k, v) in params(raw) {
-        match k.as_str() {
-            "layer" => opts.layer = v,
-            "file_name" => file_name = Some(v),
-            "crs" => {
-                opts.crs = Some(
-                    gengxin_engine::crs::Crs::parse(&v)
-                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
-                )
-            }
-            "encoding" => {
-                opts.read.encoding = Some(gengxin_io::encoding_by_name(&v).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "unknown encoding {v:?} (utf-8, gbk, gb18030, big5)"
-                    ))
-                })?)
-            }
-            "source_layer" => opts.read.source_layer = Some(v),
-            "repair" => opts.repair = flag(&v, "repair")?,
-            "dry_run" => dry_run = flag(&v, "dry_run")?,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}"
-                )));
-            }
-        }
+    if let Some(v) = &q.crs {
+        opts.crs = Some(
+            gengxin_engine::crs::Crs::parse(v).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        );
     }
+    if let Some(v) = &q.encoding {
+        opts.read.encoding = Some(gengxin_io::encoding_by_name(v).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown encoding {v:?} (utf-8, gbk, gb18030, big5)"
+            ))
+        })?);
+    }
+    opts.read.source_layer = q.source_layer;
+    let dry_run = q.dry_run.unwrap_or(false);
     if opts.layer.is_empty() {
         return Err(ApiError::bad_request("layer is required"));
     }
-    let name = file_name.ok_or_else(|| ApiError::bad_request("file_name is required"))?;
+    let name = q.file_name;
     // Only the last path component, so a name cannot point outside the temporary folder.
     let base = std::path::Path::new(&name)
         .file_name()
@@ -116,42 +210,101 @@ pub async fn upload(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(report)).into_response())
+    Ok((status, Json(ImportReport::from(report))).into_response())
 }
 
 fn internal(e: &dyn std::fmt::Display) -> ApiError {
     ApiError::from(gengxin_store::StoreError::Internal(e.to_string()))
 }
 
+/// The record of an import (the `imports` layer, without the ids of the features written).
+#[derive(Serialize, ToSchema)]
+pub struct ImportRecord {
+    id: String,
+    /// The layer written.
+    layer: String,
+    file_name: String,
+    /// SHA-256 of the file, hex.
+    sha256: String,
+    format: String,
+    /// The source CRS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    crs: Option<String>,
+    /// The source text encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    encoding: Option<String>,
+    imported_by: String,
+    /// RFC 3339.
+    imported_at: String,
+    read: i64,
+    imported: i64,
+    skipped: i64,
+    repaired: i64,
+    /// The features' problems, as JSON text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    report: Option<String>,
+    /// `applied` or `undone`.
+    state: String,
+    /// RFC 3339, once undone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    undone_at: Option<String>,
+}
+
+impl ImportRecord {
+    fn new(r: &Feature) -> Self {
+        let text = |k: &str| r.get(k).as_str().map(str::to_owned);
+        // Required fields of the layer: stored rows have them.
+        let req = |k: &str| text(k).unwrap_or_default();
+        let int = |k: &str| r.get(k).as_i64().unwrap_or_default();
+        ImportRecord {
+            id: r.id.clone(),
+            layer: req("layer"),
+            file_name: req("file_name"),
+            sha256: req("sha256"),
+            format: req("format"),
+            crs: text("crs"),
+            encoding: text("encoding"),
+            imported_by: req("imported_by"),
+            imported_at: req("imported_at"),
+            read: int("read"),
+            imported: int("imported"),
+            skipped: int("skipped"),
+            repaired: int("repaired"),
+            report: text("report"),
+            state: req("state"),
+            undone_at: text("undone_at"),
+        }
+    }
+}
+
 /// Every recorded import, newest last (by id).
-#[utoipa::path(get, path = "/api/imports", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/imports", responses((status = 200, body = Vec<ImportRecord>)))]
 pub async fn list(
     State(s): State<AppState>,
     who: Who,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Vec<ImportRecord>>, ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let rows = s.store.query(LayerId::Imports, Query::default()).await?;
-    let items: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            let mut props: serde_json::Map<String, serde_json::Value> = r
-                .properties
-                .iter()
-                .filter(|(k, _)| k.as_str() != "feature_ids")
-                .map(|(k, v)| (k.clone(), crate::wire::value_json(v)))
-                .collect();
-            props.insert("id".into(), json!(r.id));
-            serde_json::Value::Object(props)
-        })
-        .collect();
-    Ok(Json(json!(items)))
+    Ok(Json(rows.iter().map(ImportRecord::new).collect()))
+}
+
+/// An undone import.
+#[derive(Serialize, ToSchema)]
+pub struct ImportUndone {
+    import_id: String,
+    /// How many features it removed.
+    removed: usize,
 }
 
 /// Undoes an import: removes its features; 409 if any was edited since or it is already undone.
 #[utoipa::path(post, path = "/api/imports/{id}/undo",
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = Object),
+        (status = 200, body = ImportUndone),
         (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody),
     ))]
@@ -159,10 +312,13 @@ pub async fn undo(
     State(s): State<AppState>,
     who: Who,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ImportUndone>, ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let removed = gengxin_app::imports::undo(&s.app, &who.actor(), &id).await?;
-    Ok(Json(json!({ "import_id": id, "removed": removed })))
+    Ok(Json(ImportUndone {
+        import_id: id,
+        removed,
+    }))
 }
 
 /// Downloads a layer, or the part matching `bbox` and field filters, as GeoJSON, CSV, Excel,

@@ -355,6 +355,7 @@ fn router(state: AppState) -> Router {
         error::ErrorBody,
         error::ErrorDetail,
         error::ErrorAt,
+        OpenApiDocument,
         wire::GeoFeature,
         wire::FeatureType,
         wire::FeatureCollection,
@@ -381,7 +382,27 @@ fn router(state: AppState) -> Router {
         retrieval::LayerResult,
         retrieval::SpatialBody,
         saved::SavedQuery,
-        saved::NewQuery
+        saved::NewQuery,
+        imports::ImportReport,
+        imports::ImportIssue,
+        imports::ImportRecord,
+        imports::ImportUndone,
+        lifecircle::LifeCircleRun,
+        lifecircle::LifeCircleReport,
+        lifecircle::TierScores,
+        lifecircle::RuleCoverage,
+        lifecircle::Isochrones,
+        lifecircle::Isochrone,
+        lifecircle::IsochroneProperties,
+        lifecircle::WalkStart,
+        history::History,
+        history::RecordChange,
+        tiles::TileJson,
+        tiles::VectorLayer,
+        audit::AuditPage,
+        audit::AuditRecord,
+        audit::ChainState,
+        attachments::Attachment
     ))
 )]
 struct ApiDoc;
@@ -391,12 +412,18 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// An OpenAPI 3.1 document (<https://spec.openapis.org/oas/v3.1.0>): this one.
+#[derive(Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+struct OpenApiDocument(utoipa::openapi::OpenApi);
+
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", responses(
-    (status = 200, description = "The OpenAPI 3 document of this API", body = Object),
+    (status = 200, description = "The OpenAPI 3 document of this API", body = OpenApiDocument),
 ))]
-async fn openapi() -> impl IntoResponse {
-    axum::Json(openapi_document())
+async fn openapi() -> axum::Json<OpenApiDocument> {
+    axum::Json(OpenApiDocument(openapi_document()))
 }
 
 #[derive(Serialize, ToSchema)]

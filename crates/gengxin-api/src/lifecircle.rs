@@ -7,14 +7,17 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
-use gengxin_app::evaluation::Walk;
+use axum::extract::State;
+use gengxin_app::evaluation::{Outcome, Walk};
 use gengxin_model::{LayerId, vocab};
 use geo::{Area, Point};
-use serde_json::{Value as Json_, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json_;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{ApiPath, params};
+use crate::extract::{ApiPath, ApiQuery};
 use crate::snapshots::Derived;
+use crate::wire::{FeatureCollectionType, FeatureType};
 use crate::{ApiError, AppState};
 
 /// The walking network, kept while the roads are unchanged.
@@ -39,28 +42,186 @@ async fn walk(s: &AppState) -> Result<Arc<Walk>, ApiError> {
     Ok(w)
 }
 
+/// What a life-circle evaluation did.
+#[derive(Serialize, ToSchema)]
+pub struct LifeCircleRun {
+    /// The version of the rule table used.
+    rules_version: String,
+    /// Rules evaluated.
+    rules: usize,
+    /// Default rules added to an empty rule table first.
+    rules_seeded: usize,
+    network_nodes: usize,
+    network_edges: usize,
+    network_components: usize,
+    /// The share of the walking network in its largest connected part, 0–1.
+    largest_component_share: f64,
+    /// Residential buildings evaluated.
+    homes: usize,
+    /// Homes with no road near enough to reach.
+    unplaced_homes: usize,
+    facilities: usize,
+    residents: f64,
+    /// Result rows per parcel and per community.
+    parcels: usize,
+    communities: usize,
+    /// [tier, score 0–100] per scored tier, e.g. ["5min", 30.5].
+    city_scores: Vec<(String, f64)>,
+    /// Chinese sentences, the largest gaps first.
+    city_gaps: Vec<String>,
+    /// Result rows written or left as they were.
+    inserted: usize,
+    updated: usize,
+    deleted: usize,
+    unchanged: usize,
+    seconds: f64,
+}
+
+impl From<Outcome> for LifeCircleRun {
+    fn from(o: Outcome) -> Self {
+        let Outcome {
+            rules_version,
+            rules,
+            rules_seeded,
+            network_nodes,
+            network_edges,
+            network_components,
+            largest_component_share,
+            homes,
+            unplaced_homes,
+            facilities,
+            residents,
+            parcels,
+            communities,
+            city_scores,
+            city_gaps,
+            inserted,
+            updated,
+            deleted,
+            unchanged,
+            seconds,
+        } = o;
+        LifeCircleRun {
+            rules_version,
+            rules,
+            rules_seeded,
+            network_nodes,
+            network_edges,
+            network_components,
+            largest_component_share,
+            homes,
+            unplaced_homes,
+            facilities,
+            residents,
+            parcels,
+            communities,
+            city_scores,
+            city_gaps,
+            inserted,
+            updated,
+            deleted,
+            unchanged,
+            seconds,
+        }
+    }
+}
+
 /// Runs the life-circle evaluation on the whole store and writes the result layers (only rows
 /// that changed). Returns the run's summary: city scores per tier, gaps, rows written.
 #[utoipa::path(post, path = "/api/life-circle/evaluate",
-    responses((status = 200, body = Object), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = LifeCircleRun), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn evaluate(
     State(s): State<AppState>,
     who: crate::who::Who,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<LifeCircleRun>, ApiError> {
     crate::who::allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let out = gengxin_app::evaluation::run_life_circle(&s.app, &who.actor()).await?;
-    Ok(Json(serde_json::to_value(out).expect("serialisable")))
+    Ok(Json(out.into()))
+}
+
+/// One rule of a community's report: how well the community's residents reach the facilities
+/// of its category.
+#[derive(Serialize, ToSchema)]
+pub struct RuleCoverage {
+    /// `5min`, `10min`, `15min` or another tier (reported only).
+    tier: String,
+    #[schema(required)]
+    tier_zh: Option<&'static str>,
+    /// The facility category.
+    category: String,
+    #[schema(required)]
+    category_zh: Option<&'static str>,
+    /// The service radius, m.
+    radius_m: f64,
+    /// Required (scored) by the standard; else reported only.
+    required: bool,
+    /// The clause of GB 50180-2018 it comes from.
+    clause: String,
+    /// The share of residents within the radius, 0–1; null when not evaluated.
+    #[schema(required)]
+    share: Option<f64>,
+    /// The median walk to the nearest one, m; null when none is within reach.
+    #[schema(required)]
+    median_m: Option<f64>,
+}
+
+/// A community's scores per scored tier, 0–100.
+#[derive(Serialize, ToSchema)]
+pub struct TierScores {
+    #[serde(rename = "5min")]
+    #[schema(required)]
+    five: Option<f64>,
+    #[serde(rename = "10min")]
+    #[schema(required)]
+    ten: Option<f64>,
+    #[serde(rename = "15min")]
+    #[schema(required)]
+    fifteen: Option<f64>,
+}
+
+/// A community's life-circle report.
+#[derive(Serialize, ToSchema)]
+pub struct LifeCircleReport {
+    /// The 12-digit community code.
+    code: String,
+    #[schema(required)]
+    name: Option<String>,
+    #[schema(required)]
+    district_code: Option<String>,
+    /// Estimated residents.
+    #[schema(required)]
+    residents: Option<f64>,
+    /// Residential buildings.
+    #[schema(required)]
+    homes: Option<i64>,
+    /// Homes with no road near enough to reach.
+    #[schema(required)]
+    unplaced: Option<i64>,
+    scores: TierScores,
+    /// The required categories missing within reach.
+    #[schema(required)]
+    missing: Option<Vec<String>>,
+    /// Chinese sentences naming its gaps.
+    #[schema(required)]
+    gaps: Option<Vec<String>>,
+    /// Every rule of the rule table, in order.
+    rules: Vec<RuleCoverage>,
+    #[schema(required)]
+    rules_version: Option<String>,
+    /// RFC 3339.
+    #[schema(required)]
+    evaluated_at: Option<String>,
 }
 
 /// A community's life-circle report: residents, scores per tier, and for every rule the share
 /// of residents within its radius, the median walk to the nearest one and the clause.
 #[utoipa::path(get, path = "/api/life-circle/communities/{code}",
     params(("code" = String, Path, description = "12-digit community code")),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = LifeCircleReport), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn community(
     State(s): State<AppState>,
     ApiPath(code): ApiPath<String>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<LifeCircleReport>, ApiError> {
     let row = s
         .store
         .get(LayerId::LifeCircleCommunities, &format!("lc-{code}"))
@@ -79,96 +240,152 @@ pub async fn community(
             .unwrap_or_default()
     };
     let (coverage, nearest) = (parse("coverage"), parse("nearest_m"));
-    let items: Vec<Json_> = rules
+    let items = rules
         .iter()
         .map(|r| {
             let key = format!("{}:{}", r.tier, r.category);
-            json!({
-                "tier": r.tier,
-                "tier_zh": vocab::find(vocab::FACILITY_TIERS, &r.tier).map(|c| c.zh),
-                "category": r.category,
-                "category_zh": vocab::find(vocab::FACILITY_CATEGORIES, &r.category).map(|c| c.zh),
-                "radius_m": r.radius_m,
-                "required": r.required,
-                "clause": r.clause,
-                "share": coverage.get(&key).cloned().unwrap_or(Json_::Null),
-                "median_m": nearest.get(&key).cloned().unwrap_or(Json_::Null),
-            })
+            RuleCoverage {
+                tier: r.tier.clone(),
+                tier_zh: vocab::find(vocab::FACILITY_TIERS, &r.tier).map(|c| c.zh),
+                category: r.category.clone(),
+                category_zh: vocab::find(vocab::FACILITY_CATEGORIES, &r.category).map(|c| c.zh),
+                radius_m: r.radius_m,
+                required: r.required,
+                clause: r.clause.clone(),
+                share: coverage.get(&key).and_then(Json_::as_f64),
+                median_m: nearest.get(&key).and_then(Json_::as_f64),
+            }
         })
         .collect();
-    let p = |k: &str| crate::wire::value_json(row.get(k));
-    Ok(Json(json!({
-        "code": code,
-        "name": p("name"),
-        "district_code": p("district_code"),
-        "residents": p("residents"),
-        "homes": p("homes"),
-        "unplaced": p("unplaced"),
-        "scores": {
-            "5min": p("score_5min"),
-            "10min": p("score_10min"),
-            "15min": p("score_15min"),
+    let text = |k: &str| row.get(k).as_str().map(str::to_owned);
+    let real = |k: &str| row.get(k).as_f64();
+    let list = |k: &str, sep: char| {
+        row.get(k).as_str().map(|t| {
+            t.split(sep)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    };
+    Ok(Json(LifeCircleReport {
+        name: text("name"),
+        district_code: text("district_code"),
+        residents: real("residents"),
+        homes: row.get("homes").as_i64(),
+        unplaced: row.get("unplaced").as_i64(),
+        scores: TierScores {
+            five: real("score_5min"),
+            ten: real("score_10min"),
+            fifteen: real("score_15min"),
         },
-        "missing": row.get("missing").as_str().map(|m| m.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>()),
-        "gaps": row.get("gaps").as_str().map(|g| g.split('；').filter(|s| !s.is_empty()).collect::<Vec<_>>()),
-        "rules": items,
-        "rules_version": p("rules_version"),
-        "evaluated_at": p("evaluated_at"),
-    })))
+        missing: list("missing", ','),
+        gaps: list("gaps", '；'),
+        rules: items,
+        rules_version: text("rules_version"),
+        evaluated_at: text("evaluated_at"),
+        code,
+    }))
+}
+
+/// The area reachable on foot within some minutes.
+#[derive(Serialize, ToSchema)]
+pub struct Isochrone {
+    #[serde(rename = "type")]
+    kind: FeatureType,
+    /// A GeoJSON (Multi)Polygon in lon/lat.
+    #[schema(value_type = Object)]
+    geometry: geojson::Geometry,
+    properties: IsochroneProperties,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IsochroneProperties {
+    minutes: f64,
+    /// The distance walked in that time, m.
+    distance_m: f64,
+    /// The area, m².
+    area_m2: f64,
+}
+
+/// Where the walks start: the nearest point of the walking network.
+#[derive(Serialize, ToSchema)]
+pub struct WalkStart {
+    lon: f64,
+    lat: f64,
+    /// The distance from the point asked to the network, m.
+    access_m: f64,
+}
+
+/// The areas reachable on foot from a point, as a GeoJSON FeatureCollection, largest first.
+#[derive(Serialize, ToSchema)]
+pub struct Isochrones {
+    #[serde(rename = "type")]
+    kind: FeatureCollectionType,
+    features: Vec<Isochrone>,
+    start: WalkStart,
+    /// The walking speed used, m/min.
+    speed_m_min: f64,
+}
+
+/// Where to walk from, for how long, how fast.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IsochroneQuery {
+    lon: f64,
+    lat: f64,
+    /// Comma-separated, default 5,10,15; each 1–60.
+    minutes: Option<String>,
+    /// Walking speed in metres per minute, default 80 (GB 50180 tiers: 300/500/1000 m ≈
+    /// 5/10/15 min at 60–80 m/min), 30–120.
+    speed_m_min: Option<f64>,
+    /// Half-width around the walked streets, default 40, 5–200.
+    buffer_m: Option<f64>,
 }
 
 /// The areas reachable on foot from a point within each number of minutes: the walked network
 /// buffered by `buffer_m` on each side, as GeoJSON polygons (largest first).
 #[utoipa::path(get, path = "/api/isochrone",
-    params(
-        ("lon" = f64, Query), ("lat" = f64, Query),
-        ("minutes" = Option<String>, Query, description = "Comma-separated, default 5,10,15; each 1–60"),
-        ("speed_m_min" = Option<f64>, Query, description = "Walking speed in metres per minute, default 80 (GB 50180 tiers: 300/500/1000 m ≈ 5/10/15 min at 60–80 m/min), 30–120"),
-        ("buffer_m" = Option<f64>, Query, description = "Half-width around the walked streets, default 40, 5–200"),
-    ),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+    params(IsochroneQuery),
+    responses((status = 200, body = Isochrones), (status = 400, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn isochrone(
     State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Json_>, ApiError> {
-    let (mut lon, mut lat) = (None, None);
-    let mut minutes: Vec<f64> = vec![5.0, 10.0, 15.0];
-    let (mut speed, mut buffer) = (80.0, 40.0);
-    let num = |k: &str, v: &str, lo: f64, hi: f64| {
-        v.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite() && (lo..=hi).contains(x))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("{k} {v:?} must be a number from {lo} to {hi}"))
-            })
-    };
-    for (k, v) in params(raw) {
-        match k.as_str() {
-            "lon" => lon = Some(num("lon", &v, -180.0, 180.0)?),
-            "lat" => lat = Some(num("lat", &v, -90.0, 90.0)?),
-            "minutes" => {
-                minutes = v
-                    .split(',')
-                    .map(|m| num("minutes", m, 1.0, 60.0))
-                    .collect::<Result<_, _>>()?;
-                if minutes.len() > 6 {
-                    return Err(ApiError::bad_request("at most 6 values of minutes"));
-                }
-            }
-            "speed_m_min" => speed = num("speed_m_min", &v, 30.0, 120.0)?,
-            "buffer_m" => buffer = num("buffer_m", &v, 5.0, 200.0)?,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: lon, lat, minutes, speed_m_min, buffer_m"
-                )));
-            }
+    ApiQuery(q): ApiQuery<IsochroneQuery>,
+) -> Result<Json<Isochrones>, ApiError> {
+    let within = |k: &str, v: f64, lo: f64, hi: f64| {
+        if v.is_finite() && (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ApiError::bad_request(format!(
+                "{k} {v} must be a number from {lo} to {hi}"
+            )))
         }
-    }
-    let (Some(lon), Some(lat)) = (lon, lat) else {
-        return Err(ApiError::bad_request("lon and lat are required"));
     };
+    let lon = within("lon", q.lon, -180.0, 180.0)?;
+    let lat = within("lat", q.lat, -90.0, 90.0)?;
+    let speed = within("speed_m_min", q.speed_m_min.unwrap_or(80.0), 30.0, 120.0)?;
+    let buffer = within("buffer_m", q.buffer_m.unwrap_or(40.0), 5.0, 200.0)?;
+    let mut minutes: Vec<f64> = match &q.minutes {
+        None => vec![5.0, 10.0, 15.0],
+        Some(v) => v
+            .split(',')
+            .map(|m| {
+                let bad = || {
+                    ApiError::bad_request(format!("minutes {m:?} must be a number from 1 to 60"))
+                };
+                within(
+                    "minutes",
+                    m.trim().parse::<f64>().map_err(|_| bad())?,
+                    1.0,
+                    60.0,
+                )
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if minutes.len() > 6 {
+        return Err(ApiError::bad_request("at most 6 values of minutes"));
+    }
     let w = walk(&s).await?;
     let Some(from) = w.locate(geo::Coord { x: lon, y: lat }) else {
         return Err(ApiError::unprocessable(format!(
@@ -185,23 +402,31 @@ pub async fn isochrone(
                 let area = gengxin_engine::access::isochrone(&w.net, from, m * speed, buffer);
                 let m2 = area.unsigned_area();
                 let g = gengxin_app::evaluation::to_lonlat(&w, &area);
-                json!({
-                    "type": "Feature",
-                    "geometry": geojson::Geometry::from(&g),
-                    "properties": {"minutes": m, "distance_m": m * speed, "area_m2": m2.round()},
-                })
+                Isochrone {
+                    kind: FeatureType::Feature,
+                    geometry: geojson::Geometry::from(&g),
+                    properties: IsochroneProperties {
+                        minutes: m,
+                        distance_m: m * speed,
+                        area_m2: m2.round(),
+                    },
+                }
             })
             .collect::<Vec<_>>()
     })
     .await
     .map_err(|e| ApiError::internal(format!("the isochrone failed: {e}")))?;
     let start = Point::from(lonlat_of(&s, from).await?);
-    Ok(Json(json!({
-        "type": "FeatureCollection",
-        "features": features,
-        "start": {"lon": start.x(), "lat": start.y(), "access_m": from.access},
-        "speed_m_min": speed,
-    })))
+    Ok(Json(Isochrones {
+        kind: FeatureCollectionType::FeatureCollection,
+        features,
+        start: WalkStart {
+            lon: start.x(),
+            lat: start.y(),
+            access_m: from.access,
+        },
+        speed_m_min: speed,
+    }))
 }
 
 async fn lonlat_of(

@@ -7,6 +7,7 @@
 //! attributes per zoom, encodes the protobuf and caches tiles until a write to their layer is
 //! announced. Layers with personal information are not tiled.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -218,18 +219,52 @@ pub(crate) fn origin(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
+/// The one vector layer of a tiled layer's tiles.
+#[derive(Serialize, ToSchema)]
+pub struct VectorLayer {
+    /// The layer's name, also the name of the layer inside the tiles.
+    id: &'static str,
+    description: &'static str,
+    minzoom: u8,
+    maxzoom: u8,
+    /// The attributes the tiles carry, with what they are.
+    fields: BTreeMap<&'static str, &'static str>,
+}
+
+/// A tiled layer's TileJSON 3.0.0 document.
+#[derive(Serialize, ToSchema)]
+pub struct TileJson {
+    /// Always `3.0.0`.
+    tilejson: &'static str,
+    name: &'static str,
+    description: String,
+    attribution: &'static str,
+    /// Always `xyz`.
+    scheme: &'static str,
+    /// The tile URL template, `…/{z}/{x}/{y}.mvt`.
+    tiles: [String; 1],
+    minzoom: u8,
+    maxzoom: u8,
+    /// [west, south, east, north]: the city's extent, else the Web Mercator world.
+    bounds: [f64; 4],
+    /// [lon, lat, zoom].
+    #[schema(value_type = Vec<f64>)]
+    center: serde_json::Value,
+    vector_layers: [VectorLayer; 1],
+}
+
 /// A layer's TileJSON 3.0.0 document.
 #[utoipa::path(get, path = "/tiles/{layer}.json",
     params(("layer" = String, Path, description = "e.g. admin_units")),
     responses(
-        (status = 200, description = "TileJSON 3.0.0", body = Object),
+        (status = 200, description = "TileJSON 3.0.0", body = TileJson),
         (status = 404, description = "Not a tiled layer", body = crate::error::ErrorBody),
     ))]
 pub async fn tilejson(
     State(s): State<AppState>,
     headers: HeaderMap,
     ApiPath(file): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TileJson>, ApiError> {
     let name = file
         .strip_suffix(".json")
         .ok_or_else(|| ApiError::not_found(format!("no {file}; see /tiles")))?;
@@ -262,32 +297,36 @@ pub async fn tilejson(
         ),
         None => ([-180.0, -85.051_129, 180.0, 85.051_129], json!([0, 0, 0])),
     };
-    let mut fields = serde_json::Map::new();
-    fields.insert("id".into(), json!("Feature id"));
-    fields.insert("generated".into(), json!("Boolean: generated (demo) data"));
+    let mut fields = BTreeMap::new();
+    fields.insert("id", "Feature id");
+    fields.insert("generated", "Boolean: generated (demo) data");
     for p in t.props {
         let f = l.field(p).expect("tiled fields exist");
-        fields.insert((*p).into(), json!(f.zh));
+        fields.insert(*p, f.zh);
     }
-    Ok(Json(json!({
-        "tilejson": "3.0.0",
-        "name": l.name,
-        "description": format!("{} / {}", l.zh, l.en),
-        "attribution": "Gengxin",
-        "scheme": "xyz",
-        "tiles": [format!("{}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", origin(&headers), l.name)],
-        "minzoom": t.minzoom,
-        "maxzoom": MAX_ZOOM,
-        "bounds": bounds,
-        "center": center,
-        "vector_layers": [{
-            "id": l.name,
-            "description": l.zh,
-            "minzoom": t.minzoom,
-            "maxzoom": MAX_ZOOM,
-            "fields": fields,
+    Ok(Json(TileJson {
+        tilejson: "3.0.0",
+        name: l.name,
+        description: format!("{} / {}", l.zh, l.en),
+        attribution: "Gengxin",
+        scheme: "xyz",
+        tiles: [format!(
+            "{}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt",
+            origin(&headers),
+            l.name
+        )],
+        minzoom: t.minzoom,
+        maxzoom: MAX_ZOOM,
+        bounds,
+        center,
+        vector_layers: [VectorLayer {
+            id: l.name,
+            description: l.zh,
+            minzoom: t.minzoom,
+            maxzoom: MAX_ZOOM,
+            fields,
         }],
-    })))
+    }))
 }
 
 /// One vector tile (`application/vnd.mapbox-vector-tile`; one layer named after the store

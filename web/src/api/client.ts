@@ -374,25 +374,9 @@ export function savedQueryRunUrl(id: string, f?: string): string {
 }
 
 // --- Life circles (GB 50180-2018 生活圈) -------------------------------------------------------
-// The server's document declares these bodies as plain objects; their shapes are typed here.
 
 /// The summary of `POST /api/life-circle/evaluate`.
-export interface LifeCircleRun {
-  rules_version?: string
-  homes: number
-  residents: number
-  parcels: number
-  communities: number
-  /// [tier, score 0–100] per tier, e.g. ["5min", 30.5].
-  city_scores: [string, number][]
-  /// Chinese sentences, the largest gaps first.
-  city_gaps: string[]
-  inserted?: number
-  updated?: number
-  deleted?: number
-  unchanged?: number
-  seconds?: number
-}
+export type LifeCircleRun = Schemas['LifeCircleRun']
 
 export function lifeCircleEvaluate(signal?: AbortSignal): Promise<LifeCircleRun> {
   return sendJson<LifeCircleRun>('POST', '/api/life-circle/evaluate', undefined, signal)
@@ -400,47 +384,20 @@ export function lifeCircleEvaluate(signal?: AbortSignal): Promise<LifeCircleRun>
 
 /// One rule of a community's report: the share of residents within its radius and the median
 /// walk to the nearest facility of the category.
-export interface LifeCircleRule {
-  tier: string
-  tier_zh: string | null
-  category: string
-  category_zh: string | null
-  radius_m: number
-  required: boolean
-  clause: string | null
-  share: number | null
-  median_m: number | null
-}
+export type LifeCircleRule = Schemas['RuleCoverage']
 
 /// `GET /api/life-circle/communities/{code}`.
-export interface LifeCircleReport {
-  code: string
-  name: string | null
-  residents: number | null
-  homes: number | null
-  scores: Record<string, number | null>
-  missing: string[] | null
-  gaps: string[] | null
-  rules: LifeCircleRule[]
-  rules_version: string | null
-  evaluated_at: string | null
-}
+export type LifeCircleReport = Schemas['LifeCircleReport']
 
 export function lifeCircleCommunity(code: string, signal?: AbortSignal): Promise<LifeCircleReport> {
   return getJson<LifeCircleReport>(`/api/life-circle/communities/${enc(code)}`, signal)
 }
 
+/// One isochrone: the area reachable on foot within some minutes.
+export type Isochrone = Omit<Schemas['Isochrone'], 'geometry'> & { geometry: Geometry }
+
 /// `GET /api/isochrone`: polygons reachable on foot, largest first.
-export interface Isochrones {
-  type: 'FeatureCollection'
-  features: {
-    type: 'Feature'
-    geometry: Geometry
-    properties: { minutes: number; distance_m: number; area_m2: number }
-  }[]
-  start: { lon: number; lat: number; access_m: number }
-  speed_m_min?: number
-}
+export type Isochrones = Omit<Schemas['Isochrones'], 'features'> & { features: Isochrone[] }
 
 export function isochrone(
   lon: number,
@@ -620,29 +577,17 @@ export function createOrganisation(body: {
   return sendJson<Organisation>('POST', '/api/admin/organisations', body)
 }
 
-export interface AuditRecord {
-  id: string | number
-  seq: number
-  at: string
-  actor: string | null
-  role: string | null
-  action: string
-  outcome: string
-  target_layer: string | null
-  target_id: string | null
-  detail: unknown
-  hash: string
-}
+export type AuditRecord = Schemas['AuditRecord']
 
 export function audit(
   q: { actor?: string; action?: string; limit?: number },
   signal?: AbortSignal,
-): Promise<{ total: number; records: AuditRecord[] }> {
+): Promise<Schemas['AuditPage']> {
   const p = new URLSearchParams()
   if (q.actor) p.set('actor', q.actor)
   if (q.action) p.set('action', q.action)
   if (q.limit) p.set('limit', String(q.limit))
-  return getJson<{ total: number; records: AuditRecord[] }>(`/api/audit?${p}`, signal)
+  return getJson<Ok<'/api/audit'>>(`/api/audit?${p}`, signal)
 }
 
 export function auditExportUrl(q: { actor?: string; action?: string }): string {
@@ -653,6 +598,6 @@ export function auditExportUrl(q: { actor?: string; action?: string }): string {
   return `/api/audit/export${qs ? '?' + qs : ''}`
 }
 
-export function auditVerify(signal?: AbortSignal): Promise<{ ok: boolean; records: number; broken_at?: number | string | null }> {
-  return getJson<{ ok: boolean; records: number; broken_at?: number | string | null }>('/api/audit/verify', signal)
+export function auditVerify(signal?: AbortSignal): Promise<Schemas['ChainState']> {
+  return getJson<Ok<'/api/audit/verify'>>('/api/audit/verify', signal)
 }
