@@ -40,7 +40,7 @@ pub async fn download(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let layer = gengxin_model::Layer::by_id(gengxin_model::LayerId::Attachments);
-    let visible = crate::guard::Visible::of(&s, &who, layer).await?;
+    let visible = gengxin_app::visibility::Visible::of(&s.app, &who.caller, layer).await?;
     let meta = s
         .store
         .get(layer.id, &id)

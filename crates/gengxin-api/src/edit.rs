@@ -13,10 +13,10 @@ use gengxin_model::{Feature, Value};
 use serde_json::Map;
 
 use crate::extract::ApiPath;
-use crate::guard::Visible;
 use crate::who::{Who, allow};
 use crate::wire::{layer, with_etag};
 use crate::{ApiError, AppState};
+use gengxin_app::visibility::Visible;
 use gengxin_auth::policy::{self, Denied, RowScope};
 use gengxin_store::Edit;
 
@@ -154,7 +154,7 @@ pub async fn create(
         .ok_or_else(|| ApiError::bad_request("a new feature needs an id"))?;
     let provenance = parsed.provenance.clone().unwrap_or_else(|| MANUAL.into());
     let f = build(Feature::new(id.clone(), provenance, Utc::now()), parsed)?;
-    let visible = Visible::of(&s, &who, layer).await?;
+    let visible = Visible::of(&s.app, &who.caller, layer).await?;
     allow(policy::can_write_row(
         &who.caller,
         layer,
@@ -220,7 +220,7 @@ pub async fn replace(
     f.updated_at = Utc::now().max(current.updated_at);
     f.version = version;
     let f = build(f, parsed)?;
-    let visible = Visible::of(&s, &who, layer).await?;
+    let visible = Visible::of(&s.app, &who.caller, layer).await?;
     allow(policy::can_write_row(
         &who.caller,
         layer,
@@ -269,7 +269,7 @@ pub async fn delete(
     let layer = layer(&layer_name)?;
     let version = if_match(&headers)?;
     let current = visible_row(&s, &who, layer, &id).await?;
-    let visible = Visible::of(&s, &who, layer).await?;
+    let visible = Visible::of(&s.app, &who.caller, layer).await?;
     allow(policy::can_write_row(
         &who.caller,
         layer,
@@ -306,7 +306,7 @@ async fn visible_row(
             d => Err(d),
         }),
     )?;
-    let visible = Visible::of(s, who, layer).await?;
+    let visible = Visible::of(&s.app, &who.caller, layer).await?;
     s.store
         .get(layer.id, id)
         .await?

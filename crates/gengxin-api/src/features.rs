@@ -9,12 +9,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::extract::ApiPath;
-use crate::guard::Visible;
 use crate::who::Who;
 use crate::wire::{
     FeatureCollection, FeatureCollectionType, GeoFeature, parse_bbox, parse_value, with_etag,
 };
 use crate::{ApiError, AppState};
+use gengxin_app::visibility::Visible;
 
 pub const DEFAULT_LIMIT: usize = 1000;
 pub const MAX_LIMIT: usize = 10_000;
@@ -148,7 +148,7 @@ pub async fn features(
     let Some(layer) = Layer::by_name(&layer_name) else {
         return custom_features(s, &layer_name, raw).await;
     };
-    let visible = Visible::of(&s, &who, layer).await?;
+    let visible = Visible::of(&s.app, &who.caller, layer).await?;
     let mut q = Query {
         limit: Some(DEFAULT_LIMIT),
         ..Query::default()
@@ -283,7 +283,7 @@ pub async fn feature(
 ) -> Result<axum::response::Response, ApiError> {
     let f = match Layer::by_name(&layer_name) {
         Some(layer) => {
-            let visible = Visible::of(&s, &who, layer).await?;
+            let visible = Visible::of(&s.app, &who.caller, layer).await?;
             // Out of scope reads as absent: no one learns what exists outside their scope.
             let f = s
                 .store

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{ApiPath, ApiQuery};
-use crate::guard::Visible;
 use crate::who::Who;
 use crate::wire::layer;
 use crate::{ApiError, AppState};
+use gengxin_app::visibility::Visible;
 
 /// One change of an object.
 #[derive(Serialize, ToSchema)]
@@ -78,7 +78,7 @@ pub async fn history(
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<History>, ApiError> {
     let layer = layer(&layer_name)?;
-    let visible = Visible::of(&s, &who, layer).await?;
+    let visible = Visible::of(&s.app, &who.caller, layer).await?;
     let as_of: Option<DateTime<Utc>> = q
         .as_of
         .map(|v| {

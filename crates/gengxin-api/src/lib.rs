@@ -15,7 +15,6 @@ mod error;
 mod extract;
 mod features;
 mod fonts;
-mod guard;
 mod history;
 mod imports;
 mod lifecircle;
@@ -24,9 +23,6 @@ mod reporting;
 mod retrieval;
 mod saved;
 mod search;
-/// The caches moved to `gengxin_app::cache`; this name stays until the modules that read
-/// snapshots import them from there.
-use gengxin_app::cache as snapshots;
 mod tiles;
 mod units;
 mod who;
@@ -60,8 +56,6 @@ pub struct AppState {
     pub glyphs: Arc<fonts::Glyphs>,
     /// The search index, built on first use.
     pub search: Arc<search::Search>,
-    /// Whole layers in memory for conditional and spatial queries and summaries.
-    pub snapshots: Arc<snapshots::Snapshots>,
     /// Summaries and project states made from the snapshots.
     pub retrieval: Arc<retrieval::Caches>,
     /// The walking network for isochrones; one life-circle evaluation at a time.
@@ -101,7 +95,6 @@ fn state(app: gengxin_app::App) -> AppState {
         )),
         glyphs: Arc::default(),
         search: Arc::default(),
-        snapshots: app.snapshots.clone(),
         retrieval: Arc::default(),
         life_circle: Arc::default(),
         auth: Arc::default(),

@@ -16,9 +16,9 @@ use serde_json::Value as Json_;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{ApiPath, ApiQuery};
-use crate::snapshots::Derived;
 use crate::wire::{FeatureCollectionType, FeatureType};
 use crate::{ApiError, AppState};
+use gengxin_app::cache::Derived;
 
 /// The walking network, kept while the roads are unchanged.
 #[derive(Default)]
@@ -27,7 +27,7 @@ pub struct LifeCircle {
 }
 
 async fn walk(s: &AppState) -> Result<Arc<Walk>, ApiError> {
-    let roads = s.snapshots.get(&*s.store, LayerId::Roads).await?;
+    let roads = s.app.snapshot(LayerId::Roads).await?;
     let from = [roads.clone()];
     if let Some(w) = s.life_circle.walk.get(&(), &from) {
         return Ok(w);
@@ -231,7 +231,7 @@ pub async fn community(
                 "community {code} has no life-circle evaluation (no homes, or not evaluated yet)"
             ))
         })?;
-    let rules = s.snapshots.get(&*s.store, LayerId::LifeCircleRules).await?;
+    let rules = s.app.snapshot(LayerId::LifeCircleRules).await?;
     let (rules, _) = gengxin_app::evaluation::rules_of(&rules.features)?;
     let parse = |k: &str| -> serde_json::Map<String, Json_> {
         row.get(k)

@@ -2,7 +2,7 @@
 //! Queryables) with CQL2 text and JSON, under `/ogc`.
 //!
 //! A filter is parsed by [`gengxin_query`] into Gengxin's own plan and evaluated in memory on
-//! the layer's [`Snapshot`](crate::snapshots::Snapshot) — it never reaches SQL. Malformed
+//! the layer's [`Snapshot`](gengxin_app::cache::Snapshot) — it never reaches SQL. Malformed
 //! filters and filters over a limit answer `400` with where the error is (`error.at`).
 //! Collections are the layers of both databases except those holding personal information and
 //! the bookkeeping layers.
@@ -21,11 +21,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::extract::{ApiPath, params};
-use crate::guard::Visible;
 use crate::tiles::origin;
 use crate::who::Who;
 use crate::wire::{FeatureCollectionType, GeoFeature, Link};
 use crate::{ApiError, AppState};
+use gengxin_app::visibility::Visible;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 10_000;
@@ -219,7 +219,7 @@ pub async fn one_collection(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Collection>, ApiError> {
     let l = collection(&name)?;
-    Visible::of(&s, &who, l).await?;
+    Visible::of(&s.app, &who.caller, l).await?;
     let count = s.counts.count(&*s.store, l.id).await?;
     Ok(Json(Collection::new(l, &origin(&headers), count)))
 }
@@ -299,7 +299,7 @@ pub async fn queryables(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let l = collection(&name)?;
-    Visible::of(&s, &who, l).await?;
+    Visible::of(&s.app, &who.caller, l).await?;
     let mut props = BTreeMap::new();
     props.insert("id", Queryable::of("string", None, "标识"));
     if let Some(g) = l.geometry {
@@ -498,7 +498,7 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
 /// The features matching a query, in id order: how many there are, and clones of those in
 /// `skip..skip + take`.
 pub(crate) fn select(
-    snapshot: &crate::snapshots::Snapshot,
+    snapshot: &gengxin_app::cache::Snapshot,
     bbox: Option<geo::Rect<f64>>,
     filter: Option<&Filter>,
     equals: &[(&'static str, Value)],
@@ -608,12 +608,12 @@ pub async fn items(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let l = collection(&name)?;
-    let visible = Visible::of(&s, &who, l).await?;
+    let visible = Visible::of(&s.app, &who.caller, l).await?;
     let q = parse_items_query(l, raw)?;
     if q.format.is_some() {
         crate::imports::export_allowed(&s, &who, l.name).await?;
     }
-    let mut snapshot = s.snapshots.get(&*s.store, l.id).await?;
+    let mut snapshot = s.app.snapshot(l.id).await?;
     if !visible.all() {
         // A scoped caller queries only the rows it may see.
         let rows = snapshot
@@ -622,7 +622,7 @@ pub async fn items(
             .filter(|f| visible.sees(f))
             .cloned()
             .collect();
-        snapshot = Arc::new(crate::snapshots::Snapshot::new(rows));
+        snapshot = Arc::new(gengxin_app::cache::Snapshot::new(rows));
     }
     let (skip, take) = match q.format {
         Some(_) => (0, MAX_EXPORT),
@@ -706,7 +706,7 @@ pub async fn item(
     ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let l = collection(&name)?;
-    let visible = Visible::of(&s, &who, l).await?;
+    let visible = Visible::of(&s.app, &who.caller, l).await?;
     let f = s
         .store
         .get(l.id, &id)

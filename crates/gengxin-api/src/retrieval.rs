@@ -3,7 +3,7 @@
 //! shape or within a distance of it (`POST /api/spatial`), and where projects stand against
 //! plan, now or on a past date (`GET /api/progress`).
 //!
-//! All read the layers' in-memory [snapshots](crate::snapshots); spatial tests go through the
+//! All read the layers' in-memory [snapshots](gengxin_app::cache); spatial tests go through the
 //! same CQL2 plan as `/ogc` (distances in metres, computed in the projected CRS); summaries
 //! and project states are computed by [`gengxin_query`].
 
@@ -22,9 +22,9 @@ use serde_json::{Value as Json_, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{ApiPath, ApiQuery};
-use crate::snapshots::{Derived, Snapshot};
 use crate::wire::GeoFeature;
 use crate::{ApiError, AppState};
+use gengxin_app::cache::{Derived, Snapshot};
 
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
@@ -59,9 +59,9 @@ struct Progress {
 }
 
 async fn progress_at(s: &AppState, as_of: NaiveDate) -> Result<Progress, ApiError> {
-    let projects = s.snapshots.get(&*s.store, LayerId::Projects).await?;
-    let milestones = s.snapshots.get(&*s.store, LayerId::Milestones).await?;
-    let reports = s.snapshots.get(&*s.store, LayerId::ProgressReports).await?;
+    let projects = s.app.snapshot(LayerId::Projects).await?;
+    let milestones = s.app.snapshot(LayerId::Milestones).await?;
+    let reports = s.app.snapshot(LayerId::ProgressReports).await?;
     let from = [projects.clone(), milestones.clone(), reports.clone()];
     let key = (as_of, today());
     if let Some(statuses) = s.retrieval.statuses.get(&key, &from) {
@@ -305,14 +305,14 @@ pub async fn summary(
         .get(kind, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{layer}/{id} does not exist")))?;
-    let snap = |l| s.snapshots.get(&*s.store, l);
+    let snap = |l| s.app.snapshot(l);
     let objects = snap(LayerId::RenewalObjects).await?;
     let parcels = snap(LayerId::Parcels).await?;
     let buildings = snap(LayerId::Buildings).await?;
     let facilities = snap(LayerId::Facilities).await?;
     let grids = snap(LayerId::Grids).await?;
     let population = snap(LayerId::Population).await?;
-    let own = s.snapshots.get(&*s.store, kind).await?;
+    let own = s.app.snapshot(kind).await?;
     let from = [
         own,
         objects.clone(),
@@ -321,9 +321,9 @@ pub async fn summary(
         facilities.clone(),
         grids.clone(),
         population.clone(),
-        s.snapshots.get(&*s.store, LayerId::Projects).await?,
-        s.snapshots.get(&*s.store, LayerId::Milestones).await?,
-        s.snapshots.get(&*s.store, LayerId::ProgressReports).await?,
+        s.app.snapshot(LayerId::Projects).await?,
+        s.app.snapshot(LayerId::Milestones).await?,
+        s.app.snapshot(LayerId::ProgressReports).await?,
     ];
     let key = (kind, id.clone(), as_of, today());
     if let Some(v) = s.retrieval.summaries.get(&key, &from) {
@@ -590,7 +590,9 @@ pub async fn progress(
     who: crate::who::Who,
     ApiQuery(q): ApiQuery<ProgressQuery>,
 ) -> Result<Json<ProgressPage>, ApiError> {
-    let visible = crate::guard::Visible::of(&s, &who, Layer::by_id(LayerId::Projects)).await?;
+    let visible =
+        gengxin_app::visibility::Visible::of(&s.app, &who.caller, Layer::by_id(LayerId::Projects))
+            .await?;
     let as_of = match &q.as_of {
         Some(v) => parse_date("as_of", v)?,
         None => today(),
@@ -704,7 +706,7 @@ async fn spatial_select(
     let mut out = Vec::new();
     for &l in layers {
         let flt = filter(l)?;
-        let snap = s.snapshots.get(&*s.store, l.id).await?;
+        let snap = s.app.snapshot(l.id).await?;
         let (matched, page) = tokio::task::spawn_blocking(move || {
             crate::ogc::select(&snap, None, Some(&flt), &[], 0, limit)
         })

@@ -219,7 +219,7 @@ pub async fn search(
     };
     // Projects only for those who may see them, each in their scope.
     let projects = Layer::by_id(LayerId::Projects);
-    let districts = crate::guard::project_districts(&s).await?;
+    let districts = gengxin_app::visibility::project_districts(&s.app).await?;
     let sees_project = |id: &str| {
         gengxin_auth::policy::can_read_row(
             &who.caller,

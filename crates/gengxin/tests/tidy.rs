@@ -232,3 +232,18 @@ fn the_api_modules_import_each_other_without_a_circle() {
         }
     }
 }
+
+#[test]
+fn every_api_module_has_a_wire_reason_to_be_there() {
+    // A module of the API speaks HTTP (axum) or describes the wire format (utoipa DTOs);
+    // anything else is a use case and belongs in gengxin-app.
+    let lazy: Vec<String> = api_modules()
+        .into_iter()
+        .filter(|(_, (text, _))| !text.contains("axum") && !text.contains("ToSchema"))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        lazy.is_empty(),
+        "gengxin-api modules with neither axum nor a DTO: {lazy:?} (move them to gengxin-app)"
+    );
+}
