@@ -58,8 +58,6 @@ pub struct AppState {
     pub search: Arc<search::Search>,
     /// Summaries and project states made from the snapshots.
     pub retrieval: Arc<retrieval::Caches>,
-    /// The walking network for isochrones; one life-circle evaluation at a time.
-    pub life_circle: Arc<lifecircle::LifeCircle>,
     /// Login throttling and cookie settings.
     pub auth: Arc<auth::Auth>,
 }
@@ -96,7 +94,6 @@ fn state(app: gengxin_app::App) -> AppState {
         glyphs: Arc::default(),
         search: Arc::default(),
         retrieval: Arc::default(),
-        life_circle: Arc::default(),
         auth: Arc::default(),
         app,
         store,

@@ -4,13 +4,10 @@
 //! through the ordinary feature endpoints; results are the layers `life_circle_parcels` and
 //! `life_circle_communities` (tiles, OGC items, exports).
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
-use gengxin_app::evaluation::{Outcome, Walk};
+use gengxin_app::evaluation::Outcome;
 use gengxin_model::{LayerId, vocab};
-use geo::{Area, Point};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json_;
 use utoipa::{IntoParams, ToSchema};
@@ -18,29 +15,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::wire::{FeatureCollectionType, FeatureType};
 use crate::{ApiError, AppState};
-use gengxin_app::cache::Derived;
-
-/// The walking network, kept while the roads are unchanged.
-#[derive(Default)]
-pub struct LifeCircle {
-    walk: Derived<(), Arc<Walk>>,
-}
-
-async fn walk(s: &AppState) -> Result<Arc<Walk>, ApiError> {
-    let roads = s.app.snapshot(LayerId::Roads).await?;
-    let from = [roads.clone()];
-    if let Some(w) = s.life_circle.walk.get(&(), &from) {
-        return Ok(w);
-    }
-    let built = tokio::task::spawn_blocking(move || {
-        gengxin_app::evaluation::walking_network(&roads.features)
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("building the walking network failed: {e}")))??;
-    let w = Arc::new(built);
-    s.life_circle.walk.put((), &from, w.clone());
-    Ok(w)
-}
 
 /// What a life-circle evaluation did.
 #[derive(Serialize, ToSchema)]
@@ -366,7 +340,7 @@ pub async fn isochrone(
     let lat = within("lat", q.lat, -90.0, 90.0)?;
     let speed = within("speed_m_min", q.speed_m_min.unwrap_or(80.0), 30.0, 120.0)?;
     let buffer = within("buffer_m", q.buffer_m.unwrap_or(40.0), 5.0, 200.0)?;
-    let mut minutes: Vec<f64> = match &q.minutes {
+    let minutes: Vec<f64> = match &q.minutes {
         None => vec![5.0, 10.0, 15.0],
         Some(v) => v
             .split(',')
@@ -386,53 +360,34 @@ pub async fn isochrone(
     if minutes.len() > 6 {
         return Err(ApiError::bad_request("at most 6 values of minutes"));
     }
-    let w = walk(&s).await?;
-    let Some(from) = w.locate(geo::Coord { x: lon, y: lat }) else {
-        return Err(ApiError::unprocessable(format!(
-            "no road within {} m of {lon}, {lat}",
-            gengxin_app::evaluation::MAX_ACCESS_M
-        )));
-    };
-    minutes.sort_by(|a, b| b.total_cmp(a));
-    minutes.dedup();
-    let features = tokio::task::spawn_blocking(move || {
-        minutes
-            .iter()
-            .map(|&m| {
-                let area = gengxin_engine::access::isochrone(&w.net, from, m * speed, buffer);
-                let m2 = area.unsigned_area();
-                let g = gengxin_app::evaluation::to_lonlat(&w, &area);
-                Isochrone {
-                    kind: FeatureType::Feature,
-                    geometry: geojson::Geometry::from(&g),
-                    properties: IsochroneProperties {
-                        minutes: m,
-                        distance_m: m * speed,
-                        area_m2: m2.round(),
-                    },
-                }
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("the isochrone failed: {e}")))?;
-    let start = Point::from(lonlat_of(&s, from).await?);
+    let walked = gengxin_app::evaluation::isochrones(
+        &s.app,
+        geo::Coord { x: lon, y: lat },
+        minutes,
+        speed,
+        buffer,
+    )
+    .await?;
     Ok(Json(Isochrones {
         kind: FeatureCollectionType::FeatureCollection,
-        features,
+        features: walked
+            .reaches
+            .iter()
+            .map(|r| Isochrone {
+                kind: FeatureType::Feature,
+                geometry: geojson::Geometry::from(&r.area),
+                properties: IsochroneProperties {
+                    minutes: r.minutes,
+                    distance_m: r.distance_m,
+                    area_m2: r.area_m2,
+                },
+            })
+            .collect(),
         start: WalkStart {
-            lon: start.x(),
-            lat: start.y(),
-            access_m: from.access,
+            lon: walked.start.x,
+            lat: walked.start.y,
+            access_m: walked.access_m,
         },
         speed_m_min: speed,
     }))
-}
-
-async fn lonlat_of(
-    s: &AppState,
-    at: gengxin_engine::network::Location,
-) -> Result<geo::Coord, ApiError> {
-    let w = walk(s).await?;
-    Ok(w.gk.unproject(w.net.point_at(at.edge, at.offset)))
 }

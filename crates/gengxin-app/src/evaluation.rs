@@ -648,3 +648,85 @@ async fn life_circle_edit(
 pub fn to_lonlat<G: MapCoords<f64, f64, Output = G>>(walk: &Walk, g: &G) -> G {
     walk.gk.unproject_geometry(g)
 }
+
+/// The walking network of the roads as the store holds them now: built on first use (on a
+/// blocking thread) and kept while the roads are unchanged.
+pub async fn walk(app: &App) -> Result<std::sync::Arc<Walk>, AppError> {
+    let roads = app.snapshot(LayerId::Roads).await?;
+    let from = [roads.clone()];
+    if let Some(w) = app.walks.get(&(), &from) {
+        return Ok(w);
+    }
+    let built = tokio::task::spawn_blocking(move || walking_network(&roads.features))
+        .await
+        .map_err(|e| AppError::Internal(format!("building the walking network failed: {e}")))??;
+    let w = std::sync::Arc::new(built);
+    app.walks.put((), &from, w.clone());
+    Ok(w)
+}
+
+/// The area walked within some minutes.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub minutes: f64,
+    pub distance_m: f64,
+    /// Square metres, rounded.
+    pub area_m2: f64,
+    /// In lon/lat (EPSG:4490).
+    pub area: geo_types::MultiPolygon,
+}
+
+/// Isochrones from a point.
+#[derive(Debug, Clone)]
+pub struct Walked {
+    /// Longest first.
+    pub reaches: Vec<Reach>,
+    /// Where the walk starts: the nearest point of the network (lon/lat) …
+    pub start: Coord,
+    /// … and the straight way to it, in metres.
+    pub access_m: f64,
+}
+
+/// Walks from a point for each of `minutes` at `speed_m_min`, each walked network buffered by
+/// `buffer_m` (`gengxin_engine::access::isochrone`). A point farther than [`MAX_ACCESS_M`] from
+/// any road is refused.
+pub async fn isochrones(
+    app: &App,
+    lonlat: Coord,
+    mut minutes: Vec<f64>,
+    speed_m_min: f64,
+    buffer_m: f64,
+) -> Result<Walked, AppError> {
+    let w = walk(app).await?;
+    let Some(from) = w.locate(lonlat) else {
+        return Err(AppError::Unprocessable(format!(
+            "no road within {MAX_ACCESS_M} m of {}, {}",
+            lonlat.x, lonlat.y
+        )));
+    };
+    minutes.sort_by(|a, b| b.total_cmp(a));
+    minutes.dedup();
+    let start = w.gk.unproject(w.net.point_at(from.edge, from.offset));
+    let reaches = tokio::task::spawn_blocking(move || {
+        minutes
+            .iter()
+            .map(|&m| {
+                let area =
+                    gengxin_engine::access::isochrone(&w.net, from, m * speed_m_min, buffer_m);
+                Reach {
+                    minutes: m,
+                    distance_m: m * speed_m_min,
+                    area_m2: geo::Area::unsigned_area(&area).round(),
+                    area: to_lonlat(&w, &area),
+                }
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("the isochrone failed: {e}")))?;
+    Ok(Walked {
+        reaches,
+        start,
+        access_m: from.access,
+    })
+}

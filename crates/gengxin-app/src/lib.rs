@@ -35,6 +35,8 @@ pub struct App {
     pub snapshots: Arc<cache::Snapshots>,
     /// One audit-log writer at a time in this process (other processes retry on the chain head).
     audit_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The walking network, kept while the roads are unchanged.
+    walks: Arc<cache::Derived<(), Arc<evaluation::Walk>>>,
     /// One evaluation run at a time in this process.
     evaluating: Arc<tokio::sync::Mutex<()>>,
     clock: Clock,
@@ -55,6 +57,7 @@ impl App {
             snapshots: Arc::new(cache::Snapshots::new(&*store)),
             store,
             audit_lock: Arc::default(),
+            walks: Arc::default(),
             evaluating: Arc::default(),
             clock: Clock::System,
         }
