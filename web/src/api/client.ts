@@ -17,18 +17,8 @@ export type LayerInfo = Schemas['LayerInfo']
 export type FieldInfo = Schemas['FieldInfo']
 export type CodeInfo = Schemas['CodeInfo']
 
-/// One entry of `GET /tiles` (the server's TileLayerInfo once the document lists it).
-interface TileLayerInfoContract {
-  layer: string
-  title_zh: string
-  title_en: string
-  database: string
-  geometry_type: string
-  minzoom: number
-  maxzoom: number
-  tilejson: string
-}
-export type TileLayerInfo = Schemas extends { TileLayerInfo: infer T } ? T : TileLayerInfoContract
+/// One entry of `GET /tiles`.
+export type TileLayerInfo = Schemas['TileLayerInfo']
 
 export type Scalar = string | number | boolean | null
 
@@ -222,15 +212,7 @@ export function attachmentUrl(id: string): string {
 // --- Retrieval (信息检索) -------------------------------------------------------------------
 
 /// One hit of `GET /api/search`.
-export interface SearchHit {
-  id: string
-  /// The layer: admin_units, renewal_objects, projects, facilities, grids, parcels, roads.
-  type: string
-  name: string
-  code?: string | null
-  district?: string | null
-  score?: number
-}
+export type SearchHit = Schemas['SearchHit']
 
 export function search(
   q: string,
