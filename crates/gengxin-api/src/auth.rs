@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 use crate::error::Code;
 use crate::extract::{ApiBody, ApiPath};
 use crate::who::Who;
+use crate::wire::text;
 use crate::{ApiError, AppState};
 
 /// The session cookie's name.
@@ -378,10 +379,6 @@ pub struct TokenBody {
     expires_at: Option<String>,
     #[schema(required = true)]
     revoked_at: Option<String>,
-}
-
-fn text(f: &Feature, k: &str) -> Option<String> {
-    f.get(k).as_str().map(str::to_owned)
 }
 
 /// The caller's API tokens (never the tokens themselves).

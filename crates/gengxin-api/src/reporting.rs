@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gengxin_app::reporting::{self as app, Form, Listed};
-use gengxin_model::Feature;
 use gengxin_report::Chain;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json_;
@@ -17,6 +16,7 @@ pub(crate) use gengxin_app::reporting::may_report;
 
 use crate::extract::{ApiBody, ApiPath, ApiQuery};
 use crate::who::Who;
+use crate::wire::text;
 use crate::{ApiError, AppState};
 
 /// One field of a form (the schema of `gengxin_report::FormField`, which is sent as it is).
@@ -107,10 +107,6 @@ pub struct ReviewBody {
     #[schema(required = true)]
     comment: Option<String>,
     at: String,
-}
-
-fn text(f: &Feature, k: &str) -> Option<String> {
-    f.get(k).as_str().map(str::to_owned)
 }
 
 /// A submission: a form filled for a project and period.

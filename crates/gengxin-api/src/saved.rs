@@ -16,16 +16,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{ApiPath, ApiQuery};
 use crate::who::{Who, allow};
+use crate::wire::text;
 use crate::{ApiError, AppState};
 
 /// The user a request acts for.
 /// The signed-in owner of saved queries; the public has none.
 fn caller(who: &Who) -> Result<String, ApiError> {
     allow(gengxin_auth::policy::require_login(&who.caller)).map(|p| p.username.clone())
-}
-
-fn text(f: &Feature, k: &str) -> Option<String> {
-    f.get(k).as_str().map(str::to_owned)
 }
 
 /// A saved query of the caller.

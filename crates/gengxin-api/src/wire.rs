@@ -177,3 +177,8 @@ pub fn etag(f: &Feature) -> HeaderValue {
 pub fn with_etag(status: StatusCode, f: &Feature) -> Response {
     (status, [(header::ETAG, etag(f))], Json(GeoFeature::of(f))).into_response()
 }
+
+/// A text field of a row, if set.
+pub fn text(f: &Feature, k: &str) -> Option<String> {
+    f.get(k).as_str().map(str::to_owned)
+}
