@@ -499,12 +499,22 @@ describe('Gengxin web application', () => {
   test('summary (概况): the city figures are the API answer, a district differs, as-of date re-queries', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
     try {
-      const city = await api(`/api/summary/admin_units/${CITY}`)
-      const district = await api(`/api/summary/admin_units/${HONGSHAN}`)
+      // The public sees no project figures, and the panel says why.
+      const pub = await api(`/api/summary/admin_units/${CITY}`)
+      assert.equal(pub.projects, null, 'the public summary publishes project figures')
+      assert.equal(pub.counts.projects, null, 'the public summary counts projects')
+      await page.click('#tab-summary')
+      await page.locator('[data-testid="summary-projects-hidden"]').waitFor({ state: 'visible' })
+
+      // The city leader sees every project.
+      await signIn(page, 'leader', { errors })
+      await page.click('#tab-summary')
+      const city = await pageApi(page, `/api/summary/admin_units/${CITY}`)
+      const district = await pageApi(page, `/api/summary/admin_units/${HONGSHAN}`)
       assert.ok(city.projects.count > 0, 'the city has no projects')
       assert.notEqual(district.projects.count, city.projects.count, 'a district has as many projects as the city')
+      assert.equal(city.counts.renewal_objects, pub.counts.renewal_objects, 'base data differs by caller')
 
-      await page.click('#tab-summary')
       await page.locator('[data-testid="summary-panel"]').waitFor({ state: 'visible' })
       await waitValue(page, 'summary-projects-count', city.projects.count)
       assert.equal((await page.textContent('[data-testid="summary-name"]')).trim(), city.name)
@@ -532,7 +542,7 @@ describe('Gengxin web application', () => {
 
       // An earlier date: the project figures are the API's for that date.
       const asOf = '2024-06-30'
-      const then = await api(`/api/summary/admin_units/${HONGSHAN}?as_of=${asOf}`)
+      const then = await pageApi(page, `/api/summary/admin_units/${HONGSHAN}?as_of=${asOf}`)
       await page.fill('[data-testid="summary-as-of"]', asOf)
       await page.locator('[data-testid="summary-as-of"]').dispatchEvent('change')
       await page.waitForFunction(

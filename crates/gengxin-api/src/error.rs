@@ -250,6 +250,7 @@ impl From<gengxin_app::AppError> for ApiError {
             AppError::Store(e) => e.into(),
             AppError::Io(e) => e.into(),
             AppError::Denied(d) => d.into(),
+            AppError::Forbidden(m) => ApiError::new(Code::Forbidden, m),
             AppError::WrongPassword => ApiError::new(Code::Unauthenticated, e.to_string()),
             AppError::BadRequest(m) => ApiError::bad_request(m),
             AppError::NotFound(m) => ApiError::not_found(m),

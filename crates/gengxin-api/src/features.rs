@@ -74,7 +74,7 @@ pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<Laye
             title_en: l.en.into(),
             geometry_type: l.geometry.map(|g| g.ogc_name()),
             personal: l.personal(),
-            count: s.counts.count(&*s.store, l.id).await?,
+            count: visible_count(&s, &Visible::of(&s.app, &who.caller, l).await?).await?,
             fields: l
                 .fields
                 .iter()
@@ -188,18 +188,15 @@ pub async fn features(
         passthrough.push((k.into_owned(), v.into_owned()));
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    let found = s.store.query(layer.id, q).await?;
-    // A page is cut before filtering, so a scoped caller may get short pages; `next` still
-    // follows the unfiltered last id, so paging reaches every visible row.
-    let last_id = found
+    let shown = visible.query(&s.app, q).await?;
+    let last_id = shown
         .last()
         .map(|f| f.id.clone())
-        .filter(|_| found.len() == limit);
-    let shown: Vec<&Feature> = found.iter().filter(|f| visible.sees(f)).collect();
+        .filter(|_| shown.len() == limit);
     if layer.personal() && !shown.is_empty() {
         let mut rec = crate::audit::record(&who, "read_personal", "ok");
         rec.target_layer = layer.name.into();
-        rec.detail = format!("{} rows", shown.len());
+        rec.detail = persons(&shown);
         crate::audit::append(&s, vec![rec]).await?;
     }
     let next = last_id.map(|last| {
@@ -212,9 +209,24 @@ pub async fn features(
     Ok(Json(FeatureCollection {
         kind: FeatureCollectionType::FeatureCollection,
         number_returned: shown.len(),
-        features: shown.iter().map(|f| GeoFeature::of(f)).collect(),
+        features: shown.iter().map(GeoFeature::of).collect(),
         next,
     }))
+}
+
+/// How many rows of a layer the caller may see: the cached count when it sees them all.
+pub(crate) async fn visible_count(s: &AppState, visible: &Visible) -> Result<u64, ApiError> {
+    Ok(if visible.all() {
+        s.counts.count(&*s.store, visible.layer().id).await?
+    } else {
+        visible.count(&s.app).await?
+    })
+}
+
+/// The audit detail of a read of personal rows: how many, and which.
+pub(crate) fn persons(rows: &[Feature]) -> String {
+    let ids: Vec<&str> = rows.iter().map(|f| f.id.as_str()).collect();
+    format!("{} rows: {}", ids.len(), ids.join(","))
 }
 
 /// The features of a custom layer: `bbox`, `limit` and `after` as for any layer.

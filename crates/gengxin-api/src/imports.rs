@@ -14,6 +14,7 @@ use gengxin_store::Query;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit::Record;
 use crate::extract::{ApiPath, ApiQuery, params};
 use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
@@ -340,7 +341,7 @@ pub async fn export(
     ApiPath(layer): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    export_allowed(&s, &who, &layer).await?;
+    let audit = export_allowed(&who, &layer)?;
     let mut format = None;
     let mut query = Query::default();
     for (k, v) in params(raw) {
@@ -355,19 +356,20 @@ pub async fn export(
     }
     let format = format.ok_or_else(|| ApiError::bad_request("format is required"))?;
     let table = gengxin_io::export::load(&*s.store, &layer, query).await?;
+    audit_export(&s, audit, &table.rows).await?;
     file_response(table, format).await
 }
 
 /// Exports of a layer: anyone for public layers; scoped and personal layers only for the city
-/// roles that see every row of them (a partial export would look complete). Exports of
-/// personal data are audited.
-pub(crate) async fn export_allowed(s: &AppState, who: &Who, name: &str) -> Result<(), ApiError> {
+/// roles that see every row of them (a partial export would look complete). Answers the audit
+/// record to write with the rows exported ([`audit_export`]) for a non-public layer.
+pub(crate) fn export_allowed(who: &Who, name: &str) -> Result<Option<Record>, ApiError> {
     let Some(layer) = gengxin_model::Layer::by_name(name) else {
-        return Ok(()); // a custom layer: public
+        return Ok(None); // a custom layer: public
     };
     allow(gengxin_auth::policy::can_read_layer(&who.caller, layer))?;
     if layer.access == gengxin_model::Access::Public {
-        return Ok(());
+        return Ok(None);
     }
     if !who.caller.as_ref().is_some_and(|p| p.role.citywide()) {
         return Err(ApiError::from(gengxin_auth::Denied::Forbidden));
@@ -377,6 +379,21 @@ pub(crate) async fn export_allowed(s: &AppState, who: &Who, name: &str) -> Resul
     if layer.personal() {
         rec.action = "read_personal";
     }
+    Ok(Some(rec))
+}
+
+/// Writes an export's audit record: how many rows, and which for personal data.
+pub(crate) async fn audit_export(
+    s: &AppState,
+    rec: Option<Record>,
+    rows: &[Feature],
+) -> Result<(), ApiError> {
+    let Some(mut rec) = rec else { return Ok(()) };
+    rec.detail = if rec.action == "read_personal" {
+        crate::features::persons(rows)
+    } else {
+        format!("{} rows", rows.len())
+    };
     crate::audit::append(s, vec![rec]).await
 }
 

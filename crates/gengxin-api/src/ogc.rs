@@ -192,10 +192,11 @@ pub async fn collections(
     for l in
         collection_layers().filter(|l| gengxin_auth::policy::can_read_layer(&who.caller, l).is_ok())
     {
+        let visible = Visible::of(&s.app, &who.caller, l).await?;
         out.push(Collection::new(
             l,
             &o,
-            s.counts.count(&*s.store, l.id).await?,
+            crate::features::visible_count(&s, &visible).await?,
         ));
     }
     Ok(Json(Collections {
@@ -219,8 +220,8 @@ pub async fn one_collection(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Collection>, ApiError> {
     let l = collection(&name)?;
-    Visible::of(&s.app, &who.caller, l).await?;
-    let count = s.counts.count(&*s.store, l.id).await?;
+    let visible = Visible::of(&s.app, &who.caller, l).await?;
+    let count = crate::features::visible_count(&s, &visible).await?;
     Ok(Json(Collection::new(l, &origin(&headers), count)))
 }
 
@@ -610,9 +611,10 @@ pub async fn items(
     let l = collection(&name)?;
     let visible = Visible::of(&s.app, &who.caller, l).await?;
     let q = parse_items_query(l, raw)?;
-    if q.format.is_some() {
-        crate::imports::export_allowed(&s, &who, l.name).await?;
-    }
+    let audit = match q.format {
+        Some(_) => crate::imports::export_allowed(&who, l.name)?,
+        None => None,
+    };
     let mut snapshot = s.app.snapshot(l.id).await?;
     if !visible.all() {
         // A scoped caller queries only the rows it may see.
@@ -643,6 +645,7 @@ pub async fn items(
                 "{matched} features match; an export carries at most {MAX_EXPORT}: narrow the filter"
             )));
         }
+        crate::imports::audit_export(&s, audit, &page).await?;
         let table = gengxin_io::export::Table {
             name: l.name.to_owned(),
             geometry: l.geometry,

@@ -48,8 +48,17 @@ fn code_zh(layer: LayerId, field: &str, code: &str) -> &'static str {
 pub struct Caches {
     /// Project states per (date, today).
     statuses: Derived<(NaiveDate, NaiveDate), Arc<HashMap<String, ProjectStatus>>>,
-    /// Summaries per (layer, id, date, today).
-    summaries: Derived<(LayerId, String, NaiveDate, NaiveDate), Summary>,
+    /// Summaries per (layer, id, date, today, whose projects).
+    summaries: Derived<(LayerId, String, NaiveDate, NaiveDate, ProjectScope), Summary>,
+}
+
+/// Whose projects a summary counts: none (the public and roles without project access), all
+/// (the city roles), or those one user may see.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ProjectScope {
+    None,
+    All,
+    User(String),
 }
 
 /// The projects, milestones and reports, and the projects' states at a date.
@@ -175,7 +184,9 @@ pub struct SummaryCounts {
     buildings: usize,
     facilities: usize,
     grids: usize,
-    projects: usize,
+    /// The projects the caller may see; null for the public and roles without project access.
+    #[schema(required)]
+    projects: Option<usize>,
 }
 
 /// The buildings inside the place.
@@ -248,7 +259,10 @@ pub struct Summary {
     /// Null when no population row lies inside it.
     #[schema(required)]
     population: Option<PopulationStats>,
-    projects: ProjectStats,
+    /// The projects the caller may see (a district's or an entity's own); null for the public
+    /// and roles without project access.
+    #[schema(required)]
+    projects: Option<ProjectStats>,
 }
 
 /// The date of a summary's project figures.
@@ -283,6 +297,7 @@ fn area_m2(f: &Feature) -> Option<f64> {
     ))]
 pub async fn summary(
     State(s): State<AppState>,
+    who: crate::who::Who,
     ApiPath((layer, id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> Result<Json<Summary>, ApiError> {
@@ -325,13 +340,33 @@ pub async fn summary(
         s.app.snapshot(LayerId::Milestones).await?,
         s.app.snapshot(LayerId::ProgressReports).await?,
     ];
-    let key = (kind, id.clone(), as_of, today());
+    // Project figures are the projects the caller may see, and none for the public.
+    let projects_visible = match gengxin_app::visibility::Visible::of(
+        &s.app,
+        &who.caller,
+        Layer::by_id(LayerId::Projects),
+    )
+    .await
+    {
+        Ok(v) => Some(v),
+        Err(gengxin_app::AppError::Denied(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let scope = match (&projects_visible, &who.caller) {
+        (None, _) => ProjectScope::None,
+        (Some(v), _) if v.all() => ProjectScope::All,
+        (Some(_), Some(p)) => ProjectScope::User(p.user_id.clone()),
+        (Some(_), None) => ProjectScope::None,
+    };
+    let key = (kind, id.clone(), as_of, today(), scope);
     if let Some(v) = s.retrieval.summaries.get(&key, &from) {
         return Ok(Json(v));
     }
     let progress = progress_at(&s, as_of).await?;
     let subj = subject.clone();
+    let shows_projects = projects_visible.is_some();
     let (summary, counts) = tokio::task::spawn_blocking(move || {
+        let sees = |p: &Feature| projects_visible.as_ref().is_some_and(|v| v.sees(p));
         let mut inside = Inside::default();
         match kind {
             LayerId::AdminUnits => {
@@ -360,6 +395,7 @@ pub async fn summary(
                                     .as_str()
                                     .is_some_and(|o| object_ids.contains(o)))
                     })
+                    .filter(|p| sees(p))
                     .filter_map(|p| Some((p, progress.statuses.get(&p.id)?.clone())))
                     .collect();
             }
@@ -383,6 +419,7 @@ pub async fn summary(
                     .features
                     .iter()
                     .filter(|p| p.get("renewal_object_id").as_str() == Some(&subj.id))
+                    .filter(|p| sees(p))
                     .filter_map(|p| Some((p, progress.statuses.get(&p.id)?.clone())))
                     .collect();
             }
@@ -404,6 +441,7 @@ pub async fn summary(
                             .as_str()
                             .is_some_and(|ids| ids.contains(&quoted))
                     })
+                    .filter(|p| sees(p))
                     .filter_map(|p| Some((p, progress.statuses.get(&p.id)?.clone())))
                     .collect();
             }
@@ -414,7 +452,7 @@ pub async fn summary(
             buildings: inside.buildings.len(),
             facilities: inside.facilities.len(),
             grids: inside.grids.len(),
-            projects: inside.projects.len(),
+            projects: shows_projects.then_some(inside.projects.len()),
         };
         (summarize(&inside), counts)
     })
@@ -465,14 +503,14 @@ pub async fn summary(
             age_65_plus: p.age_65_plus,
             households: p.households,
         }),
-        projects: ProjectStats {
+        projects: shows_projects.then(|| ProjectStats {
             count: p.count,
             by_stage: stages(&p.by_stage),
             mean_progress_pct: p.mean_progress_pct,
             investment_total_wan: p.investment_total_wan,
             investment_done_wan: p.investment_done_wan,
             lagging: p.lagging,
-        },
+        }),
     };
     s.retrieval.summaries.put(key, &from, body.clone());
     Ok(Json(body))

@@ -405,6 +405,57 @@ async fn a_submission_is_reviewed_twice_and_merged_as_one_versioned_change() {
 }
 
 #[tokio::test]
+async fn nobody_reviews_their_own_submission() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("own.gpkg");
+    seed(&path).await;
+    let (_store, app) = open(&path);
+    call(
+        &app,
+        "admin",
+        "POST",
+        "/api/forms",
+        Some(progress_form()),
+        &[],
+    )
+    .await;
+    // A district user reports for a project of its district, then tries to approve it.
+    let sub = submit(&app, "wuchang", "prj-2", 61.0).await;
+    let uri = format!("/api/submissions/{}", sub["id"].as_str().unwrap());
+    let (_, v) = call(&app, "wuchang", "GET", &uri, None, &[]).await;
+    assert_eq!(v["can_review"], false, "{v}");
+    let approve = Some(serde_json::json!({"version": 1, "decision": "approve", "comment": ""}));
+    let r_uri = format!("{uri}/review");
+    let (s, v) = call(&app, "wuchang", "POST", &r_uri, approve.clone(), &[]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("own submission"),
+        "{v}"
+    );
+    // Another reviewer of the district decides; then the city, whose reviewer did not submit.
+    let (_, v) = call(&app, "wuchang2", "GET", &uri, None, &[]).await;
+    assert_eq!(v["can_review"], true, "{v}");
+    let (s, v) = call(&app, "wuchang2", "POST", &r_uri, approve, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "district_approved", "{v}");
+    // The city administrator's own submission goes to another city reviewer.
+    let own = submit(&app, "admin", "prj-3", 20.0).await;
+    let own_uri = format!("/api/submissions/{}/review", own["id"].as_str().unwrap());
+    let district = Some(serde_json::json!({"version": 1, "decision": "approve", "comment": ""}));
+    let (s, v) = call(&app, "jiangan", "POST", &own_uri, district, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let city = Some(serde_json::json!({"version": 2, "decision": "approve", "comment": ""}));
+    let (s, _) = call(&app, "admin", "POST", &own_uri, city.clone(), &[]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(&app, "admin2", "POST", &own_uri, city, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "approved", "{v}");
+}
+
+#[tokio::test]
 async fn two_editors_of_one_record_one_wins_and_retries_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edit.gpkg");

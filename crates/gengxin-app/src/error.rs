@@ -15,6 +15,10 @@ pub enum AppError {
     /// The caller's role or scope does not allow it.
     #[error("not allowed: {0:?}")]
     Denied(Denied),
+    /// The role and scope would allow it, but not for this user: separation of duties (nobody
+    /// reviews their own submission).
+    #[error("{0}")]
+    Forbidden(String),
     /// The caller's current password, asked again before a change, is wrong.
     #[error("the current password is wrong")]
     WrongPassword,

@@ -643,15 +643,17 @@ pub async fn submission(app: &App, actor: &Actor, id: &str) -> Result<Submission
         values.as_object().unwrap_or(&Map::new()),
         &project,
     );
-    let can_review = level(&p, &project).is_some_and(|l| {
-        gengxin_report::transition(
-            form.chain,
-            row.get("status").as_str().unwrap_or_default(),
-            l,
-            Decision::Approve,
-        )
-        .is_ok()
-    });
+    let own = row.get("author").as_str() == Some(p.username.as_str());
+    let can_review = !own
+        && level(&p, &project).is_some_and(|l| {
+            gengxin_report::transition(
+                form.chain,
+                row.get("status").as_str().unwrap_or_default(),
+                l,
+                Decision::Approve,
+            )
+            .is_ok()
+        });
     Ok(SubmissionDetail {
         submission: Listed::new(&row, Some(&project)),
         form,
@@ -688,6 +690,11 @@ pub async fn review(
     };
     let form = stored_form(app, row.get("form_id").as_str().unwrap_or_default()).await?;
     let level = level(&p, &project).ok_or(AppError::Denied(Denied::Forbidden))?;
+    if row.get("author").as_str() == Some(p.username.as_str()) {
+        return Err(AppError::Forbidden(
+            "nobody reviews their own submission: another reviewer of this level decides".into(),
+        ));
+    }
     if version != row.version {
         return Err(AppError::Conflict(format!(
             "the submission is at version {}, you reviewed version {version}",

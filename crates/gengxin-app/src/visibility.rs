@@ -7,6 +7,7 @@ use std::sync::Arc;
 use gengxin_auth::Caller;
 use gengxin_auth::policy::{self, RowScope};
 use gengxin_model::{Access, Feature, Layer, LayerId};
+use gengxin_store::Query;
 
 use crate::{App, AppError};
 
@@ -54,12 +55,54 @@ impl Visible {
         policy::can_read_row(&self.caller, self.layer, &self.scope(f))
     }
 
+    pub fn layer(&self) -> &'static Layer {
+        self.layer
+    }
+
     /// Whether every row is visible (no filtering needed).
     pub fn all(&self) -> bool {
         self.layer.access == Access::Public
             || self.caller.as_ref().is_some_and(|p| p.role.citywide())
     }
+
+    /// The rows of a store query that the caller may see, with the scope applied before the
+    /// page is cut: neither the rows returned nor whether the page is full (the caller's cue to
+    /// ask for the next one) depend on rows the caller may not see.
+    pub async fn query(&self, app: &App, mut q: Query) -> Result<Vec<Feature>, AppError> {
+        if self.all() {
+            return Ok(app.store.query(self.layer.id, q).await?);
+        }
+        let want = q.limit.unwrap_or(usize::MAX);
+        q.limit = Some(SCAN);
+        let mut out = Vec::new();
+        loop {
+            let rows = app.store.query(self.layer.id, q.clone()).await?;
+            let more = rows.len() == SCAN;
+            q.after_id = rows.last().map(|f| f.id.clone());
+            for f in rows {
+                if out.len() == want {
+                    return Ok(out);
+                }
+                if self.sees(&f) {
+                    out.push(f);
+                }
+            }
+            if !more || out.len() == want {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// How many rows of the layer the caller may see (counted in the layer's snapshot; a
+    /// caller who sees [`all`](Self::all) rows is better served by a cached count).
+    pub async fn count(&self, app: &App) -> Result<u64, AppError> {
+        let snapshot = app.snapshot(self.layer.id).await?;
+        Ok(snapshot.features.iter().filter(|f| self.sees(f)).count() as u64)
+    }
 }
+
+/// Rows read from the store per step while a scoped query fills its page.
+const SCAN: usize = 2000;
 
 /// Each project's district, from the projects snapshot.
 pub async fn project_districts(app: &App) -> Result<Arc<HashMap<String, String>>, AppError> {
