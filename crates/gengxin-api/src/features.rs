@@ -9,12 +9,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::extract::ApiPath;
-use crate::who::Who;
+use crate::who::{Who, allow};
 use crate::wire::{
     FeatureCollection, FeatureCollectionType, GeoFeature, parse_bbox, parse_value, with_etag,
 };
 use crate::{ApiError, AppState};
 use gengxin_app::visibility::Visible;
+use gengxin_io::custom::CustomLayer;
 
 pub const DEFAULT_LIMIT: usize = 1000;
 pub const MAX_LIMIT: usize = 10_000;
@@ -98,6 +99,15 @@ pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<Laye
         });
     }
     for c in gengxin_io::custom::list(&*s.store).await? {
+        if gengxin_auth::policy::can_read_custom(
+            &who.caller,
+            &c.access,
+            c.organisation_id.as_deref(),
+        )
+        .is_err()
+        {
+            continue;
+        }
         let count = gengxin_io::custom::count(&*s.store, &c).await?;
         out.push(LayerInfo {
             title_zh: c.title.clone(),
@@ -146,7 +156,8 @@ pub async fn features(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<FeatureCollection>, ApiError> {
     let Some(layer) = Layer::by_name(&layer_name) else {
-        return custom_features(s, &layer_name, raw).await;
+        let c = readable_custom(&s, &who, &layer_name).await?;
+        return custom_features(s, c, raw).await;
     };
     let visible = Visible::of(&s.app, &who.caller, layer).await?;
     let mut q = Query {
@@ -214,6 +225,24 @@ pub async fn features(
     }))
 }
 
+/// A custom layer the caller may read: 404 when there is none, 401/403 when its access class
+/// (chosen at import) does not let the caller read it.
+pub(crate) async fn readable_custom(
+    s: &AppState,
+    who: &Who,
+    name: &str,
+) -> Result<CustomLayer, ApiError> {
+    let c = gengxin_io::custom::get(&*s.store, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))?;
+    allow(gengxin_auth::policy::can_read_custom(
+        &who.caller,
+        &c.access,
+        c.organisation_id.as_deref(),
+    ))?;
+    Ok(c)
+}
+
 /// How many rows of a layer the caller may see: the cached count when it sees them all.
 pub(crate) async fn visible_count(s: &AppState, visible: &Visible) -> Result<u64, ApiError> {
     Ok(if visible.all() {
@@ -232,12 +261,10 @@ pub(crate) fn persons(rows: &[Feature]) -> String {
 /// The features of a custom layer: `bbox`, `limit` and `after` as for any layer.
 async fn custom_features(
     s: AppState,
-    name: &str,
+    c: CustomLayer,
     raw: Option<String>,
 ) -> Result<Json<FeatureCollection>, ApiError> {
-    let c = gengxin_io::custom::get(&*s.store, name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))?;
+    let name = c.name.as_str();
     let mut q = Query {
         limit: Some(DEFAULT_LIMIT),
         ..Query::default()
@@ -313,11 +340,7 @@ pub async fn feature(
             f
         }
         None => {
-            let c = gengxin_io::custom::get(&*s.store, &layer_name)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::not_found(format!("no layer named {layer_name:?}; see /api/layers"))
-                })?;
+            let c = readable_custom(&s, &who, &layer_name).await?;
             gengxin_io::custom::feature(&*s.store, &c, &id).await?
         }
     }

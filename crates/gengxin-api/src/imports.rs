@@ -39,6 +39,9 @@ pub struct UploadQuery {
     source_layer: Option<String>,
     /// Make invalid geometries valid instead of skipping them.
     repair: Option<bool>,
+    /// Who reads a new custom layer: `public`, `staff` (signed-in users) or `organisation` (the
+    /// importer's organisation and the city administrator; the default).
+    access: Option<String>,
     /// Check and report only.
     dry_run: Option<bool>,
 }
@@ -166,6 +169,8 @@ pub async fn upload(
         read: ReadOptions::default(),
         layer: q.layer,
         repair: q.repair.unwrap_or(false),
+        access: q.access,
+        organisation_id: Some(admin.organisation_id.clone()),
         ..ImportOptions::default()
     };
     if let Some(v) = &q.crs {
@@ -341,7 +346,7 @@ pub async fn export(
     ApiPath(layer): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let audit = export_allowed(&who, &layer)?;
+    let audit = export_allowed(&s, &who, &layer).await?;
     let mut format = None;
     let mut query = Query::default();
     for (k, v) in params(raw) {
@@ -362,10 +367,16 @@ pub async fn export(
 
 /// Exports of a layer: anyone for public layers; scoped and personal layers only for the city
 /// roles that see every row of them (a partial export would look complete). Answers the audit
-/// record to write with the rows exported ([`audit_export`]) for a non-public layer.
-pub(crate) fn export_allowed(who: &Who, name: &str) -> Result<Option<Record>, ApiError> {
+/// record to write with the rows exported ([`audit_export`]) for a non-public layer. A custom
+/// layer is exported to whoever may read it.
+pub(crate) async fn export_allowed(
+    s: &AppState,
+    who: &Who,
+    name: &str,
+) -> Result<Option<Record>, ApiError> {
     let Some(layer) = gengxin_model::Layer::by_name(name) else {
-        return Ok(None); // a custom layer: public
+        crate::features::readable_custom(s, who, name).await?;
+        return Ok(None);
     };
     allow(gengxin_auth::policy::can_read_layer(&who.caller, layer))?;
     if layer.access == gengxin_model::Access::Public {

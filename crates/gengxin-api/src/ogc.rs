@@ -612,7 +612,7 @@ pub async fn items(
     let visible = Visible::of(&s.app, &who.caller, l).await?;
     let q = parse_items_query(l, raw)?;
     let audit = match q.format {
-        Some(_) => crate::imports::export_allowed(&who, l.name)?,
+        Some(_) => crate::imports::export_allowed(&s, &who, l.name).await?,
         None => None,
     };
     let mut snapshot = s.app.snapshot(l.id).await?;

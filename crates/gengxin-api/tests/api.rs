@@ -1075,6 +1075,48 @@ async fn files_upload_into_layers_list_export_and_undo_over_http() {
     assert_eq!(fc["features"][0]["id"], "d1");
     assert_eq!(fc["features"][0]["properties"]["name"], "江岸区");
     assert_eq!(fc["features"][0]["properties"]["gb"], 156420102);
+    // Read by the importer's organisation only, by default; anyone when imported as public.
+    let anonymous = |uri: &str| {
+        let r = Request::get(uri)
+            .header(ANONYMOUS, "1")
+            .body(Body::empty())
+            .unwrap();
+        let app = app.clone();
+        async move { app.oneshot(r).await.unwrap().status() }
+    };
+    assert_eq!(
+        anonymous("/api/layers/plan_a/features").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        anonymous("/api/layers/plan_a/export?format=csv").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=plan_w&file_name=districts.geojson&access=world",
+        DISTRICTS.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("public, staff, organisation"),
+        "{v}"
+    );
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=plan_p&file_name=districts.geojson&access=public",
+        DISTRICTS.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        anonymous("/api/layers/plan_p/features").await,
+        StatusCode::OK
+    );
     let (s, one, _) = call(&app, "/api/layers/plan_a/features/d2").await;
     assert_eq!(s, StatusCode::OK, "{one}");
     assert_eq!(one["properties"]["name"], "武昌区");

@@ -142,6 +142,46 @@ async fn fixture() -> (tempfile::TempDir, Arc<dyn Store>, axum::Router) {
             ),
             (LayerId::Users, users),
             (LayerId::ApiTokens, tokens),
+            (
+                LayerId::CustomLayers,
+                [
+                    ("plan_org", Some("organisation"), Some("org2")),
+                    ("plan_mine", Some("organisation"), Some("org")),
+                    ("plan_staff", Some("staff"), None),
+                    ("plan_public", Some("public"), None),
+                    ("plan_legacy", None, None),
+                ]
+                .into_iter()
+                .map(|(name, access, org)| {
+                    let mut row = gengxin_io::custom::CustomLayer {
+                        name: name.into(),
+                        title: format!("{name} 规划"),
+                        spatial: false,
+                        fields: vec![("n".into(), gengxin_model::FieldType::Int)],
+                        import_id: None,
+                        access: access.unwrap_or_default().into(),
+                        organisation_id: org.map(Into::into),
+                    }
+                    .to_row(at(), "test");
+                    if access.is_none() {
+                        // A definition made before access classes.
+                        row.properties.remove("access");
+                    }
+                    row
+                })
+                .collect(),
+            ),
+            (
+                LayerId::CustomRows,
+                ["plan_org", "plan_mine", "plan_staff", "plan_public", "plan_legacy"]
+                    .iter()
+                    .map(|l| {
+                        Feature::new(format!("{l}:{l}-1"), "test", at())
+                            .set("layer_id", *l)
+                            .set("properties", r#"{"n": 1}"#)
+                    })
+                    .collect(),
+            ),
         ])
         .await
         .unwrap();
@@ -291,6 +331,41 @@ const READS: &[Cell] = &[
         "/api/layers/supplies/features/su-2",
         [401, 200, 200, 404, 403, 404],
     ),
+    // Custom layers, by the access class chosen at import.
+    get(
+        "/api/layers/plan_org/features",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    get(
+        "/api/layers/plan_org/features/plan_org-1",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    get(
+        "/api/layers/plan_org/export?format=csv",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    get(
+        "/api/layers/plan_mine/features",
+        [401, 200, 200, 200, 200, 200],
+    ),
+    get(
+        "/api/layers/plan_staff/features",
+        [401, 200, 200, 200, 200, 200],
+    ),
+    get(
+        "/api/layers/plan_staff/export?format=csv",
+        [401, 200, 200, 200, 200, 200],
+    ),
+    get(
+        "/api/layers/plan_legacy/features",
+        [401, 200, 200, 200, 200, 200],
+    ),
+    get("/api/layers/plan_public/features", [200; 6]),
+    get("/api/layers/plan_public/features/plan_public-1", [200; 6]),
+    get("/api/layers/plan_none/features", [404; 6]),
+    // Summaries: the public and the community worker get no project figures (checked by
+    // tests/oracle.rs); everyone gets the place.
+    get("/api/summary/admin_units/420106", [404; 6]),
     // Bookkeeping is never a layer.
     get("/api/layers/users/features", [404; 6]),
     get("/api/layers/sessions/features", [404; 6]),

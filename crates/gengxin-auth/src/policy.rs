@@ -167,6 +167,31 @@ pub fn in_scope(p: &Principal, row: &RowScope) -> bool {
     }
 }
 
+/// May the caller read a custom layer made by an import, given its access class
+/// (`vocab::CUSTOM_ACCESS`) and the organisation that imported it? An unknown class reads as
+/// the narrowest.
+pub fn can_read_custom(
+    caller: &Caller,
+    access: &str,
+    organisation: Option<&str>,
+) -> Result<(), Denied> {
+    if access == "public" {
+        return Ok(());
+    }
+    let Some(p) = caller else {
+        return Err(Denied::Unauthenticated);
+    };
+    let allowed = match access {
+        "staff" => true,
+        _ => p.role == Role::CityAdmin || organisation == Some(p.organisation_id.as_str()),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden)
+    }
+}
+
 /// May the caller create, replace or delete this row directly (not through a submission)?
 /// A replacement must be allowed for both the stored row and the new one.
 pub fn can_write_row(caller: &Caller, layer: &Layer, row: &RowScope) -> Result<(), Denied> {
@@ -301,6 +326,37 @@ mod tests {
         assert!(can_write_row(&who(Role::CommunityWorker), supplies, &mine).is_ok());
         assert!(
             can_write_row(&who(Role::CommunityWorker), supplies, &RowScope::default()).is_err()
+        );
+    }
+
+    #[test]
+    fn custom_layers_are_read_by_their_access_class() {
+        assert_eq!(can_read_custom(&None, "public", None), Ok(()));
+        for access in ["staff", "organisation", "world"] {
+            assert_eq!(
+                can_read_custom(&None, access, Some("o")),
+                Err(Denied::Unauthenticated)
+            );
+        }
+        let leader = who(Role::CityLeader);
+        assert_eq!(can_read_custom(&leader, "staff", None), Ok(()));
+        assert_eq!(can_read_custom(&leader, "organisation", Some("o")), Ok(()));
+        assert_eq!(
+            can_read_custom(&leader, "organisation", Some("other")),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            can_read_custom(&leader, "organisation", None),
+            Err(Denied::Forbidden)
+        );
+        // An unknown class reads as the narrowest.
+        assert_eq!(
+            can_read_custom(&leader, "world", None),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            can_read_custom(&who(Role::CityAdmin), "organisation", Some("other")),
+            Ok(())
         );
     }
 

@@ -22,6 +22,10 @@ pub struct CustomLayer {
     pub spatial: bool,
     pub fields: Vec<(String, FieldType)>,
     pub import_id: Option<String>,
+    /// Who reads it: a code of `vocab::CUSTOM_ACCESS`.
+    pub access: String,
+    /// The importing organisation, for `organisation` access.
+    pub organisation_id: Option<String>,
 }
 
 impl CustomLayer {
@@ -53,6 +57,10 @@ impl CustomLayer {
         if let Some(i) = &self.import_id {
             f = f.set("import_id", i.clone());
         }
+        f = f.set("access", self.access.clone());
+        if let Some(o) = &self.organisation_id {
+            f = f.set("organisation_id", o.clone());
+        }
         f
     }
 
@@ -75,6 +83,9 @@ impl CustomLayer {
             spatial: f.get("geometry_type").as_str().is_some(),
             fields,
             import_id: f.get("import_id").as_str().map(str::to_owned),
+            // Definitions made before access classes: signed-in users only.
+            access: f.get("access").as_str().unwrap_or("staff").to_owned(),
+            organisation_id: f.get("organisation_id").as_str().map(str::to_owned),
         })
     }
 }
@@ -97,6 +108,17 @@ pub fn check_name(name: &str) -> Result<(), IoError> {
         )));
     }
     Ok(())
+}
+
+/// The access class asked for a new custom layer (default `organisation`).
+pub fn check_access(asked: Option<&str>) -> Result<String, IoError> {
+    let code = asked.unwrap_or("organisation");
+    if gengxin_model::vocab::find(gengxin_model::vocab::CUSTOM_ACCESS, code).is_none() {
+        return Err(IoError::Usage(format!(
+            "access {code:?}: one of public, staff, organisation"
+        )));
+    }
+    Ok(code.to_owned())
 }
 
 /// The definition of a new custom layer for a dataset: every source attribute, each with the
@@ -122,6 +144,8 @@ pub fn infer(name: &str, ds: &Dataset, import_id: &str) -> CustomLayer {
         spatial: ds.records.iter().any(|r| r.geometry.is_some()),
         fields,
         import_id: Some(import_id.to_owned()),
+        access: "organisation".to_owned(),
+        organisation_id: None,
     }
 }
 

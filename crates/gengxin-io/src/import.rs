@@ -33,6 +33,12 @@ pub struct ImportOptions {
     pub file_name: Option<String>,
     pub format: Option<Format>,
     pub read: ReadOptions,
+    /// Who reads a custom layer the import creates: a code of `vocab::CUSTOM_ACCESS`
+    /// (default `organisation`: the importer's organisation and the city administrator). An
+    /// existing custom layer keeps its own.
+    pub access: Option<String>,
+    /// The importer's organisation, for `organisation` access.
+    pub organisation_id: Option<String>,
     /// When the import happens, for its record and its features' timestamps (default: now). A
     /// fixed time makes two runs of the same import give identical stores.
     pub at: Option<DateTime<Utc>>,
@@ -134,10 +140,12 @@ pub fn plan(
         Some(l) => Target::Model(l),
         None => match existing {
             Some(layer) => Target::Custom { layer, new: false },
-            None => Target::Custom {
-                layer: custom::infer(&opts.layer, &ds, &import_id),
-                new: true,
-            },
+            None => {
+                let mut layer = custom::infer(&opts.layer, &ds, &import_id);
+                layer.access = custom::check_access(opts.access.as_deref())?;
+                layer.organisation_id = opts.organisation_id.clone();
+                Target::Custom { layer, new: true }
+            }
         },
     };
     let to_storage = crs

@@ -914,6 +914,12 @@ static CATALOGUE: &[Layer] = &[
             req("fields", Text, "字段(JSON)"),
             f("geometry_type", Text, "几何类型"),
             f("import_id", Text, "创建导入"),
+            Field {
+                codes: Some(vocab::CUSTOM_ACCESS),
+                required: false,
+                ..f("access", Text, "访问范围")
+            },
+            f("organisation_id", Text, "所属单位"),
         ],
     },
     Layer {

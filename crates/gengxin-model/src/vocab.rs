@@ -269,6 +269,14 @@ pub const SPECIAL_POPULATION_KINDS: &[Code] = &[
 
 pub const SEXES: &[Code] = &[c("female", "女", "female"), c("male", "男", "male")];
 
+/// Who reads a custom layer made by an import. A definition without one (made before access
+/// classes) reads as `staff`.
+pub const CUSTOM_ACCESS: &[Code] = &[
+    c("public", "公开", "public"),
+    c("staff", "所有登录用户", "signed-in users"),
+    c("organisation", "导入单位", "the importing organisation"),
+];
+
 pub const DELIVERY_STATUSES: &[Code] = &[
     c("requested", "已申请", "requested"),
     c("dispatched", "配送中", "dispatched"),

@@ -251,6 +251,33 @@ pub(crate) fn layer_version(layer: LayerId) -> i64 {
     }
 }
 
+/// The migration that added a field to its layer's table: the layer's own for the fields it was
+/// made with, a later one for fields added since (`ALTER TABLE … ADD COLUMN`).
+pub(crate) fn field_version(layer: LayerId, field: &str) -> i64 {
+    match (layer, field) {
+        (LayerId::CustomLayers, "access" | "organisation_id") => 6,
+        _ => layer_version(layer),
+    }
+}
+
+/// The fields a layer's table was created with (those added later come by their migration).
+pub(crate) fn created_fields(layer: &Layer) -> impl Iterator<Item = &'static gengxin_model::Field> {
+    let v = layer_version(layer.id);
+    layer
+        .fields
+        .iter()
+        .filter(move |f| field_version(layer.id, f.name) == v)
+}
+
+/// The fields a migration adds to tables made before it.
+pub(crate) fn added_fields(version: i64) -> Vec<(&'static Layer, &'static gengxin_model::Field)> {
+    gengxin_model::catalogue()
+        .iter()
+        .flat_map(|l| l.fields.iter().map(move |f| (l, f)))
+        .filter(|(l, f)| field_version(l.id, f.name) == version && layer_version(l.id) < version)
+        .collect()
+}
+
 /// Whether a location names a PostgreSQL database rather than a GeoPackage file.
 pub fn is_postgres(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")

@@ -237,3 +237,46 @@ async fn only_a_repeated_id_is_a_duplicate() {
         .unwrap_err();
     assert!(matches!(e, StoreError::Duplicate { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn a_store_of_schema_5_gains_the_custom_layer_access_columns_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, s) = new_store(dir.path());
+    drop(s);
+    // Back to what schema 5 made: custom_layers without access and organisation_id, and a
+    // custom layer defined then.
+    let c = rusqlite::Connection::open(&p).unwrap();
+    c.execute_batch(
+        "DROP INDEX idx_renewal_custom_layers_organisation_id;
+         ALTER TABLE renewal_custom_layers DROP COLUMN access;
+         ALTER TABLE renewal_custom_layers DROP COLUMN organisation_id;
+         UPDATE gengxin_meta SET value = '5' WHERE key = 'schema_version';
+         INSERT INTO renewal_custom_layers (id, provenance, created_at, updated_at, title, fields)
+           VALUES ('plan_old', 'test', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '旧规划', '[]');",
+    )
+    .unwrap();
+    drop(c);
+    let s = GeoPackageStore::open(&p).unwrap();
+    assert_eq!(s.info().await.unwrap().schema_version, 6);
+    let old = s
+        .get(LayerId::CustomLayers, "plan_old")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.get("title"), &Value::Text("旧规划".into()));
+    assert_eq!(old.get("access"), &Value::Null);
+    // The new columns take values.
+    let mut f = old.clone();
+    f.properties.insert("access".into(), "public".into());
+    f.properties.insert("organisation_id".into(), "org".into());
+    s.update(vec![(LayerId::CustomLayers, vec![f])])
+        .await
+        .unwrap();
+    let now = s
+        .get(LayerId::CustomLayers, "plan_old")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.get("access"), &Value::Text("public".into()));
+    assert_eq!(now.version, 2);
+}

@@ -195,6 +195,11 @@ struct ImportArgs {
     /// Make invalid geometries valid instead of skipping them.
     #[arg(long)]
     repair: bool,
+    /// Who reads a new custom layer: public, staff (signed-in users) or organisation (the
+    /// default; from the command line, which acts for no organisation, the city administrator
+    /// only).
+    #[arg(long)]
+    access: Option<String>,
     /// Check and report only; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -418,6 +423,7 @@ async fn import(args: ImportArgs, actor: &gengxin_app::Actor) -> Result<()> {
         source_layer,
         tag_map,
         repair,
+        access,
         dry_run,
     } = args;
     let mapping = match mapping {
@@ -446,6 +452,7 @@ async fn import(args: ImportArgs, actor: &gengxin_app::Actor) -> Result<()> {
         crs,
         mapping,
         repair,
+        access,
         user: actor.name(),
         read: gengxin_io::ReadOptions {
             encoding,

@@ -8,7 +8,7 @@
 
 use gengxin_model::{FieldType, Layer, STORAGE_SRID, catalogue};
 
-use crate::layer_version;
+use crate::{added_fields, created_fields, layer_version};
 use rusqlite::{Transaction, params};
 
 /// `PRAGMA application_id` of every GeoPackage: ASCII "GPKG".
@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] = &[
     saved_queries_v3,
     life_circle_v4,
     accounts_and_reporting_v5,
+    custom_layer_access_v6,
 ];
 
 pub fn latest_version() -> i64 {
@@ -137,6 +138,24 @@ fn accounts_and_reporting_v5(tx: &Transaction) -> rusqlite::Result<()> {
     Ok(())
 }
 
+fn custom_layer_access_v6(tx: &Transaction) -> rusqlite::Result<()> {
+    for (layer, f) in added_fields(6) {
+        let t = layer.table();
+        tx.execute_batch(&format!(
+            "ALTER TABLE \"{t}\" ADD COLUMN \"{}\" {};",
+            f.name,
+            sql_type(f.ty)
+        ))?;
+        if f.name.ends_with("_id") || f.name.ends_with("_code") {
+            tx.execute_batch(&format!(
+                "CREATE INDEX \"idx_{t}_{0}\" ON \"{t}\" (\"{0}\");",
+                f.name
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 fn sql_type(ty: FieldType) -> &'static str {
     match ty {
         FieldType::Text => "TEXT",
@@ -161,17 +180,9 @@ fn create_layer(tx: &Transaction, layer: &Layer) -> rusqlite::Result<()> {
         "updated_at DATETIME NOT NULL".to_owned(),
         "version INTEGER NOT NULL DEFAULT 1".to_owned(),
     ]);
-    cols.extend(
-        layer
-            .fields
-            .iter()
-            .map(|f| format!("\"{}\" {}", f.name, sql_type(f.ty))),
-    );
+    cols.extend(created_fields(layer).map(|f| format!("\"{}\" {}", f.name, sql_type(f.ty))));
     tx.execute_batch(&format!("CREATE TABLE \"{t}\" ({});", cols.join(", ")))?;
-    for f in layer
-        .fields
-        .iter()
-        .filter(|f| f.name.ends_with("_id") || f.name.ends_with("_code"))
+    for f in created_fields(layer).filter(|f| f.name.ends_with("_id") || f.name.ends_with("_code"))
     {
         tx.execute_batch(&format!(
             "CREATE INDEX \"idx_{t}_{0}\" ON \"{t}\" (\"{0}\");",

@@ -7,7 +7,7 @@
 
 use gengxin_model::{FieldType, GeometryType, Layer, STORAGE_SRID, catalogue};
 
-use crate::layer_version;
+use crate::{added_fields, created_fields, layer_version};
 
 /// The oldest PostGIS Gengxin runs on (ST_AsMVT with feature ids, `geometry(…)` typmods).
 pub const MIN_POSTGIS: (u32, u32) = (3, 0);
@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[fn() -> Vec<String>] = &[
     saved_queries_v3,
     life_circle_v4,
     accounts_and_reporting_v5,
+    custom_layer_access_v6,
 ];
 
 pub fn latest_version() -> i64 {
@@ -100,6 +101,38 @@ fn accounts_and_reporting_v5() -> Vec<String> {
         .collect()
 }
 
+fn custom_layer_access_v6() -> Vec<String> {
+    let mut sql = Vec::new();
+    for (layer, f) in added_fields(6) {
+        let t = table(layer);
+        sql.push(format!(
+            "ALTER TABLE {t} ADD COLUMN \"{}\" {}",
+            f.name,
+            sql_type(f.ty)
+        ));
+        sql.push(format!(
+            "COMMENT ON COLUMN {t}.\"{}\" IS {}",
+            f.name,
+            quote_literal(f.zh)
+        ));
+        sql.extend(field_index(layer, f));
+    }
+    sql
+}
+
+/// The index of a foreign-key field (named `*_id` or `*_code`).
+fn field_index(layer: &Layer, f: &gengxin_model::Field) -> Option<String> {
+    (f.name.ends_with("_id") || f.name.ends_with("_code")).then(|| {
+        format!(
+            "CREATE INDEX \"{0}_{1}_{2}\" ON {3} (\"{2}\")",
+            layer.database.name(),
+            layer.name,
+            f.name,
+            table(layer)
+        )
+    })
+}
+
 fn create_layer(layer: &Layer) -> Vec<String> {
     let mut sql = Vec::new();
     {
@@ -116,18 +149,13 @@ fn create_layer(layer: &Layer) -> Vec<String> {
             "updated_at timestamptz NOT NULL".to_owned(),
             "version bigint NOT NULL DEFAULT 1 CHECK (version >= 1)".to_owned(),
         ]);
-        cols.extend(
-            layer
-                .fields
-                .iter()
-                .map(|f| format!("\"{}\" {}", f.name, sql_type(f.ty))),
-        );
+        cols.extend(created_fields(layer).map(|f| format!("\"{}\" {}", f.name, sql_type(f.ty))));
         sql.push(format!("CREATE TABLE {t} ({})", cols.join(", ")));
         sql.push(format!(
             "COMMENT ON TABLE {t} IS {}",
             quote_literal(&format!("{} / {}", layer.zh, layer.en))
         ));
-        for f in layer.fields {
+        for f in created_fields(layer) {
             sql.push(format!(
                 "COMMENT ON COLUMN {t}.\"{}\" IS {}",
                 f.name,
@@ -141,18 +169,7 @@ fn create_layer(layer: &Layer) -> Vec<String> {
                 layer.name
             ));
         }
-        for f in layer
-            .fields
-            .iter()
-            .filter(|f| f.name.ends_with("_id") || f.name.ends_with("_code"))
-        {
-            sql.push(format!(
-                "CREATE INDEX \"{0}_{1}_{2}\" ON {t} (\"{2}\")",
-                layer.database.name(),
-                layer.name,
-                f.name
-            ));
-        }
+        sql.extend(created_fields(layer).filter_map(|f| field_index(layer, f)));
     }
     sql
 }
