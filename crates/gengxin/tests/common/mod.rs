@@ -31,8 +31,9 @@ pub fn run(args: &[&str], stdin: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// The key file of every store the tests make: a PostgreSQL store has no default one, and
-/// stores whose content must hash alike need one key (the audit chain is keyed).
+/// The key file of every store the tests make (every command a test runs names it): a
+/// PostgreSQL store has no default one, stores whose content must hash alike need one key (the
+/// audit chain is keyed), and commands on one store must agree on its key.
 pub fn key_file() -> std::path::PathBuf {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gengxin-test.key");
     if !path.is_file() {
