@@ -2,7 +2,7 @@
 //! Writing it is `gengxin_app::audit`: every use case appends its records in its transaction.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use gengxin_app::audit::Filter;
@@ -234,27 +234,153 @@ pub async fn export(
 /// The state of the audit chain.
 #[derive(Serialize, ToSchema)]
 pub struct ChainState {
-    /// Whether every record fits the chain and the last one is its head.
+    /// Whether every record fits the chain, the last one is its head, and every head anchored
+    /// outside the store names a record the store holds.
     ok: bool,
     /// How many records were checked.
     records: usize,
-    /// The `seq` of the first record that does not fit; only when not ok.
+    /// How many heads anchored outside the store were compared.
+    anchors: usize,
+    /// The `seq` of the first record a finding names; only when not ok.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     broken_at: Option<i64>,
+    /// What does not fit: the first break of the chain, then what the head and the anchored
+    /// heads say. Empty when ok.
+    findings: Vec<ChainFinding>,
 }
 
-/// Checks the whole chain: `{"ok": true, "records": n}` or the first record that does not fit.
+/// One thing that does not fit the audit chain.
+#[derive(Serialize, ToSchema)]
+pub struct ChainFinding {
+    /// `link` (a record missing, added or moved), `altered` (content does not match the hash, or
+    /// another key), `unkeyed` (forged with plain SHA-256 after keyed records), `head` (the chain
+    /// head is not the last record), `truncated` (anchored records deleted at the end),
+    /// `rolled_back` (the store is older than an anchored head), `rewritten` (another record where
+    /// an anchored head names one), `bad_anchor` (a line of the heads file not signed with this
+    /// key), `unanchored` (keyed records, no anchored head).
+    kind: &'static str,
+    /// The record it is about (`seq`; for `truncated` and `rolled_back` the first one missing).
+    seq: i64,
+    /// That record's id.
+    id: String,
+    detail: String,
+}
+
+/// Checks the whole chain with the key outside the store, and compares it with the heads
+/// anchored outside the store: `{"ok": true, "records": n, …}` or what does not fit.
 #[utoipa::path(get, path = "/api/audit/verify", operation_id = "audit_verify", responses(
     (status = 200, description = "The chain's state", body = ChainState),
     (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
 ))]
 pub async fn check(State(s): State<AppState>, who: Who) -> Result<Json<ChainState>, ApiError> {
     allow(gengxin_auth::policy::require_admin(&who.caller))?;
-    let v = gengxin_app::audit::check(&*s.store).await?;
+    let v = gengxin_app::audit::check(&s.app).await?;
     Ok(Json(ChainState {
-        ok: v.broken_at.is_none(),
+        ok: v.findings.is_empty(),
         records: v.records,
-        broken_at: v.broken_at,
+        anchors: v.anchors,
+        broken_at: v.findings.iter().map(|f| f.seq).min(),
+        findings: v
+            .findings
+            .iter()
+            .map(|f| ChainFinding {
+                kind: f.kind.code(),
+                seq: f.seq,
+                id: f.id(),
+                detail: f.detail.clone(),
+            })
+            .collect(),
     }))
+}
+
+/// The routes whose refusals are audited, and where their layer and row id are: the layer
+/// endpoints, OGC items, exports and attachments.
+const REFUSALS_AUDITED: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("/api/layers/{layer}/features", Some("layer"), None),
+    (
+        "/api/layers/{layer}/features/{id}",
+        Some("layer"),
+        Some("id"),
+    ),
+    ("/api/layers/{layer}/export", Some("layer"), None),
+    (
+        "/ogc/collections/{collection}/items",
+        Some("collection"),
+        None,
+    ),
+    (
+        "/ogc/collections/{collection}/items/{id}",
+        Some("collection"),
+        Some("id"),
+    ),
+    ("/api/attachments/{id}", None, Some("id")),
+];
+
+/// Middleware (after routing): a 403 or 404 answered to a signed-in caller on a personal or
+/// project layer (or an attachment, which belongs to projects) leaves an audit record — who,
+/// which route, layer and id, outcome `denied` or `not_found`. Public and community layers and
+/// the public (who is answered 401 on guarded layers) are left out, so that floods of 404s
+/// cannot flood the log.
+pub async fn refusals(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let route = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let Some(&(route, layer_param, id_param)) = route
+        .as_deref()
+        .and_then(|r| REFUSALS_AUDITED.iter().find(|(p, _, _)| *p == r))
+    else {
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    };
+    let params = axum::extract::RawPathParams::from_request_parts(&mut parts, &s)
+        .await
+        .ok();
+    let param = |name: Option<&str>| -> String {
+        name.and_then(|n| params.as_ref()?.iter().find(|(k, _)| *k == n))
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default()
+    };
+    let (layer, id) = (param(layer_param), param(id_param));
+    let who = parts.extensions.get::<Who>().cloned().unwrap_or_default();
+    let method = parts.method.clone();
+    let response = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
+    let outcome = match response.status() {
+        axum::http::StatusCode::FORBIDDEN => "denied",
+        axum::http::StatusCode::NOT_FOUND => "not_found",
+        _ => return response,
+    };
+    let guarded = who.caller.is_some()
+        && (layer_param.is_none()
+            || gengxin_model::Layer::by_name(&layer).is_some_and(|l| {
+                matches!(
+                    l.access,
+                    gengxin_model::Access::Personal | gengxin_model::Access::Projects
+                )
+            }));
+    if guarded {
+        let rec = record(&who, "access", outcome)
+            .on(
+                if layer_param.is_none() {
+                    "attachments"
+                } else {
+                    &layer
+                },
+                &id,
+            )
+            .detail(format!("{method} {route}"));
+        if let Err(e) = append(&s, vec![rec]).await {
+            tracing::error!("cannot audit a refused request: {e:?}");
+        }
+    }
+    response
 }

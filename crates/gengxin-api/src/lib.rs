@@ -213,6 +213,11 @@ fn router(state: AppState) -> Router {
         .route("/tiles", get(tiles::list))
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
+        // After the routes, which it applies to: refusals on guarded layers are audited.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::refusals,
+        ))
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
@@ -392,6 +397,7 @@ fn router(state: AppState) -> Router {
         audit::AuditPage,
         audit::AuditRecord,
         audit::ChainState,
+        audit::ChainFinding,
         attachments::Attachment
     ))
 )]

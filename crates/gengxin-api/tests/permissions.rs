@@ -1159,3 +1159,132 @@ async fn api_tokens_work_until_revoked_and_the_audit_log_cannot_be_rewritten() {
     assert_eq!(v["ok"], true, "{v}");
     assert!(v["records"].as_u64().unwrap() >= 2);
 }
+
+#[tokio::test]
+async fn refused_requests_on_guarded_layers_are_audited_and_others_are_not() {
+    let (_d, _store, app) = fixture().await;
+    let refused = [
+        // Another community's special population: absent for the worker.
+        (
+            "community_worker",
+            "/api/layers/special_populations/features/sp-2",
+            404,
+        ),
+        // A personal layer the district user may not read.
+        (
+            "district",
+            "/api/layers/special_populations/features/sp-1",
+            403,
+        ),
+        // Another district's project.
+        ("district", "/api/layers/projects/features/prj-2", 404),
+    ];
+    for (role, uri, status) in refused {
+        let (s, v) = request(&app, role, "GET", uri, &[], None).await;
+        assert_eq!(s.as_u16(), status, "{role} {uri}: {v}");
+    }
+    // Not recorded: a public layer's 404, an answered read, the public's refusals.
+    for (role, uri, status) in [
+        ("district", "/api/layers/parcels/features/nope", 404),
+        (
+            "community_worker",
+            "/api/layers/special_populations/features/sp-1",
+            200,
+        ),
+        ("public", "/ogc/collections/special_populations/items", 404),
+    ] {
+        let (s, v) = request(&app, role, "GET", uri, &[], None).await;
+        assert_eq!(s.as_u16(), status, "{role} {uri}: {v}");
+    }
+    let (_, v) = request(
+        &app,
+        "city_admin",
+        "GET",
+        "/api/audit?action=access",
+        &[],
+        None,
+    )
+    .await;
+    let seen: Vec<(&str, &str, &str, &str)> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["actor"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+                r["target_layer"].as_str().unwrap(),
+                r["target_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "community_worker",
+                "not_found",
+                "special_populations",
+                "sp-2"
+            ),
+            ("district", "denied", "special_populations", "sp-1"),
+            ("district", "not_found", "projects", "prj-2"),
+        ],
+        "{v}"
+    );
+    assert_eq!(
+        v["records"][0]["detail"],
+        "GET /api/layers/{layer}/features/{id}"
+    );
+    let (_, v) = request(&app, "city_admin", "GET", "/api/audit/verify", &[], None).await;
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+#[tokio::test]
+async fn a_new_administrators_totp_secret_is_stored_sealed_and_signs_in() {
+    let (dir, store, app) = fixture().await;
+    let (s, v) = request(
+        &app,
+        "city_admin",
+        "POST",
+        "/api/admin/users",
+        &[],
+        Some(
+            serde_json::json!({"username": "second_admin", "role": "city_admin",
+            "organisation_id": "org", "password": "Lantern-Harbor-78"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let uri = v["totp_uri"].as_str().unwrap();
+    let secret = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let row = store
+        .get(LayerId::Users, "second_admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = row.get("totp_secret").as_str().unwrap();
+    assert!(
+        stored.starts_with("enc1:") && !stored.contains(&secret),
+        "{stored}"
+    );
+    // The key file was made beside the store, owner-only.
+    let key = dir.path().join("perm.gpkg.key");
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let code = gengxin_auth::totp::code_at(&secret, Utc::now().timestamp() as u64).unwrap();
+    let (s, v, _) = login(&app, "second_admin", "Lantern-Harbor-78", Some(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}

@@ -82,10 +82,13 @@ pub async fn add_user(
             )
         }
     };
-    let (user, totp) = tokio::task::spawn_blocking(move || account::new_user(new, now))
+    let (mut user, totp) = tokio::task::spawn_blocking(move || account::new_user(new, now))
         .await
         .map_err(AppError::internal)?
         .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    if let Some(secret) = &totp {
+        app.set_totp_secret(&mut user, secret).await?;
+    }
     let detail = format!(
         "account created, role {}",
         user.get("role").as_str().unwrap_or_default()

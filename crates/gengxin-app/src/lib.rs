@@ -14,6 +14,7 @@ pub mod evaluation;
 pub mod history;
 pub mod imports;
 pub mod jobs;
+pub mod keys;
 pub mod reporting;
 pub mod sessions;
 pub mod visibility;
@@ -40,6 +41,8 @@ pub struct App {
     /// One evaluation run at a time in this process.
     evaluating: Arc<tokio::sync::Mutex<()>>,
     clock: Clock,
+    /// The key outside the store: given, or found from the store's location on first use.
+    keys: Arc<tokio::sync::OnceCell<keys::Keys>>,
 }
 
 /// Where "now" comes from.
@@ -60,7 +63,27 @@ impl App {
             walks: Arc::default(),
             evaluating: Arc::default(),
             clock: Clock::System,
+            keys: Arc::default(),
         }
+    }
+
+    /// The same application with these keys (else they are found from the store's location,
+    /// see [`keys`]).
+    pub fn with_keys(mut self, k: keys::Keys) -> App {
+        self.keys = Arc::new(tokio::sync::OnceCell::new_with(Some(k)));
+        self
+    }
+
+    /// The store's keys; a store without one (PostgreSQL without `GENGXIN_KEY_FILE`) refuses
+    /// every write that needs them.
+    pub async fn keys(&self) -> Result<&keys::Keys, gengxin_store::StoreError> {
+        self.keys
+            .get_or_try_init(|| async {
+                let location = self.store.info().await?.location;
+                keys::Keys::for_store(&location)
+                    .map_err(|e| gengxin_store::StoreError::Unavailable(e.to_string()))
+            })
+            .await
     }
 
     pub fn with_clock(mut self, clock: Clock) -> App {

@@ -202,7 +202,11 @@ pub async fn login(
     }
     let mut second_step = None;
     let mut failure = (!right).then_some("wrong password");
-    let secret_b32 = user.get("totp_secret").as_str().map(str::to_owned);
+    let secret_b32 = if right {
+        app.totp_secret(&user).await?
+    } else {
+        None
+    };
     if right && (principal.role == Role::CityAdmin || secret_b32.is_some()) {
         let Some(secret_b32) = secret_b32 else {
             app.append(vec![record("failed", "no second factor enrolled")])

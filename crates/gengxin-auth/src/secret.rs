@@ -12,6 +12,23 @@ pub fn new_token(prefix: &str) -> String {
     format!("{prefix}{}", hex(&bytes))
 }
 
+/// A new secret key: 32 random bytes from the operating system.
+pub fn new_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    key
+}
+
+/// A subkey of `master` for one purpose (HMAC-SHA256 of the purpose's name: one HKDF-Expand
+/// block), so that a key used for one purpose reveals nothing of the others.
+pub fn derive(master: &[u8; 32], purpose: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut m = Hmac::<Sha256>::new_from_slice(master).expect("HMAC takes any key length");
+    m.update(purpose.as_bytes());
+    m.update(&[1]);
+    m.finalize().into_bytes().into()
+}
+
 /// The id a token is stored under: its SHA-256, hex.
 pub fn digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
@@ -43,5 +60,14 @@ mod tests {
         assert_ne!(digest(&t), t);
         assert!(same(&t, &t.clone()));
         assert!(!same(&t, &new_token("gxs_")));
+    }
+
+    #[test]
+    fn subkeys_differ_by_purpose_and_master() {
+        let k = new_key();
+        assert_ne!(k, new_key());
+        assert_ne!(derive(&k, "audit"), derive(&k, "totp"));
+        assert_ne!(derive(&k, "audit"), derive(&new_key(), "audit"));
+        assert_eq!(derive(&k, "audit"), derive(&k, "audit"));
     }
 }

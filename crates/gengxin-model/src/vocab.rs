@@ -347,6 +347,7 @@ pub const AUDIT_ACTIONS: &[Code] = &[
     c("review", "审核", "review"),
     c("account", "账号管理", "account change"),
     c("export", "导出", "export"),
+    c("access", "访问受保护图层", "request on a guarded layer"),
 ];
 
 /// How an audited action ended.
@@ -354,6 +355,7 @@ pub const AUDIT_OUTCOMES: &[Code] = &[
     c("ok", "成功", "success"),
     c("failed", "失败", "failure"),
     c("denied", "拒绝", "denied"),
+    c("not_found", "未找到", "not found"),
 ];
 
 /// Who reviews a form's submissions before they are merged.

@@ -249,7 +249,8 @@ async fn app(store: &str, create: bool) -> Result<gengxin_app::App> {
         Some(t) => gengxin_app::Clock::Fixed(t),
         None => gengxin_app::Clock::System,
     };
-    Ok(gengxin_app::App::new(s).with_clock(clock))
+    let keys = gengxin_app::keys::Keys::for_store(&s.info().await?.location)?;
+    Ok(gengxin_app::App::new(s).with_clock(clock).with_keys(keys))
 }
 
 async fn run(command: Command, actor: gengxin_app::Actor) -> Result<()> {
@@ -549,6 +550,17 @@ async fn serve(listener: tokio::net::TcpListener, store: Arc<dyn Store>) -> Resu
     eprintln!("Gengxin serving {} on http://{addr}/", info.location);
     // The job queue runs beside the server, on the same application (one audit writer).
     let app = gengxin_app::App::new(store);
+    // The key file (made beside a new GeoPackage store), and the TOTP secrets sealed with it.
+    match app.keys().await {
+        Ok(keys) => {
+            tracing::info!(heads = %keys.heads().display(), "audit heads anchored outside the store");
+            let sealed = app.seal_totp_secrets().await?;
+            if sealed > 0 {
+                tracing::info!(sealed, "TOTP secrets sealed with the key file");
+            }
+        }
+        Err(e) => tracing::warn!("serving read-only: {e}"),
+    }
     let jobs = gengxin_app::jobs::Runner::start(app.clone());
     let served = axum::serve(
         listener,

@@ -19,6 +19,7 @@ fn gengxin(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .output()
         .expect("gengxin runs")
 }
@@ -92,6 +93,7 @@ fn start(args: &[&str], port: u16) -> Server {
     let child = Command::new(BIN)
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -912,10 +914,79 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
             .to_vec(),
         "{records}"
     );
-    // The token was made by the OS user (no --as), also as an operator.
-    let tokens = get("/api/audit?action=account")["records"].clone();
-    let last = tokens.as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["target_layer"], "api_tokens", "{tokens}");
-    assert_eq!(last["role"], "operator");
-    assert_ne!(last["actor"], "张规划");
+    // The token was made by the OS user (no --as), also as an operator; serving sealed the
+    // demo administrator's TOTP secret, as the system.
+    let accounts = get("/api/audit?action=account")["records"].clone();
+    let accounts = accounts.as_array().unwrap();
+    let token = accounts
+        .iter()
+        .find(|r| r["target_layer"] == "api_tokens")
+        .unwrap();
+    assert_eq!(token["role"], "operator");
+    assert_ne!(token["actor"], "张规划");
+    assert!(
+        accounts
+            .iter()
+            .any(|r| r["role"] == "system" && r["target_id"] == "admin"),
+        "{accounts:?}"
+    );
+}
+
+#[test]
+fn the_demo_administrators_totp_secret_is_sealed_once_served_and_still_signs_in() {
+    let secret = gengxin_demo::DEMO_TOTP_SECRET;
+    // Its raw bytes (the RFC 6238 test secret).
+    let raw = b"12345678901234567890";
+    let hits =
+        |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).filter(|w| *w == needle).count();
+    let pristine = std::fs::read(pristine_demo()).unwrap();
+    assert_eq!(
+        hits(&pristine, secret.as_bytes()),
+        1,
+        "the generator writes it plain"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("sealed.gpkg");
+    std::fs::copy(pristine_demo(), &store).unwrap();
+    let port = free_port();
+    let server = start(
+        &[
+            "serve",
+            "--store",
+            store.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        port,
+    );
+    let login = |code: &str| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/api/auth/login", server.base))
+            .json(&serde_json::json!({"username": "admin", "password": "Crane-Tower-2026", "totp": code}))
+            .send()
+            .unwrap()
+            .status()
+    };
+    let code = gengxin_auth::totp::code_at(secret, chrono::Utc::now().timestamp() as u64).unwrap();
+    assert_eq!(login(&code), 200);
+    assert_eq!(login(&code), 401, "a code is good once");
+    // Stopped as an operator stops it (SIGTERM): closing the store folds its write-ahead log
+    // into the file.
+    let mut server = server;
+    let term = Command::new("kill")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(server.child.wait().unwrap().success());
+    let mut bytes = std::fs::read(&store).unwrap();
+    if let Ok(wal) = std::fs::read(format!("{}-wal", store.display())) {
+        bytes.extend(wal);
+    }
+    assert_eq!(
+        hits(&bytes, secret.as_bytes()),
+        0,
+        "base32 secret in the file"
+    );
+    assert_eq!(hits(&bytes, raw), 0, "raw secret in the file");
 }

@@ -36,6 +36,7 @@ fn serve(store: &str, port: u16) -> Child {
             &format!("127.0.0.1:{port}"),
         ])
         .env("RUST_LOG", "warn")
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

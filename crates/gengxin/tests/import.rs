@@ -8,6 +8,8 @@
 //! commit. Every import is stamped with one fixed time (`SOURCE_DATE_EPOCH`), so a committed
 //! import gives the same hash as the complete one.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -22,6 +24,7 @@ fn gengxin(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gengxin"))
         .args(args)
         .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .output()
         .unwrap();
     assert!(
@@ -71,6 +74,7 @@ fn import_buildings(store: &str, kill_after: Option<Duration>) -> Ended {
         .args(["import", "--store", store, "--layer", "buildings"])
         .arg(shared("osm/liechtenstein-2021-10.osm.pbf"))
         .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -5,6 +5,8 @@
 //! The server is found at `GENGXIN_TEST_PG` (an admin URL), by default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; each test makes its own scratch database.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ fn gengxin(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .output()
         .expect("gengxin runs")
 }
@@ -142,6 +145,7 @@ fn serve(store: &str) -> Server {
             &format!("127.0.0.1:{port}"),
         ])
         .env("RUST_LOG", "warn")
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -354,6 +358,7 @@ fn admin_client(store: &str) -> reqwest::blocking::Client {
             "--organisation",
             "org-city",
         ])
+        .env("GENGXIN_KEY_FILE", common::key_file())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()

@@ -161,6 +161,9 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // What a write replaces or deletes is overwritten, not left in free space of the file
+    // (sealed secrets replace plain ones; personal rows are purged).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! Helpers shared by the binary's test files.
+//! Helpers shared by the binary's test files (each uses some of them).
+#![allow(dead_code)]
 
 use std::process::{Command, Stdio};
 
@@ -9,6 +10,7 @@ pub fn run(args: &[&str], stdin: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gengxin"))
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("GENGXIN_KEY_FILE", key_file())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -27,4 +29,18 @@ pub fn run(args: &[&str], stdin: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The key file of every store the tests make (every command a test runs names it): a
+/// PostgreSQL store has no default one, stores whose content must hash alike need one key (the
+/// audit chain is keyed), and commands on one store must agree on its key.
+pub fn key_file() -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gengxin-test.key");
+    if !path.is_file() {
+        // Written under a name of its own, then renamed: test binaries run at once.
+        let tmp = path.with_extension(format!("key.{}", std::process::id()));
+        std::fs::write(&tmp, [0x5a; 32]).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    path
 }
