@@ -272,10 +272,19 @@ async fn get(app: &axum::Router, role: &str, uri: &str) -> (u16, String) {
 }
 
 /// Both stores of one backend answer every probe, as every scoped caller, alike.
-async fn answers_do_not_depend_on_hidden_rows(with: Arc<dyn Store>, without: Arc<dyn Store>) {
+async fn answers_do_not_depend_on_hidden_rows(
+    with: Arc<dyn Store>,
+    without: Arc<dyn Store>,
+    keys: &std::path::Path,
+) {
     fill(&*with, true).await;
     fill(&*without, false).await;
-    let (a, b) = (gengxin_api::app(with), gengxin_api::app(without));
+    // Each store with its key (reads of personal rows are audited).
+    let app = |store: Arc<dyn Store>, name: &str| {
+        let k = gengxin_app::keys::Keys::new(&[7; 32], keys.join(name));
+        gengxin_api::router_for(gengxin_app::App::new(store).with_keys(k))
+    };
+    let (a, b) = (app(with, "with.heads"), app(without, "without.heads"));
     let mut leaks = Vec::new();
     for role in CALLERS {
         for uri in PROBES {
@@ -332,7 +341,7 @@ async fn geopackage_answers_do_not_depend_on_hidden_rows() {
         let s = gengxin_store::gpkg::GeoPackageStore::create_or_open(&dir.path().join(n)).unwrap();
         Arc::new(s) as Arc<dyn Store>
     };
-    answers_do_not_depend_on_hidden_rows(open("with.gpkg"), open("without.gpkg")).await;
+    answers_do_not_depend_on_hidden_rows(open("with.gpkg"), open("without.gpkg"), dir.path()).await;
 }
 
 fn admin_url() -> String {
@@ -382,7 +391,8 @@ async fn postgis_answers_do_not_depend_on_hidden_rows() {
     let without = gengxin_store::create_or_open(&scratch(&b).await)
         .await
         .unwrap();
-    answers_do_not_depend_on_hidden_rows(with, without).await;
+    let dir = tempfile::tempdir().unwrap();
+    answers_do_not_depend_on_hidden_rows(with, without, dir.path()).await;
     admin(&[
         format!("DROP DATABASE IF EXISTS {a} WITH (FORCE)"),
         format!("DROP DATABASE IF EXISTS {b} WITH (FORCE)"),
