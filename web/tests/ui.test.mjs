@@ -1109,7 +1109,7 @@ describe('Gengxin web application', () => {
       )
       const district = await api(`/api/summary/admin_units/${HONGSHAN}`)
       await page.click('#tab-summary')
-      await waitValue(page, 'summary-projects-count', district.projects.count)
+      await waitValue(page, 'summary-parcels-count', district.counts.parcels)
       await waitMapSettled(page)
       await screenshot(page, 'phone-summary.png')
       await buildParcelQuery(page)

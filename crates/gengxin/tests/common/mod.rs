@@ -37,8 +37,14 @@ pub fn run(args: &[&str], stdin: &str) -> String {
 pub fn key_file() -> std::path::PathBuf {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gengxin-test.key");
     if !path.is_file() {
-        // Written under a name of its own, then renamed: test binaries run at once.
-        let tmp = path.with_extension(format!("key.{}", std::process::id()));
+        // Written under a name of its own, then renamed: test binaries, and the tests of one
+        // binary, make it at once (every one writes the same bytes).
+        let unique = format!(
+            "key.{}.{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        );
+        let tmp = path.with_extension(unique.replace(['(', ')'], ""));
         std::fs::write(&tmp, [0x5a; 32]).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
     }
