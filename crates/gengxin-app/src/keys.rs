@@ -10,7 +10,8 @@
 //! From it, one subkey per purpose (HMAC-SHA256 of the purpose's name): the audit chain's HMAC,
 //! the MAC of the chain heads anchored outside the store, and the sealing of TOTP secrets.
 //! The anchored heads go to `GENGXIN_AUDIT_ANCHOR`, else `<store>.audit-heads` beside a
-//! GeoPackage, else `<key file>.audit-heads`. A backup or copy of a store keeps verifying with
+//! GeoPackage, else `<key file>.<database>.audit-heads` (one key file may serve several databases,
+//! each with its own heads). A backup or copy of a store keeps verifying with
 //! its key file and its heads file beside it (or named by the two variables).
 
 use std::io::{Read, Write};
@@ -49,6 +50,22 @@ pub enum KeyError {
     File { path: PathBuf, reason: String },
 }
 
+/// The database a `postgres://` URL names, as a file-name part: one key file may serve several
+/// databases, and each keeps its own anchored heads.
+fn database_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 impl Keys {
     /// The keys of the store at `location` (a GeoPackage path or a `postgres://` URL), creating
     /// the key file of a GeoPackage store if it does not exist yet.
@@ -65,7 +82,11 @@ impl Keys {
         let master = read_or_create(&path, !postgres)?;
         let heads = match std::env::var_os(ANCHOR_FILE).filter(|v| !v.is_empty()) {
             Some(p) => PathBuf::from(p),
-            None if postgres => PathBuf::from(format!("{}.audit-heads", path.display())),
+            None if postgres => PathBuf::from(format!(
+                "{}.{}.audit-heads",
+                path.display(),
+                database_name(location)
+            )),
             None => PathBuf::from(format!("{location}.audit-heads")),
         };
         Ok(Keys::new(&master, heads))
@@ -229,5 +250,20 @@ impl crate::App {
             .await?;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_name;
+
+    #[test]
+    fn each_database_of_one_key_file_has_its_own_heads() {
+        assert_eq!(database_name("postgres://u@h:5432/city"), "city");
+        assert_eq!(
+            database_name("postgresql://u@h/gengxin_t_1?sslmode=require"),
+            "gengxin_t_1"
+        );
+        assert_eq!(database_name("postgres://h/a.b%20c"), "a_b_20c");
     }
 }
