@@ -99,13 +99,7 @@ pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<Laye
         });
     }
     for c in gengxin_io::custom::list(&*s.store).await? {
-        if gengxin_auth::policy::can_read_custom(
-            &who.caller,
-            &c.access,
-            c.organisation_id.as_deref(),
-        )
-        .is_err()
-        {
+        if may_read_custom(&who, &c).is_err() {
             continue;
         }
         let count = gengxin_io::custom::count(&*s.store, &c).await?;
@@ -235,12 +229,13 @@ pub(crate) async fn readable_custom(
     let c = gengxin_io::custom::get(&*s.store, name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no layer named {name:?}; see /api/layers")))?;
-    allow(gengxin_auth::policy::can_read_custom(
-        &who.caller,
-        &c.access,
-        c.organisation_id.as_deref(),
-    ))?;
+    allow(may_read_custom(who, &c))?;
     Ok(c)
+}
+
+/// The policy's answer for a custom layer's access class.
+fn may_read_custom(who: &Who, c: &CustomLayer) -> Result<(), gengxin_auth::Denied> {
+    gengxin_auth::policy::can_read_custom(&who.caller, &c.access, c.organisation_id.as_deref())
 }
 
 /// How many rows of a layer the caller may see: the cached count when it sees them all.

@@ -15,7 +15,8 @@ use crate::{App, AppError};
 pub struct Visible {
     caller: Caller,
     layer: &'static Layer,
-    /// Project id → district, for rows that only name their project.
+    /// Project id → district, for rows that only name their project (read only for callers
+    /// scoped below the city).
     districts: Option<Arc<HashMap<String, String>>>,
 }
 
@@ -28,11 +29,13 @@ impl Visible {
         layer: &'static Layer,
     ) -> Result<Visible, AppError> {
         policy::can_read_layer(caller, layer)?;
-        let districts = if layer.access == Access::Projects && layer.id != LayerId::Projects {
-            Some(project_districts(app).await?)
-        } else {
-            None
-        };
+        let citywide = caller.as_ref().is_some_and(|p| p.role.citywide());
+        let districts =
+            if layer.access == Access::Projects && layer.id != LayerId::Projects && !citywide {
+                Some(project_districts(app).await?)
+            } else {
+                None
+            };
         Ok(Visible {
             caller: caller.clone(),
             layer,
@@ -40,7 +43,8 @@ impl Visible {
         })
     }
 
-    /// The row's scope, with the district filled in from its project.
+    /// The row's scope, with the district filled in from its project (for callers whose scope
+    /// is not the whole city; the city roles see and write every row whatever its district).
     pub fn scope(&self, f: &Feature) -> RowScope {
         let mut scope = RowScope::of(self.layer.id, f);
         if scope.district.is_none()
