@@ -23,7 +23,8 @@ use gengxin_store::Edit;
 /// Provenance of features entered through the API without one.
 pub const MANUAL: &str = "manual";
 
-/// Properties that are bookkeeping, not fields: read (`provenance`) or ignored, never stored as
+/// Properties that are bookkeeping, not fields: checked (`provenance`, which only the server
+/// sets: a client may send back what it read, never change it) or ignored, never stored as
 /// fields.
 const BOOKKEEPING: [&str; 4] = ["provenance", "created_at", "updated_at", "version"];
 
@@ -152,8 +153,12 @@ pub async fn create(
         .id
         .clone()
         .ok_or_else(|| ApiError::bad_request("a new feature needs an id"))?;
-    let provenance = parsed.provenance.clone().unwrap_or_else(|| MANUAL.into());
-    let f = build(Feature::new(id.clone(), provenance, Utc::now()), parsed)?;
+    if parsed.provenance.as_deref().is_some_and(|p| p != MANUAL) {
+        return Err(ApiError::bad_request(format!(
+            "provenance is set by the server: leave it out (features entered here are {MANUAL:?})"
+        )));
+    }
+    let f = build(Feature::new(id.clone(), MANUAL, Utc::now()), parsed)?;
     let visible = Visible::of(&s.app, &who.caller, layer).await?;
     allow(policy::can_write_row(
         &who.caller,
@@ -209,14 +214,17 @@ pub async fn replace(
         )));
     }
     let current = visible_row(&s, &who, layer, &id).await?;
-    let mut f = Feature::new(
-        id.clone(),
-        parsed
-            .provenance
-            .clone()
-            .unwrap_or_else(|| current.provenance.clone()),
-        current.created_at,
-    );
+    if parsed
+        .provenance
+        .as_deref()
+        .is_some_and(|p| p != current.provenance)
+    {
+        return Err(ApiError::bad_request(format!(
+            "provenance is set by the server and stays {:?}: leave it out or send it unchanged",
+            current.provenance
+        )));
+    }
+    let mut f = Feature::new(id.clone(), current.provenance.clone(), current.created_at);
     f.updated_at = Utc::now().max(current.updated_at);
     f.version = version;
     let f = build(f, parsed)?;

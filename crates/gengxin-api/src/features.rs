@@ -323,7 +323,8 @@ pub async fn feature(
                 .store
                 .get(layer.id, &id)
                 .await?
-                .filter(|f| visible.sees(f));
+                .filter(|f| visible.sees(f))
+                .map(|f| visible.shape(f));
             if layer.personal()
                 && let Some(f) = &f
             {

@@ -79,6 +79,10 @@ pub async fn history(
 ) -> Result<Json<History>, ApiError> {
     let layer = layer(&layer_name)?;
     let visible = Visible::of(&s.app, &who.caller, layer).await?;
+    if visible.generalised() {
+        // Past states hold the stored positions the caller sees only generalised.
+        return Err(ApiError::from(gengxin_auth::Denied::Unauthenticated));
+    }
     let as_of: Option<DateTime<Utc>> = q
         .as_of
         .map(|v| {

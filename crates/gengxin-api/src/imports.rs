@@ -360,7 +360,14 @@ pub async fn export(
         }
     }
     let format = format.ok_or_else(|| ApiError::bad_request("format is required"))?;
-    let table = gengxin_io::export::load(&*s.store, &layer, query).await?;
+    let table = match gengxin_model::Layer::by_name(&layer) {
+        // Positions the caller sees generalised are exported generalised.
+        Some(l) if !gengxin_auth::policy::sees_exact_positions(&who.caller, l) => {
+            let visible = gengxin_app::visibility::Visible::of(&s.app, &who.caller, l).await?;
+            gengxin_io::export::Table::of_layer(l, visible.query(&s.app, query).await?)
+        }
+        _ => gengxin_io::export::load(&*s.store, &layer, query).await?,
+    };
     audit_export(&s, audit, &table.rows).await?;
     file_response(table, format).await
 }

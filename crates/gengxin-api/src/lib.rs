@@ -15,6 +15,7 @@ mod error;
 mod extract;
 mod features;
 mod fonts;
+mod headers;
 mod history;
 mod imports;
 mod lifecircle;
@@ -101,6 +102,7 @@ fn state(app: gengxin_app::App) -> AppState {
 }
 
 fn router(state: AppState) -> Router {
+    let hsts = std::env::var("GENGXIN_SECURE_COOKIES").is_ok_and(|v| v == "1");
     Router::new()
         .route("/", get(page))
         .route("/assets/{*path}", get(asset))
@@ -229,6 +231,10 @@ fn router(state: AppState) -> Router {
         .with_state(state)
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
         .layer(tower_http::compression::CompressionLayer::new())
+        // Outermost: every answer, refusals and fallbacks included, carries them.
+        .layer(axum::middleware::from_fn(move |req, next| {
+            headers::secure(hsts, req, next)
+        }))
 }
 
 #[derive(OpenApi)]
@@ -428,7 +434,10 @@ struct Health {
     status: &'static str,
     /// `geopackage` (embedded) or another backend.
     backend: &'static str,
-    location: String,
+    /// Where the store is (a file path or a database address): for the city administrator
+    /// only; absent for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
     schema_version: i64,
 }
 
@@ -437,7 +446,7 @@ struct Health {
     (status = 200, description = "The store answers", body = Health),
     (status = 503, description = "The store does not answer", body = error::ErrorBody),
 ))]
-async fn health(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
+async fn health(State(s): State<AppState>, who: who::Who) -> Result<axum::Json<Health>, ApiError> {
     let info = s.store.info().await.map_err(|e| match e {
         gengxin_store::StoreError::Unavailable(_) => ApiError::from(e),
         other => ApiError::from(gengxin_store::StoreError::Unavailable(other.to_string())),
@@ -445,7 +454,9 @@ async fn health(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiErro
     Ok(axum::Json(Health {
         status: "ok",
         backend: info.backend,
-        location: info.location,
+        location: gengxin_auth::policy::require_admin(&who.caller)
+            .is_ok()
+            .then_some(info.location),
         schema_version: info.schema_version,
     }))
 }

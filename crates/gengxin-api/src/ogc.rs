@@ -615,17 +615,8 @@ pub async fn items(
         Some(_) => crate::imports::export_allowed(&s, &who, l.name).await?,
         None => None,
     };
-    let mut snapshot = s.app.snapshot(l.id).await?;
-    if !visible.all() {
-        // A scoped caller queries only the rows it may see.
-        let rows = snapshot
-            .features
-            .iter()
-            .filter(|f| visible.sees(f))
-            .cloned()
-            .collect();
-        snapshot = Arc::new(gengxin_app::cache::Snapshot::new(rows));
-    }
+    // A scoped caller queries only the rows it may see, in the shape it sees them.
+    let snapshot = visible.snapshot(&s.app).await?;
     let (skip, take) = match q.format {
         Some(_) => (0, MAX_EXPORT),
         None => (q.offset, q.limit),
@@ -646,12 +637,7 @@ pub async fn items(
             )));
         }
         crate::imports::audit_export(&s, audit, &page).await?;
-        let table = gengxin_io::export::Table {
-            name: l.name.to_owned(),
-            geometry: l.geometry,
-            columns: l.fields.iter().map(|f| (f.name.to_owned(), f.ty)).collect(),
-            rows: page,
-        };
+        let table = gengxin_io::export::Table::of_layer(l, page);
         return crate::imports::file_response(table, format).await;
     }
     let o = origin(&headers);
@@ -715,6 +701,7 @@ pub async fn item(
         .get(l.id, &id)
         .await?
         .filter(|f| visible.sees(f))
+        .map(|f| visible.shape(f))
         .ok_or_else(|| ApiError::not_found(format!("{name}/{id} does not exist")))?;
     let o = origin(&headers);
     let escaped: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();

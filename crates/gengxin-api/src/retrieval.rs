@@ -22,6 +22,7 @@ use serde_json::{Value as Json_, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{ApiPath, ApiQuery};
+use crate::who::Who;
 use crate::wire::GeoFeature;
 use crate::{ApiError, AppState};
 use gengxin_app::cache::{Derived, Snapshot};
@@ -736,6 +737,7 @@ pub struct SpatialResults {
 /// Features of the layers that satisfy a spatial filter, each layer at most `limit`.
 async fn spatial_select(
     s: &AppState,
+    who: &Who,
     layers: &[&'static Layer],
     filter: impl Fn(&'static Layer) -> Result<gengxin_query::Filter, ApiError>,
     limit: usize,
@@ -744,7 +746,12 @@ async fn spatial_select(
     let mut out = Vec::new();
     for &l in layers {
         let flt = filter(l)?;
-        let snap = s.app.snapshot(l.id).await?;
+        // Only rows the caller may see, in the shape it sees them (positions the public sees
+        // generalised are matched generalised).
+        let snap = gengxin_app::visibility::Visible::of(&s.app, &who.caller, l)
+            .await?
+            .snapshot(&s.app)
+            .await?;
         let (matched, page) = tokio::task::spawn_blocking(move || {
             crate::ogc::select(&snap, None, Some(&flt), &[], 0, limit)
         })
@@ -783,6 +790,7 @@ pub struct AtQuery {
     responses((status = 200, body = SpatialResults), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn at(
     State(s): State<AppState>,
+    who: Who,
     ApiQuery(q): ApiQuery<AtQuery>,
 ) -> Result<Json<SpatialResults>, ApiError> {
     let (lon, lat, geometry) = (q.lon, q.lat, q.geometry.unwrap_or(false));
@@ -802,6 +810,7 @@ pub async fn at(
     let point = json!({"type": "Point", "coordinates": [lon, lat]});
     let body = spatial_select(
         &s,
+        &who,
         &layers,
         |l| {
             let polygons = l.geometry == Some(gengxin_model::GeometryType::MultiPolygon);
@@ -850,6 +859,7 @@ pub struct SpatialBody {
     responses((status = 200, body = SpatialResults), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn spatial(
     State(s): State<AppState>,
+    who: Who,
     body: Result<Json<SpatialBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<SpatialResults>, ApiError> {
     let Json(b) =
@@ -893,6 +903,7 @@ pub async fn spatial(
     let v = json!({"op": op, "args": args});
     let body = spatial_select(
         &s,
+        &who,
         &layers,
         |l| {
             gengxin_query::parse_json_value(&v, l).map_err(|mut e| {

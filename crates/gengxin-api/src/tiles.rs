@@ -408,6 +408,13 @@ async fn features(s: &AppState, t: &TileLayer, id: TileId) -> Result<Vec<Feature
         };
         out.extend(s.store.query(t.layer, q).await?);
     }
+    // Tiles are one cached answer for everyone: in the public's shape (resident reports
+    // generalised); staff read exact positions from the features and OGC endpoints.
+    let layer = Layer::by_id(t.layer);
+    let mut out: Vec<Feature> = out
+        .into_iter()
+        .map(|f| gengxin_app::visibility::shape(&None, layer, f))
+        .collect();
     // One order whatever the filters, so equal content gives equal bytes.
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)

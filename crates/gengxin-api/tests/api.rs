@@ -206,6 +206,7 @@ async fn health_reports_the_store() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["backend"], "geopackage");
     assert_eq!(v["schema_version"], gengxin_store::gpkg::latest_version());
+    // The fixture calls as the city administrator, who is told where the store is.
     assert!(v["location"].as_str().unwrap().ends_with("api.gpkg"), "{v}");
 }
 
@@ -2099,4 +2100,395 @@ fn every_error_code_is_documented_with_its_status() {
         .collect();
     assert!(answered.len() >= 19);
     assert_eq!(documented, answered);
+}
+
+/// The public's answers about resident reports, read from every path.
+mod generalised {
+    use super::*;
+    use geo::{Distance, Haversine, Point};
+
+    /// Exact points of five reports, 3 m apart eastward, near 积玉桥.
+    fn exact() -> Vec<(String, [f64; 2])> {
+        let m_per_deg_lon = 111_320.0 * 30.5472f64.to_radians().cos();
+        (0..5)
+            .map(|i| {
+                (
+                    format!("rr-{i}"),
+                    [114.302_137 + 3.0 * i as f64 / m_per_deg_lon, 30.547_213],
+                )
+            })
+            .collect()
+    }
+
+    fn metres(a: [f64; 2], b: [f64; 2]) -> f64 {
+        Haversine.distance(Point::new(a[0], a[1]), Point::new(b[0], b[1]))
+    }
+
+    fn point(f: &serde_json::Value) -> [f64; 2] {
+        let c = &f["geometry"]["coordinates"];
+        [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()]
+    }
+
+    /// Features of a collection by id → shown point.
+    fn shown(v: &serde_json::Value) -> BTreeMap<String, [f64; 2]> {
+        v["features"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|f| (f["id"].as_str().unwrap().to_owned(), point(f)))
+            .collect()
+    }
+
+    async fn public(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let (s, v, _) = send_with(app, "GET", uri, &[(ANONYMOUS, "1")], Value::Null).await;
+        (s, v)
+    }
+
+    async fn reports() -> (tempfile::TempDir, axum::Router) {
+        let (d, app) = fixture().await;
+        for (id, p) in exact() {
+            let (s, v, _) = send(
+                &app,
+                "POST",
+                "/api/layers/resident_reports/features",
+                None,
+                json!({"type": "Feature", "id": id,
+                    "geometry": {"type": "Point", "coordinates": p},
+                    "properties": {"category": "city_appearance", "description": "楼道堆物",
+                        "status": "received", "reported_at": "2026-11-30T08:00:00Z",
+                        "address": format!("和平大道 88 号 {id} 室"),
+                        "community_code": "420106001001"}}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+        }
+        (d, app)
+    }
+
+    use serde_json::{Value, json};
+    use std::collections::BTreeMap;
+
+    #[tokio::test]
+    async fn the_public_sees_reports_on_a_fifty_metre_grid_and_staff_exactly() {
+        let (_d, app) = reports().await;
+        let exact: BTreeMap<String, [f64; 2]> = exact().into_iter().collect();
+        let (s, v) = public(&app, "/api/layers/resident_reports/features").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let pub_list = shown(&v);
+        assert_eq!(pub_list.len(), 5);
+        for f in v["features"].as_array().unwrap() {
+            assert!(f["properties"]["address"].is_null(), "{f}");
+        }
+        let mut distinct: Vec<[f64; 2]> = Vec::new();
+        for (id, p) in &pub_list {
+            let moved = metres(*p, exact[id]);
+            // Moved, and at most half a 50 m cell's diagonal.
+            assert!(moved > 0.01 && moved <= 35.9, "{id} moved {moved} m");
+            if !distinct.contains(p) {
+                distinct.push(*p);
+            }
+        }
+        // Twelve metres of reports fall into one or two cells, whose centres are a cell apart.
+        assert!(distinct.len() <= 2, "{distinct:?}");
+        if let [a, b] = distinct[..] {
+            assert!((metres(a, b) - 50.0).abs() < 1.0, "{}", metres(a, b));
+        }
+        // Staff read what was stored.
+        let (_, v, _) = call(&app, "/api/layers/resident_reports/features").await;
+        assert_eq!(shown(&v), exact);
+        assert!(v["features"][0]["properties"]["address"].is_string(), "{v}");
+
+        // One by id, through both APIs: the same shape.
+        for uri in [
+            "/api/layers/resident_reports/features/rr-0",
+            "/ogc/collections/resident_reports/items/rr-0",
+        ] {
+            let (s, f) = public(&app, uri).await;
+            assert_eq!(s, StatusCode::OK, "{uri}: {f}");
+            assert_eq!(point(&f), pub_list["rr-0"], "{uri}");
+            assert!(f["properties"]["address"].is_null(), "{uri}: {f}");
+            let (_, f, _) = call(&app, uri).await;
+            assert_eq!(point(&f), exact["rr-0"], "{uri}");
+        }
+        // The OGC collection and the export: the same positions.
+        let (_, v) = public(&app, "/ogc/collections/resident_reports/items").await;
+        assert_eq!(shown(&v), pub_list);
+        let (s, v) = public(&app, "/api/layers/resident_reports/export?format=geojson").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(shown(&v), pub_list);
+        assert!(
+            v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["properties"]["address"].is_null()),
+            "{v}"
+        );
+        // Past states hold the stored positions: staff only.
+        let (s, _) = public(&app, "/api/history/resident_reports/rr-0").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _, _) = call(&app, "/api/history/resident_reports/rr-0").await;
+        assert_eq!(s, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn boxes_filters_and_point_queries_see_only_the_shown_positions() {
+        let (_d, app) = reports().await;
+        let p = exact()[0].1;
+        let (_, v) = public(&app, "/api/layers/resident_reports/features").await;
+        let pub_list = shown(&v);
+        let near = |r: f64| -> Vec<String> {
+            pub_list
+                .iter()
+                .filter(|(_, q)| metres(**q, p) <= r)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let d = 0.000_02;
+        let bbox = format!("{},{},{},{}", p[0] - d, p[1] - d, p[0] + d, p[1] + d);
+        let in_box: Vec<String> = pub_list
+            .iter()
+            .filter(|(_, q)| (q[0] - p[0]).abs() <= d && (q[1] - p[1]).abs() <= d)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let filter = enc(&format!("S_DWITHIN(geom, POINT({} {}), 2)", p[0], p[1]));
+        let body = json!({"layers": ["resident_reports"],
+            "geometry": {"type": "Point", "coordinates": p}, "buffer_m": 2});
+        let probes: Vec<(String, Vec<String>)> = vec![
+            (
+                format!("/api/layers/resident_reports/features?bbox={bbox}"),
+                in_box.clone(),
+            ),
+            (
+                format!("/ogc/collections/resident_reports/items?bbox={bbox}"),
+                in_box.clone(),
+            ),
+            (
+                format!("/ogc/collections/resident_reports/items?filter={filter}"),
+                near(2.0),
+            ),
+            (
+                format!(
+                    "/ogc/collections/resident_reports/items?filter={}",
+                    enc("address LIKE '%rr-0%'")
+                ),
+                vec![],
+            ),
+            (
+                "/api/layers/resident_reports/features?address=x".into(),
+                vec![],
+            ),
+        ];
+        for (uri, want) in &probes {
+            let (s, v) = public(&app, uri).await;
+            assert_eq!(s, StatusCode::OK, "{uri}: {v}");
+            let got: Vec<String> = shown(&v).into_keys().collect();
+            assert_eq!(&got, want, "{uri}");
+            // The same probe finds the stored row for staff: the probe could have told.
+            let (_, v, _) = call(&app, uri).await;
+            if !uri.contains("address=x") {
+                assert!(shown(&v).contains_key("rr-0"), "{uri}: {v}");
+            }
+        }
+        let at = format!(
+            "/api/at?lon={}&lat={}&layers=resident_reports&tolerance_m=2&geometry=true",
+            p[0], p[1]
+        );
+        let (_, v) = public(&app, &at).await;
+        let got: Vec<String> = v["results"][0]["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, near(2.0), "{v}");
+        let (s, v, _) = send_with(
+            &app,
+            "POST",
+            "/api/spatial",
+            &[(ANONYMOUS, "1")],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["results"][0]["numberMatched"], near(2.0).len(), "{v}");
+        let (_, v, _) = send_with(&app, "POST", "/api/spatial", &[], body).await;
+        assert!(
+            v["results"][0]["numberMatched"].as_u64().unwrap() >= 1,
+            "{v}"
+        );
+    }
+
+    #[tokio::test]
+    async fn tiles_carry_the_public_positions() {
+        let (_d, app) = reports().await;
+        let (_, v) = public(&app, "/api/layers/resident_reports/features").await;
+        let pub_list = shown(&v);
+        let p = exact()[0].1;
+        let t = gengxin_engine::tile::TileId::containing(p[0], p[1], 18);
+        let (s, _, bytes) = call_bytes(&app, &tile_url("resident_reports", p[0], p[1], 18)).await;
+        assert_eq!(s, StatusCode::OK);
+        use geozero::mvt::{Message, Tile};
+        let tile = Tile::decode(&bytes[..]).unwrap();
+        // Tile pixels back to lon/lat by the Web Mercator formulas.
+        let n = 2f64.powi(t.z as i32);
+        let lonlat = |x: f64, y: f64| {
+            let lon = (t.x as f64 + x / 4096.0) / n * 360.0 - 180.0;
+            let merc = std::f64::consts::PI * (1.0 - 2.0 * (t.y as f64 + y / 4096.0) / n);
+            [lon, merc.sinh().atan().to_degrees()]
+        };
+        let zig = |v: u32| ((v >> 1) as i64) ^ -((v & 1) as i64);
+        let points: Vec<[f64; 2]> = tile.layers[0]
+            .features
+            .iter()
+            .map(|f| {
+                assert_eq!(f.geometry[0], 9, "one MoveTo");
+                lonlat(zig(f.geometry[1]) as f64, zig(f.geometry[2]) as f64)
+            })
+            .collect();
+        assert!(!points.is_empty());
+        for q in points {
+            let nearest = pub_list
+                .values()
+                .map(|s| metres(q, *s))
+                .fold(f64::MAX, f64::min);
+            assert!(
+                nearest < 0.5,
+                "a tile point {q:?} is {nearest} m from every public position"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_names_the_store_location_to_the_administrator_only() {
+    let (_d, app) = fixture().await;
+    let (_, v, _) = send_with(
+        &app,
+        "GET",
+        "/api/health",
+        &[(ANONYMOUS, "1")],
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(v["status"], "ok", "{v}");
+    assert!(v.get("location").is_none(), "{v}");
+    let (_, v, _) = send_with(
+        &app,
+        "GET",
+        "/api/health",
+        &[("authorization", &format!("Bearer {LEADER_TOKEN}"))],
+        serde_json::Value::Null,
+    )
+    .await;
+    assert!(v.get("location").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_private_ones_are_not_stored() {
+    let (_d, app) = fixture().await;
+    let anon = [(ANONYMOUS, "1")];
+    for (uri, headers, private) in [
+        ("/", &anon[..], false),
+        ("/api/layers", &anon[..], false),
+        ("/no/such/route", &anon[..], false),
+        ("/api/auth/me", &anon[..], true),
+        ("/api/layers", &[][..], true),
+        ("/api/audit", &[][..], true),
+    ] {
+        let (_, _, h) = send_with(&app, "GET", uri, headers, serde_json::Value::Null).await;
+        let get = |k: &str| {
+            h.get(k)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let csp = get("content-security-policy");
+        for part in [
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(part), "{uri}: {csp}");
+        }
+        assert_eq!(get("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(get("x-frame-options"), "DENY", "{uri}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{uri}");
+        assert!(
+            get("strict-transport-security").is_empty(),
+            "{uri}: not behind TLS"
+        );
+        assert_eq!(
+            get("cache-control").contains("no-store"),
+            private,
+            "{uri}: {}",
+            get("cache-control")
+        );
+    }
+}
+
+#[tokio::test]
+async fn clients_cannot_set_provenance() {
+    let (_d, app) = fixture().await;
+    let new = |prov: Option<&str>| {
+        let mut p = serde_json::json!({"code": "p9", "land_use": "0701", "area_m2": 10.0, "district_code": "420106"});
+        if let Some(v) = prov {
+            p["provenance"] = v.into();
+        }
+        serde_json::json!({"type": "Feature", "id": "p9",
+            "geometry": {"type": "Polygon", "coordinates": [[[114.4, 30.5], [114.401, 30.5], [114.401, 30.501], [114.4, 30.5]]]},
+            "properties": p})
+    };
+    let (s, v, _) = send(
+        &app,
+        "POST",
+        "/api/layers/parcels/features",
+        None,
+        new(Some("OpenStreetMap")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("provenance"),
+        "{v}"
+    );
+    let (s, v, etag) = send(
+        &app,
+        "POST",
+        "/api/layers/parcels/features",
+        None,
+        new(Some("manual")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["properties"]["provenance"], "manual");
+    // A generated row keeps its label: changing it is refused, sending it back is fine.
+    let (_, p1, _) = call(&app, "/api/layers/parcels/features/p1").await;
+    assert_eq!(p1["properties"]["provenance"], "generated");
+    let mut edited = p1.clone();
+    edited["properties"]["provenance"] = "市规划院".into();
+    let (s, v, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p1",
+        Some("\"1\""),
+        edited,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let mut edited = p1.clone();
+    edited["properties"]["area_m2"] = 9100.0.into();
+    let (s, v, _) = send(
+        &app,
+        "PUT",
+        "/api/layers/parcels/features/p1",
+        Some("\"1\""),
+        edited,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["properties"]["provenance"], "generated");
+    let _ = etag;
 }

@@ -192,6 +192,19 @@ pub fn can_read_custom(
     }
 }
 
+/// Does the caller see this layer's positions as stored? Resident reports are public, but a
+/// report's point is often the resident's door: the public sees it generalised (about 50 m,
+/// `gengxin_engine::privacy`) and without its address; signed-in staff see it as stored.
+pub fn sees_exact_positions(caller: &Caller, layer: &Layer) -> bool {
+    caller.is_some() || !GENERALISED.contains(&layer.id)
+}
+
+/// Public layers whose positions the public sees generalised.
+pub const GENERALISED: &[LayerId] = &[LayerId::ResidentReports];
+
+/// Fields of a generalised layer the public does not see (they would undo the generalisation).
+pub const WITHHELD_FROM_PUBLIC: &[&str] = &["address"];
+
 /// May the caller create, replace or delete this row directly (not through a submission)?
 /// A replacement must be allowed for both the stored row and the new one.
 pub fn can_write_row(caller: &Caller, layer: &Layer, row: &RowScope) -> Result<(), Denied> {

@@ -7,10 +7,12 @@
 //! Today it holds the one place where coordinates are reprojected for metric work ([`crs`]) and
 //! the projection of geometries into vector-tile coordinates ([`tile`]).
 //! The walking network ([`network`]), accessibility on it ([`access`]) and the GB 50180
-//! life-circle evaluation ([`lifecircle`]) live here too; indicators come later.
+//! life-circle evaluation ([`lifecircle`]) live here too, and the generalisation of positions
+//! shown to the public ([`privacy`]); indicators come later.
 
 pub mod access;
 pub mod crs;
 pub mod lifecircle;
 pub mod network;
+pub mod privacy;
 pub mod tile;

@@ -27,16 +27,22 @@ pub struct Table {
     pub rows: Vec<Feature>,
 }
 
-/// The rows of a model or custom layer matching a query.
-pub async fn load(store: &dyn Store, layer: &str, query: Query) -> Result<Table, IoError> {
-    if let Some(l) = Layer::by_name(layer) {
-        let rows = store.query(l.id, query).await?;
-        return Ok(Table {
+impl Table {
+    /// Rows of a model layer, with the layer's columns.
+    pub fn of_layer(l: &Layer, rows: Vec<Feature>) -> Table {
+        Table {
             name: l.name.to_owned(),
             geometry: l.geometry,
             columns: l.fields.iter().map(|f| (f.name.to_owned(), f.ty)).collect(),
             rows,
-        });
+        }
+    }
+}
+
+/// The rows of a model or custom layer matching a query.
+pub async fn load(store: &dyn Store, layer: &str, query: Query) -> Result<Table, IoError> {
+    if let Some(l) = Layer::by_name(layer) {
+        return Ok(Table::of_layer(l, store.query(l.id, query).await?));
     }
     let c = custom::get(store, layer)
         .await?
