@@ -17,7 +17,9 @@ mod features;
 mod fonts;
 mod history;
 mod imports;
+mod jobs;
 mod lifecircle;
+pub mod limits;
 mod ogc;
 mod reporting;
 mod retrieval;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub retrieval: Arc<retrieval::Caches>,
     /// Login throttling and cookie settings.
     pub auth: Arc<auth::Auth>,
+    /// Concurrency per class of work and the CQL2 budget.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -83,6 +87,13 @@ pub fn router_for(app: gengxin_app::App) -> Router {
     router(state(app))
 }
 
+/// [`router_for`] with these limits (else from the environment: see [`limits`]).
+pub fn router_with(app: gengxin_app::App, limits: Arc<limits::Limits>) -> Router {
+    let mut s = state(app);
+    s.limits = limits;
+    router(s)
+}
+
 fn state(app: gengxin_app::App) -> AppState {
     let store = app.store.clone();
     AppState {
@@ -95,6 +106,7 @@ fn state(app: gengxin_app::App) -> AppState {
         search: Arc::default(),
         retrieval: Arc::default(),
         auth: Arc::default(),
+        limits: Arc::new(limits::Limits::from_env()),
         app,
         store,
     }
@@ -182,6 +194,7 @@ fn router(state: AppState) -> Router {
         .route("/api/spatial", post(retrieval::spatial))
         .route("/api/saved-queries", get(saved::list).post(saved::create))
         .route("/api/life-circle/evaluate", post(lifecircle::evaluate))
+        .route("/api/jobs/{id}", get(jobs::job))
         .route(
             "/api/life-circle/communities/{code}",
             get(lifecircle::community),
@@ -225,6 +238,11 @@ fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::resolve,
+        ))
+        // Before everything else: a full class is answered before any other work.
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.clone(),
+            limits::limit,
         ))
         .with_state(state)
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
@@ -292,6 +310,7 @@ fn router(state: AppState) -> Router {
         retrieval::spatial,
         saved::list,
         lifecircle::evaluate,
+        jobs::job,
         lifecircle::community,
         lifecircle::isochrone,
         saved::create,
@@ -383,6 +402,7 @@ fn router(state: AppState) -> Router {
         imports::ImportRecord,
         imports::ImportUndone,
         lifecircle::LifeCircleRun,
+        jobs::JobBody,
         lifecircle::LifeCircleReport,
         lifecircle::TierScores,
         lifecircle::RuleCoverage,
