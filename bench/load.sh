@@ -3,7 +3,7 @@
 # asyncio clients (standard library only: bench/load/load.py). Not a test: run by hand.
 #
 #   cargo build --release -p gengxin        # or GENGXIN_BIN=path/to/gengxin
-#   bash bench/load.sh                      # CLIENTS=200 SECONDS=20 to change the load
+#   bash bench/load.sh [a|b|all]            # CLIENTS=200 SECONDS_HEAVY=20 to change the load
 #
 # (a) One evaluation, then on a fresh server 200 concurrent `POST /api/life-circle/evaluate`:
 #     the job ids answered, the evaluation job rows in the store, and the server's peak RSS
@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${GENGXIN_BIN:-${CARGO_TARGET_DIR:-target}/release/gengxin}
+what=${1:-all}
 clients=${CLIENTS:-200}
 seconds=${SECONDS_HEAVY:-20}
 port=${PORT:-18082}
@@ -41,6 +42,7 @@ jobs_in_store() {
 }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo); binary: $bin"
 
+if [ "$what" != b ]; then
 serve
 idle=$(awk '/VmHWM/ {print $2/1024}' /proc/$pid/status)
 echo "idle server VmHWM: $idle MB"
@@ -52,7 +54,9 @@ serve
 echo "(a2) $clients concurrent evaluate requests on a fresh server (idle VmHWM $(awk '/VmHWM/ {print $2/1024}' /proc/$pid/status) MB):"
 python3 bench/load/load.py evaluate "$url" "$token" "$pid" "$clients"
 echo "    evaluation job rows in the store: $(jobs_in_store)"
+fi
 
+[ "$what" = a ] && exit 0
 serve
 # Warm the buildings snapshot, as a server does in its first seconds.
 curl -s -o /dev/null "$url/ogc/collections/buildings/items?limit=1&filter=floors%3D1"
