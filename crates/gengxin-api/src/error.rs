@@ -67,6 +67,8 @@ pub struct ApiError {
     code: Code,
     message: String,
     at: Option<Box<ErrorAt>>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -108,6 +110,7 @@ impl ApiError {
             code,
             message: message.into(),
             at: None,
+            retry_after: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -135,6 +138,13 @@ impl ApiError {
     /// `429 too_many_requests`.
     pub fn too_many(message: impl Into<String>) -> Self {
         ApiError::new(Code::TooManyRequests, message)
+    }
+    /// `429 too_many_requests` with `Retry-After: seconds`: a class of work is full.
+    pub fn busy(message: impl Into<String>, seconds: u64) -> Self {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::too_many(message)
+        }
     }
     pub fn method_not_allowed() -> Self {
         ApiError::new(
@@ -184,6 +194,7 @@ impl From<gengxin_query::QueryError> for ApiError {
                 line,
                 column,
             })),
+            retry_after: None,
         }
     }
 }
@@ -270,6 +281,13 @@ impl IntoResponse for ApiError {
                 at: self.at,
             },
         };
-        (self.code.status(), axum::Json(body)).into_response()
+        let mut r = (self.code.status(), axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
+            );
+        }
+        r
     }
 }

@@ -18,7 +18,9 @@ mod fonts;
 mod headers;
 mod history;
 mod imports;
+mod jobs;
 mod lifecircle;
+pub mod limits;
 mod ogc;
 mod reporting;
 mod retrieval;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub retrieval: Arc<retrieval::Caches>,
     /// Login throttling and cookie settings.
     pub auth: Arc<auth::Auth>,
+    /// Concurrency per class of work and the CQL2 budget.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -84,6 +88,13 @@ pub fn router_for(app: gengxin_app::App) -> Router {
     router(state(app))
 }
 
+/// [`router_for`] with these limits (else from the environment: see [`limits`]).
+pub fn router_with(app: gengxin_app::App, limits: Arc<limits::Limits>) -> Router {
+    let mut s = state(app);
+    s.limits = limits;
+    router(s)
+}
+
 fn state(app: gengxin_app::App) -> AppState {
     let store = app.store.clone();
     AppState {
@@ -96,6 +107,7 @@ fn state(app: gengxin_app::App) -> AppState {
         search: Arc::default(),
         retrieval: Arc::default(),
         auth: Arc::default(),
+        limits: Arc::new(limits::Limits::from_env()),
         app,
         store,
     }
@@ -184,6 +196,7 @@ fn router(state: AppState) -> Router {
         .route("/api/spatial", post(retrieval::spatial))
         .route("/api/saved-queries", get(saved::list).post(saved::create))
         .route("/api/life-circle/evaluate", post(lifecircle::evaluate))
+        .route("/api/jobs/{id}", get(jobs::job))
         .route(
             "/api/life-circle/communities/{code}",
             get(lifecircle::community),
@@ -227,6 +240,11 @@ fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::resolve,
+        ))
+        // Before everything else: a full class is answered before any other work.
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.clone(),
+            limits::limit,
         ))
         .with_state(state)
         // gzip for clients that accept it (tiles, scripts, JSON; never the event stream).
@@ -298,6 +316,7 @@ fn router(state: AppState) -> Router {
         retrieval::spatial,
         saved::list,
         lifecircle::evaluate,
+        jobs::job,
         lifecircle::community,
         lifecircle::isochrone,
         saved::create,
@@ -389,6 +408,7 @@ fn router(state: AppState) -> Router {
         imports::ImportRecord,
         imports::ImportUndone,
         lifecircle::LifeCircleRun,
+        jobs::JobBody,
         lifecircle::LifeCircleReport,
         lifecircle::TierScores,
         lifecircle::RuleCoverage,

@@ -100,17 +100,27 @@ impl From<Outcome> for LifeCircleRun {
     }
 }
 
-/// Runs the life-circle evaluation on the whole store and writes the result layers (only rows
-/// that changed). Returns the run's summary: city scores per tier, gaps, rows written.
+/// Starts the life-circle evaluation on the whole store as a job, or joins the one pending or
+/// running (on any server of the store): `202 Accepted` with `Location: /api/jobs/{id}` and the
+/// job. The job goes on whether or not the client waits; once `done` its `result` is a
+/// `LifeCircleRun` (city scores per tier, gaps, rows written), once `failed` its `error` says why.
 #[utoipa::path(post, path = "/api/life-circle/evaluate",
-    responses((status = 200, body = LifeCircleRun), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 202, body = crate::jobs::JobBody,
+        headers(("Location" = String, description = "The job: GET it until done or failed")))))]
 pub async fn evaluate(
     State(s): State<AppState>,
     who: crate::who::Who,
-) -> Result<Json<LifeCircleRun>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     crate::who::allow(gengxin_auth::policy::require_admin(&who.caller))?;
-    let out = gengxin_app::evaluation::run_life_circle(&s.app, &who.actor()).await?;
-    Ok(Json(out.into()))
+    let (job, _started) = gengxin_app::jobs::evaluate_life_circle(&s.app, &who.actor()).await?;
+    let location = format!("/api/jobs/{}", job.id);
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location)],
+        Json(crate::jobs::JobBody::from(job)),
+    )
+        .into_response())
 }
 
 /// One rule of a community's report: how well the community's residents reach the facilities

@@ -497,7 +497,9 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
 }
 
 /// The features matching a query, in id order: how many there are, and clones of those in
-/// `skip..skip + take`.
+/// `skip..skip + take`. A filter whose cost (per feature, times the features visited) is over
+/// `budget` is refused before it runs; the work stops (and answers nothing) once `stop` is set.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn select(
     snapshot: &gengxin_app::cache::Snapshot,
     bbox: Option<geo::Rect<f64>>,
@@ -505,34 +507,57 @@ pub(crate) fn select(
     equals: &[(&'static str, Value)],
     skip: usize,
     take: usize,
-) -> (usize, Vec<Feature>) {
+    budget: u64,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(usize, Vec<Feature>), ApiError> {
     let envelope = match (bbox, filter.and_then(Filter::envelope)) {
         (Some(a), Some(b)) => match intersection(a, b) {
             Some(r) => Some(r),
-            None => return (0, Vec::new()),
+            None => return Ok((0, Vec::new())),
         },
         (a, b) => a.or(b),
     };
-    let keep = |f: &&Feature| {
+    let candidates: Vec<&Feature> = match envelope {
+        Some(r) => snapshot.in_envelope(r),
+        None => snapshot.features.iter().collect(),
+    };
+    if let Some(flt) = filter {
+        let cost = flt.cost().saturating_mul(candidates.len() as u64);
+        if cost > budget {
+            return Err(ApiError::new(
+                crate::Code::FilterTooExpensive,
+                format!(
+                    "the filter would cost about {cost} comparisons ({} per feature over {} features of {}); \
+                     the budget is {budget} (GENGXIN_CQL2_BUDGET): add a bbox or an equality term, or use fewer OR terms",
+                    flt.cost(),
+                    candidates.len(),
+                    flt.layer().name
+                ),
+            ));
+        }
+    }
+    let keep = |f: &Feature| {
         bbox.is_none_or(|b| f.geometry.as_ref().is_some_and(|g| g.intersects(&b)))
             && equals.iter().all(|(k, v)| f.get(k) == v)
             && filter.is_none_or(|flt| flt.matches(f))
     };
     let mut matched = 0;
     let mut page = Vec::new();
-    let mut visit = |f: &Feature| {
-        if keep(&f) {
+    for (i, f) in candidates.into_iter().enumerate() {
+        if i % 1024 == 0 && crate::limits::cancelled(stop) {
+            return Err(ApiError::new(
+                crate::Code::TooManyRequests,
+                "the client went away",
+            ));
+        }
+        if keep(f) {
             if matched >= skip && page.len() < take {
                 page.push(f.clone());
             }
             matched += 1;
         }
-    };
-    match envelope {
-        Some(r) => snapshot.in_envelope(r).into_iter().for_each(&mut visit),
-        None => snapshot.features.iter().for_each(&mut visit),
     }
-    (matched, page)
+    Ok((matched, page))
 }
 
 fn intersection(a: geo::Rect<f64>, b: geo::Rect<f64>) -> Option<geo::Rect<f64>> {
@@ -624,11 +649,24 @@ pub async fn items(
     let q = Arc::new(q);
     let (matched, page) = {
         let q = q.clone();
-        tokio::task::spawn_blocking(move || {
-            select(&snapshot, q.bbox, q.filter.as_ref(), &q.equals, skip, take)
+        let (cancel, budget) = (crate::limits::Cancel::default(), s.limits.cql2_budget);
+        let stop = cancel.flag();
+        let found = tokio::task::spawn_blocking(move || {
+            select(
+                &snapshot,
+                q.bbox,
+                q.filter.as_ref(),
+                &q.equals,
+                skip,
+                take,
+                budget,
+                &stop,
+            )
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+        drop(cancel);
+        found?
     };
     if let Some(format) = q.format {
         if matched > MAX_EXPORT {

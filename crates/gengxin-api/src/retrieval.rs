@@ -752,11 +752,15 @@ async fn spatial_select(
             .await?
             .snapshot(&s.app)
             .await?;
-        let (matched, page) = tokio::task::spawn_blocking(move || {
-            crate::ogc::select(&snap, None, Some(&flt), &[], 0, limit)
+        let (cancel, budget) = (crate::limits::Cancel::default(), s.limits.cql2_budget);
+        let stop = cancel.flag();
+        let found = tokio::task::spawn_blocking(move || {
+            crate::ogc::select(&snap, None, Some(&flt), &[], 0, limit, budget, &stop)
         })
         .await
         .map_err(ApiError::internal)?;
+        drop(cancel);
+        let (matched, page) = found?;
         out.push(LayerResult {
             layer: l.name,
             title: l.zh,

@@ -378,6 +378,8 @@ async fn tile_bytes(s: &AppState, t: &'static TileLayer, id: TileId) -> Result<B
     if let Some(b) = hit {
         return Ok(b);
     }
+    // Cutting is heavy: a permit of its own class, or 429 at once.
+    let _permit = s.limits.permit(crate::limits::Class::Tiles)?;
     let features = features(s, t, id).await?;
     let bytes = tokio::task::spawn_blocking(move || encode(t, id, &features))
         .await

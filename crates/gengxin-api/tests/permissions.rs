@@ -143,6 +143,17 @@ async fn fixture() -> (tempfile::TempDir, Arc<dyn Store>, axum::Router) {
             (LayerId::Users, users),
             (LayerId::ApiTokens, tokens),
             (
+                LayerId::Jobs,
+                vec![
+                    Feature::new("job:evaluate_life_circle:1", "gengxin", at())
+                        .set("kind", "evaluate_life_circle")
+                        .set("run_at", gengxin_model::timestamp(&at()))
+                        .set("status", "done")
+                        .set("attempts", 1_i64)
+                        .set("payload", r#"{"requested_by": "district", "result": {}}"#),
+                ],
+            ),
+            (
                 LayerId::CustomLayers,
                 [
                     ("plan_org", Some("organisation"), Some("org2")),
@@ -382,6 +393,12 @@ const READS: &[Cell] = &[
     get("/api/audit/export", [401, 200, 403, 403, 403, 403]),
     get("/api/audit/verify", [401, 200, 403, 403, 403, 403]),
     get("/api/imports", [401, 200, 403, 403, 403, 403]),
+    // A job: the administrator sees every one, a user those they asked for.
+    get(
+        "/api/jobs/job:evaluate_life_circle:1",
+        [401, 200, 404, 200, 404, 404],
+    ),
+    get("/api/jobs/job:none", [401, 404, 404, 404, 404, 404]),
     // The page, the documents and the map's resources.
     get("/", [200; 6]),
     get("/assets/none.js", [404; 6]),
@@ -575,7 +592,7 @@ const WRITES: &[Write] = &[
         uri: "/api/life-circle/evaluate",
         headers: &[],
         body: none,
-        expect: [401, 422, 403, 403, 403, 403],
+        expect: [401, 202, 403, 403, 403, 403],
     },
     Write {
         method: "POST",
@@ -1287,4 +1304,202 @@ async fn a_new_administrators_totp_secret_is_stored_sealed_and_signs_in() {
     let code = gengxin_auth::totp::code_at(&secret, Utc::now().timestamp() as u64).unwrap();
     let (s, v, _) = login(&app, "second_admin", "Lantern-Harbor-78", Some(&code)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+// --- Bounded work: evaluation jobs, concurrency limits, the CQL2 budget ---------------------
+
+fn limits(heavy: usize, budget: u64) -> Arc<gengxin_api::limits::Limits> {
+    let sizes = gengxin_api::limits::Sizes {
+        heavy,
+        ..gengxin_api::limits::Sizes::for_cores(2)
+    };
+    Arc::new(gengxin_api::limits::Limits::new(sizes, budget))
+}
+
+/// A full class answers 429 at once, in the JSON error shape with Retry-After, while health
+/// (never limited) answers 200; once the permit is back the same request answers 200.
+#[tokio::test]
+async fn a_full_class_answers_429_with_retry_after_while_health_answers() {
+    let (_d, store, _) = fixture().await;
+    let lim = limits(1, u64::MAX);
+    let app = gengxin_api::router_with(gengxin_app::App::new(store), lim.clone());
+    let heavy = "/ogc/collections/parcels/items?filter=area_m2%20%3E%2050";
+    let held = lim.try_acquire(gengxin_api::limits::Class::Heavy).unwrap();
+    let r = app
+        .clone()
+        .oneshot(Request::get(heavy).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: serde_json::Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    let (status, health) = request(&app, "public", "GET", "/api/health", &[], None).await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    // A light read of the same collection is another class.
+    let (status, _) = request(
+        &app,
+        "public",
+        "GET",
+        "/ogc/collections/parcels/items",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    drop(held);
+    let (status, page) = request(&app, "public", "GET", heavy, &[], None).await;
+    assert_eq!(
+        (status, page["numberMatched"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+}
+
+/// A filter over the budget is refused before it runs, naming the budget; one under it runs.
+/// The fixture's parcels layer has 1 feature: 3 ORed comparisons cost 3 × 1.
+#[tokio::test]
+async fn a_cql2_filter_over_the_budget_is_refused_with_its_cost() {
+    let (_d, store, _) = fixture().await;
+    let app = gengxin_api::router_with(gengxin_app::App::new(store), limits(1, 2));
+    let ors = "/ogc/collections/parcels/items?filter=area_m2%20%3E%201%20OR%20area_m2%20%3E%202%20OR%20area_m2%20%3E%203";
+    let (status, body) = request(&app, "public", "GET", ors, &[], None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "filter_too_expensive");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("about 3 comparisons") && msg.contains("GENGXIN_CQL2_BUDGET"),
+        "{msg}"
+    );
+    let one = "/ogc/collections/parcels/items?filter=area_m2%20%3E%201";
+    let (status, page) = request(&app, "public", "GET", one, &[], None).await;
+    assert_eq!(
+        (status, page["numberMatched"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+}
+
+/// An evaluation running on another server (claimed in the store) is joined by every request
+/// to either of two servers on the store: each answers 202 with its Location, and the store
+/// holds one active evaluation job. Once it is over, the next request starts a new one, which
+/// fails (the fixture has no roads) with the reason recorded.
+#[tokio::test]
+async fn evaluate_requests_join_the_running_job_across_servers() {
+    let (_d, store, _) = fixture().await;
+    let now = Utc::now();
+    let running = Feature::new("job:evaluate_life_circle:7", "gengxin", now)
+        .set("kind", "evaluate_life_circle")
+        .set("run_at", gengxin_model::timestamp(&now))
+        .set("status", "running")
+        .set("attempts", 1_i64)
+        .set("payload", r#"{"requested_by": "city_admin"}"#);
+    store
+        .insert(vec![(LayerId::Jobs, vec![running.clone()])])
+        .await
+        .unwrap();
+    let servers = [
+        gengxin_api::app(store.clone()),
+        gengxin_api::app(store.clone()),
+    ];
+    for app in servers.iter().chain(servers.iter()) {
+        let mut req = Request::post("/api/life-circle/evaluate");
+        req = req.header(
+            "authorization",
+            format!("Bearer {}", token_of("city_admin")),
+        );
+        let r = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            r.headers()["location"],
+            "/api/jobs/job:evaluate_life_circle:7"
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(
+            (body["id"].as_str(), body["state"].as_str()),
+            (Some("job:evaluate_life_circle:7"), Some("running"))
+        );
+    }
+    let evaluations = |rows: &[Feature]| {
+        rows.iter()
+            .filter(|r| r.get("kind").as_str() == Some("evaluate_life_circle"))
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+    };
+    let jobs = store
+        .query(LayerId::Jobs, Default::default())
+        .await
+        .unwrap();
+    let mut ids = evaluations(&jobs);
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["job:evaluate_life_circle:1", "job:evaluate_life_circle:7"]
+    );
+    // A runner finds it claimed: it does not run it again.
+    let app = gengxin_app::App::new(store.clone());
+    assert_eq!(
+        gengxin_app::jobs::run_claimed(app, "job:evaluate_life_circle:7".into()).await,
+        None
+    );
+    // The run ends (here: marked done by hand); the next request starts job 8 and it fails.
+    let mut done = store
+        .get(LayerId::Jobs, "job:evaluate_life_circle:7")
+        .await
+        .unwrap()
+        .unwrap();
+    done.properties.insert("status".into(), "done".into());
+    store
+        .update(vec![(LayerId::Jobs, vec![done])])
+        .await
+        .unwrap();
+    let (status, started) = request(
+        &servers[1],
+        "city_admin",
+        "POST",
+        "/api/life-circle/evaluate",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, started["id"].as_str()),
+        (StatusCode::ACCEPTED, Some("job:evaluate_life_circle:8"))
+    );
+    let mut job = started;
+    for _ in 0..200 {
+        if job["state"] == "failed" || job["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        job = request(
+            &servers[0],
+            "city_admin",
+            "GET",
+            "/api/jobs/job:evaluate_life_circle:8",
+            &[],
+            None,
+        )
+        .await
+        .1;
+    }
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("roads layer is empty"),
+        "{job}"
+    );
+    assert!(
+        job["started"].is_string() && job["finished"].is_string(),
+        "{job}"
+    );
 }

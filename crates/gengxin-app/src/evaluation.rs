@@ -535,18 +535,29 @@ pub async fn life_circle(store: &dyn Store, at: DateTime<Utc>) -> Result<Outcome
     Ok(out)
 }
 
-/// The life-circle evaluation as a use case: one run at a time in this process, on a blocking
-/// thread (it is seconds of CPU work), its result rows and its audit record in one transaction.
+/// The life-circle evaluation as a use case, audited as `actor`'s: on a blocking thread (it is
+/// seconds of CPU work), its result rows and its audit record in one transaction. The API runs
+/// it as a job ([`crate::jobs::evaluate_life_circle`]), one at a time across servers.
 pub async fn run_life_circle(app: &App, actor: &Actor) -> Result<Outcome, AppError> {
-    let _one = app.evaluating.lock().await;
+    run_life_circle_with(app, Record::by(actor, "write", "ok"), |_, _| {}).await
+}
+
+/// [`run_life_circle`] with the audit record given, and `also` adding to the transaction that
+/// writes the results (the job's `done` mark).
+pub async fn run_life_circle_with(
+    app: &App,
+    record: Record,
+    also: impl FnOnce(&mut Edit, &Outcome),
+) -> Result<Outcome, AppError> {
     let store = app.store.clone();
     let at = app.now();
-    let (edit, out) = tokio::task::spawn_blocking(move || {
+    let (mut edit, out) = tokio::task::spawn_blocking(move || {
         tokio::runtime::Handle::current().block_on(life_circle_edit(&*store, at))
     })
     .await
     .map_err(|e| AppError::internal(format!("the evaluation failed: {e}")))??;
-    let rec = Record::by(actor, "write", "ok")
+    also(&mut edit, &out);
+    let rec = record
         .on("life_circle_communities", "")
         .detail("life-circle evaluation");
     app.apply(edit, vec![rec]).await?;

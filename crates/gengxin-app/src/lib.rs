@@ -38,7 +38,8 @@ pub struct App {
     audit_lock: Arc<tokio::sync::Mutex<()>>,
     /// The walking network, kept while the roads are unchanged.
     walks: Arc<cache::Derived<(), Arc<evaluation::Walk>>>,
-    /// One evaluation run at a time in this process.
+    /// Requests of this process start or join the evaluation job one at a time (the job itself
+    /// is claimed in the store: one run across servers).
     evaluating: Arc<tokio::sync::Mutex<()>>,
     clock: Clock,
     /// The key outside the store: given, or found from the store's location on first use.

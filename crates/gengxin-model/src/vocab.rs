@@ -396,11 +396,17 @@ pub const JOB_KINDS: &[Code] = &[
     c("open_period", "开启填报期", "open a reporting period"),
     c("remind", "截止提醒", "deadline reminder"),
     c("mark_overdue", "标记逾期", "mark overdue reports"),
+    c(
+        "evaluate_life_circle",
+        "生活圈评价",
+        "life-circle evaluation",
+    ),
 ];
 
 /// States of a job.
 pub const JOB_STATES: &[Code] = &[
     c("pending", "待执行", "pending"),
+    c("running", "执行中", "running"),
     c("done", "已完成", "done"),
     c("failed", "失败", "failed"),
 ];

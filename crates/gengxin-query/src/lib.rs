@@ -343,6 +343,15 @@ impl Filter {
         self.root.equalities()
     }
 
+    /// What testing one feature costs, in units of one attribute comparison: a comparison or
+    /// `IS NULL` 1, `BETWEEN` 2, `LIKE` 4, `IN` 1 per 8 values, a spatial predicate 4 plus one
+    /// per 8 literal coordinates (`S_DWITHIN` 16 more: it projects the feature); logical
+    /// operators the sum of their operands. Times the rows a query visits, it is the query's cost
+    /// (the API refuses filters over a budget before running them).
+    pub fn cost(&self) -> u64 {
+        self.root.cost()
+    }
+
     /// The distinct names of the properties the filter reads, in order of first use (the
     /// geometry as `geom`).
     pub fn properties(&self) -> Vec<&'static str> {

@@ -472,6 +472,23 @@ fn rect_area(r: &Rect<f64>) -> f64 {
 }
 
 impl Node {
+    /// See [`crate::Filter::cost`].
+    pub fn cost(&self) -> u64 {
+        match self {
+            Node::And(items) | Node::Or(items) => items.iter().map(Node::cost).sum(),
+            Node::Not(n) => n.cost(),
+            Node::Cmp { .. } | Node::IsNull { .. } => 1,
+            Node::Between { .. } => 2,
+            Node::Like { .. } => 4,
+            Node::In { list, .. } => 1 + list.len() as u64 / 8,
+            Node::Spatial(s) => {
+                use geo::CoordsIter;
+                let coords = s.literal.coords_count() as u64;
+                4 + coords / 8 + if s.dwithin.is_some() { 16 } else { 0 }
+            }
+        }
+    }
+
     /// Combines nodes with AND, flattening nested ANDs.
     pub fn and(items: Vec<Node>) -> Node {
         Node::join(items, true)

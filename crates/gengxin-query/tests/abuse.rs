@@ -544,3 +544,21 @@ fn random_input_never_panics() {
     }
     assert!(parsed > 2_000, "{parsed}");
 }
+
+/// The cost of testing one feature grows with the terms: each comparison 1, LIKE 4, a spatial
+/// predicate at least 4 and `S_DWITHIN` 16 more (it projects); 100 ORed comparisons cost 100.
+#[test]
+fn a_filter_costs_what_its_terms_cost() {
+    let l = buildings_layer();
+    let cost = |q: &str| parse(q, Lang::Text, l).unwrap().cost();
+    assert_eq!(cost("name = 'a'"), 1);
+    assert_eq!(cost("name = 'a' AND NOT name = 'b'"), 2);
+    assert_eq!(cost("name LIKE 'a%'"), 4);
+    let ors: Vec<String> = (0..100).map(|i| format!("name = 'n{i}'")).collect();
+    assert_eq!(cost(&ors.join(" OR ")), 100);
+    assert_eq!(cost("S_INTERSECTS(geom, POINT(114.3 30.5))"), 4);
+    assert_eq!(
+        cost("S_DWITHIN(geom, POINT(114.3 30.5), 50000, meters)"),
+        20
+    );
+}

@@ -357,11 +357,32 @@ export function savedQueryRunUrl(id: string, f?: string): string {
 
 // --- Life circles (GB 50180-2018 生活圈) -------------------------------------------------------
 
-/// The summary of `POST /api/life-circle/evaluate`.
+/// The summary of a life-circle evaluation (the `result` of its job once done).
 export type LifeCircleRun = Schemas['LifeCircleRun']
 
-export function lifeCircleEvaluate(signal?: AbortSignal): Promise<LifeCircleRun> {
-  return sendJson<LifeCircleRun>('POST', '/api/life-circle/evaluate', undefined, signal)
+/// Long work on the server: `GET /api/jobs/{id}`.
+export type Job = Schemas['JobBody']
+
+export function job(id: string, signal?: AbortSignal): Promise<Job> {
+  return getJson<Job>(`/api/jobs/${enc(id)}`, signal)
+}
+
+/// Polls a job until it is done (its result) or failed (an ApiFailure with its error).
+export async function untilDone(started: Job, signal?: AbortSignal, everyMs = 1000): Promise<unknown> {
+  let j = started
+  while (j.state === 'pending' || j.state === 'running') {
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+    signal?.throwIfAborted()
+    j = await job(j.id, signal)
+  }
+  if (j.state === 'failed') throw new ApiFailure(422, `/api/jobs/${j.id}`, j.error ?? j.state, 'job_failed')
+  return j.result
+}
+
+/// Starts the life-circle evaluation (or joins the one running) and waits for its summary.
+export async function lifeCircleEvaluate(signal?: AbortSignal): Promise<LifeCircleRun> {
+  const started = await sendJson<Job>('POST', '/api/life-circle/evaluate', undefined, signal)
+  return (await untilDone(started, signal, 500)) as LifeCircleRun
 }
 
 /// One rule of a community's report: the share of residents within its radius and the median
