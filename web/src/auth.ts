@@ -13,6 +13,10 @@ export const auth = reactive({
 
 export const signedIn = computed(() => auth.user !== null)
 export const isCityAdmin = computed(() => auth.user?.role === 'city_admin')
+/// One of the three administrators of 三权分立 (system, security, audit): each sees its part of 管理.
+export const isAdministrator = computed(() =>
+  ['city_admin', 'security_admin', 'audit_admin'].includes(auth.user?.role ?? ''),
+)
 
 /// Asks the server who the session belongs to (on start).
 export async function checkSession() {

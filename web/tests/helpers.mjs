@@ -2,7 +2,7 @@
 // through playwright-core; no browser download), a page that records console errors and tile
 // answers, waits on the map, signing in through the header's form (with an RFC 6238 code for the
 // city administrator), a PNG decoder for screenshots and small geometry helpers.
-import { createHmac } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { createServer, request as httpRequest } from 'node:http'
 import { mkdirSync, readFileSync, existsSync, statSync } from 'node:fs'
 import { dirname, extname, join, normalize, resolve } from 'node:path'
@@ -184,13 +184,43 @@ export async function screenshot(page, name) {
 
 // --- Accounts -------------------------------------------------------------------------------
 
-/// The demo's accounts (the city administrator also sends a TOTP code).
-export const ACCOUNTS = {
-  admin: { password: 'Crane-Tower-2026', totpSecret: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' },
-  leader: { password: 'East-Lake-2026' },
-  wuchang: { password: 'Han-River-2026' },
-  entity: { password: 'Hubu-Alley-2026' },
-  worker: { password: 'Guiyuan-Temple-26' },
+/// The demo's accounts. Every one signs in with a TOTP code too: its secret is derived from the
+/// seed and the user name as the README says (see demoTotpSecret).
+export const ACCOUNTS = Object.fromEntries(
+  [
+    ['admin', 'Crane-Tower-2026'],
+    ['leader', 'East-Lake-2026'],
+    ['wuchang', 'Han-River-2026'],
+    ['entity', 'Hubu-Alley-2026'],
+    ['worker', 'Guiyuan-Temple-26'],
+    ['security', 'Jade-Shield-2026'],
+    ['auditor', 'Ledger-Bell-2026'],
+  ].map(([user, password]) => [user, { password, totpSecret: demoTotpSecret(user) }]),
+)
+
+/// A demo account's TOTP secret: the first 20 bytes of SHA-256("gengxin demo totp <seed>
+/// <user>"), in base32 (the published demo's seed is 4201).
+export function demoTotpSecret(username, seed = 4201) {
+  const raw = createHash('sha256').update(`gengxin demo totp ${seed} ${username}`).digest()
+  return base32Encode(raw.subarray(0, 20))
+}
+
+/// RFC 4648 base32, without padding.
+export function base32Encode(bytes) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let out = ''
+  let bits = 0
+  let value = 0
+  for (const b of bytes) {
+    value = (value << 8) | b
+    bits += 8
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31]
+  return out
 }
 
 /// RFC 4648 base32 (no padding needed).
@@ -228,8 +258,8 @@ export function totp(secretB32, unixMs = Date.now()) {
   return totpAt(secretB32, Math.floor(unixMs / 30_000))
 }
 
-/// The last TOTP step this process signed in with: the server refuses a code twice.
-let lastTotpStep = -1
+/// The last TOTP step this process signed in with, per user: the server refuses a code twice.
+const lastTotpStep = {}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -248,7 +278,7 @@ export async function signIn(page, username, { errors } = {}) {
         const now = Date.now()
         step = Math.floor(now / 30_000)
         const left = (step + 1) * 30_000 - now
-        if (step > lastTotpStep && left > 3000) break
+        if (step > (lastTotpStep[username] ?? -1) && left > 3000) break
         await sleep(left + 200)
       }
     }
@@ -265,7 +295,7 @@ export async function signIn(page, username, { errors } = {}) {
       username,
       { timeout: LONG, polling: 100 },
     )
-    if (account.totpSecret) lastTotpStep = step
+    if (account.totpSecret) lastTotpStep[username] = step
     if ((await page.getAttribute('[data-testid="account"]', 'data-user')) === username) return
     const why = (await page.textContent('[data-testid="signin-error"]'))?.trim()
     if (i === tries - 1) throw new Error(`could not sign in as ${username}: ${why}`)

@@ -154,14 +154,14 @@ pub struct AuditPage {
     responses(
         (status = 200, description = "Records", body = AuditPage),
         (status = 401, description = "Not signed in", body = crate::error::ErrorBody),
-        (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the audit administrator", body = crate::error::ErrorBody),
     ))]
 pub async fn list(
     State(s): State<AppState>,
     who: Who,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    allow(gengxin_auth::policy::require_admin(&who.caller))?;
+    allow(gengxin_auth::policy::require_audit_admin(&who.caller))?;
     let (f, limit) = filters(q)?;
     let rows = gengxin_app::audit::select(&*s.store, &f, Some(limit)).await?;
     let total = s.store.count(LayerId::AuditLog).await?;
@@ -176,14 +176,14 @@ pub async fn list(
     params(AuditQuery),
     responses(
         (status = 200, description = "CSV (UTF-8 with BOM)", content_type = "text/csv"),
-        (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+        (status = 403, description = "Not the audit administrator", body = crate::error::ErrorBody),
     ))]
 pub async fn export(
     State(s): State<AppState>,
     who: Who,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    allow(gengxin_auth::policy::require_admin(&who.caller))?;
+    allow(gengxin_auth::policy::require_audit_admin(&who.caller))?;
     let (f, _) = filters(q)?;
     let rows = gengxin_app::audit::select(&*s.store, &f, None).await?;
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
@@ -271,10 +271,10 @@ pub struct ChainFinding {
 /// anchored outside the store: `{"ok": true, "records": n, …}` or what does not fit.
 #[utoipa::path(get, path = "/api/audit/verify", operation_id = "audit_verify", responses(
     (status = 200, description = "The chain's state", body = ChainState),
-    (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+    (status = 403, description = "Not the audit administrator", body = crate::error::ErrorBody),
 ))]
 pub async fn check(State(s): State<AppState>, who: Who) -> Result<Json<ChainState>, ApiError> {
-    allow(gengxin_auth::policy::require_admin(&who.caller))?;
+    allow(gengxin_auth::policy::require_audit_admin(&who.caller))?;
     let v = gengxin_app::audit::check(&s.app).await?;
     Ok(Json(ChainState {
         ok: v.findings.is_empty(),

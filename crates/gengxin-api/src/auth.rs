@@ -134,7 +134,7 @@ async fn identify(
 pub struct Login {
     username: String,
     password: String,
-    /// The 6-digit code of the authenticator app (required for city administrators).
+    /// The 6-digit code of the authenticator app (every account has one).
     #[serde(default)]
     totp: Option<String>,
 }
@@ -145,7 +145,8 @@ pub struct MeBody {
     username: String,
     #[schema(required = true)]
     display_name: Option<String>,
-    /// city_admin, city_leader, district, entity or community_worker.
+    /// city_admin, city_leader, district, entity, community_worker, security_admin or
+    /// audit_admin.
     role: &'static str,
     organisation_id: String,
     /// The district a district user sees.
@@ -179,15 +180,16 @@ impl MeBody {
     }
 }
 
-const BAD_LOGIN: &str = "wrong user name or password, or the account is locked";
+const BAD_LOGIN: &str = "wrong user name, password or one-time code, or the account is locked";
 
-/// Signs in. The same answer for an unknown user, a wrong password and a locked account; five
-/// failures in a row lock the account for 15 minutes. A city administrator also sends the
-/// current TOTP code (`totp_required` until it does). Sets the `gengxin_session` cookie
-/// (HttpOnly, SameSite=Strict) and returns the CSRF token to send with every change.
+/// Signs in with the password and the current TOTP code together. Without a code the answer is
+/// `totp_required`, whether or not the password is right; an unknown user, a wrong password, a
+/// wrong or reused code and a locked account all get one identical 401 answer. Five failures in
+/// a row lock the account for 15 minutes. Sets the `gengxin_session` cookie (HttpOnly,
+/// SameSite=Strict) and returns the CSRF token to send with every change.
 #[utoipa::path(post, path = "/api/auth/login", request_body = Login, responses(
     (status = 200, description = "Signed in; the session cookie is set", body = MeBody),
-    (status = 401, description = "Wrong credentials, locked, or a TOTP code is needed", body = crate::error::ErrorBody),
+    (status = 401, description = "Wrong credentials or locked (`unauthenticated`), or no TOTP code sent (`totp_required`)", body = crate::error::ErrorBody),
     (status = 429, description = "Too many attempts from this address", body = crate::error::ErrorBody),
 ))]
 pub async fn login(
@@ -220,13 +222,7 @@ pub async fn login(
         Outcome::TotpRequired => {
             return Err(ApiError::new(
                 Code::TotpRequired,
-                "enter the 6-digit code of your authenticator app",
-            ));
-        }
-        Outcome::TotpNotEnrolled => {
-            return Err(ApiError::new(
-                Code::TotpNotEnrolled,
-                "this account needs a second factor and has none; ask a city administrator",
+                "enter the 6-digit code of your authenticator app with the password",
             ));
         }
     };
@@ -304,18 +300,29 @@ pub struct PasswordChange {
     new: String,
 }
 
-/// Changes the caller's own password (policy checked; the current one is required).
+/// Changes the caller's own password: the current one is required (a wrong one counts towards
+/// the lockout), the new one must meet the policy and differ from the last five. The user's
+/// other sessions end and its API tokens are revoked.
 #[utoipa::path(post, path = "/api/auth/password", request_body = PasswordChange, responses(
     (status = 204, description = "Changed"),
-    (status = 401, description = "Not signed in or the current password is wrong", body = crate::error::ErrorBody),
-    (status = 422, description = "The new password breaks the policy", body = crate::error::ErrorBody),
+    (status = 401, description = "Not signed in, or the current password is wrong, or the account is locked", body = crate::error::ErrorBody),
+    (status = 422, description = "The new password breaks the policy or was used recently", body = crate::error::ErrorBody),
 ))]
 pub async fn change_password(
     State(s): State<AppState>,
     who: Who,
+    headers: HeaderMap,
     Json(body): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    gengxin_app::accounts::change_password(&s.app, &who.actor(), &body.current, &body.new).await?;
+    let token = session_token(&headers);
+    gengxin_app::accounts::change_password(
+        &s.app,
+        &who.actor(),
+        &body.current,
+        &body.new,
+        token.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -439,7 +446,7 @@ pub struct UserBody {
     totp: bool,
     /// The version to send back with a change.
     version: i64,
-    /// Only when the account was just made for a city administrator: the TOTP secret as an
+    /// Only when the account was just made or its second factor reset: the TOTP secret as an
     /// `otpauth://` URI, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     totp_uri: Option<String>,
@@ -467,11 +474,11 @@ impl From<&Feature> for UserBody {
     }
 }
 
-/// Every account (city administrator only).
+/// Every account (the system and the security administrator).
 #[utoipa::path(get, path = "/api/admin/users", responses(
     (status = 200, description = "Accounts", body = Vec<UserBody>),
     (status = 401, description = "Not signed in", body = crate::error::ErrorBody),
-    (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+    (status = 403, description = "Neither the system nor the security administrator", body = crate::error::ErrorBody),
 ))]
 pub async fn users(State(s): State<AppState>, who: Who) -> Result<Json<Vec<UserBody>>, ApiError> {
     let rows = gengxin_app::accounts::users(&s.app, &who.actor()).await?;
@@ -497,11 +504,11 @@ pub struct NewUserBody {
     password: String,
 }
 
-/// Makes an account (city administrator only). A city administrator's account gets a TOTP
-/// secret, returned once as an `otpauth://` URI.
+/// Makes an account (the system administrator; never of an administrator role: those are made
+/// with `gengxin user add`). The account's TOTP secret is returned once as an `otpauth://` URI.
 #[utoipa::path(post, path = "/api/admin/users", request_body = NewUserBody, responses(
     (status = 201, description = "Created", body = UserBody),
-    (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+    (status = 403, description = "Not the system administrator, or an administrator role", body = crate::error::ErrorBody),
     (status = 409, description = "The user name is taken", body = crate::error::ErrorBody),
     (status = 422, description = "Bad role, scope or password", body = crate::error::ErrorBody),
 ))]
@@ -510,7 +517,6 @@ pub async fn create_user(
     who: Who,
     Json(b): Json<NewUserBody>,
 ) -> Result<(StatusCode, Json<UserBody>), ApiError> {
-    crate::who::allow(gengxin_auth::policy::require_admin(&who.caller))?;
     let new = account::NewUser {
         username: b.username,
         display_name: b.display_name,
@@ -524,8 +530,28 @@ pub async fn create_user(
     let (user, secret_b32) =
         gengxin_app::accounts::add_user(&s.app, &who.actor(), new, None).await?;
     let mut body = UserBody::from(&user);
-    body.totp_uri = secret_b32.map(|sec| totp::uri(&sec, "Gengxin", &user.id));
+    body.totp_uri = Some(totp::uri(&secret_b32, "Gengxin", &user.id));
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Gives an account a new TOTP secret, returned once as an `otpauth://` URI (the security
+/// administrator; not its own account). The old authenticator stops working.
+#[utoipa::path(post, path = "/api/admin/users/{username}/totp", params(("username" = String, Path)),
+    responses(
+    (status = 200, description = "Reset; `totp_uri` holds the new secret", body = UserBody),
+    (status = 403, description = "Not the security administrator, or its own account", body = crate::error::ErrorBody),
+    (status = 404, description = "No such user", body = crate::error::ErrorBody),
+))]
+pub async fn reset_totp(
+    State(s): State<AppState>,
+    who: Who,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<UserBody>, ApiError> {
+    let (user, secret_b32) =
+        gengxin_app::accounts::reset_totp(&s.app, &who.actor(), &username).await?;
+    let mut body = UserBody::from(&user);
+    body.totp_uri = Some(totp::uri(&secret_b32, "Gengxin", &user.id));
+    Ok(Json(body))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -547,11 +573,13 @@ pub struct UserChange {
     project_ids: Option<Vec<String>>,
 }
 
-/// Changes an account's role, scope, lock or disabled flag (city administrator only).
+/// Changes an account: role, scope and lock by the security administrator, the disabled flag by
+/// the system administrator (三权分立). No one changes their own account or gives an
+/// administrator role; an administrator's role is changed only at the command line.
 #[utoipa::path(put, path = "/api/admin/users/{username}", params(("username" = String, Path)),
     request_body = UserChange, responses(
     (status = 200, description = "Changed", body = UserBody),
-    (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+    (status = 403, description = "Not the administrator of this change", body = crate::error::ErrorBody),
     (status = 404, description = "No such user", body = crate::error::ErrorBody),
     (status = 409, description = "Changed by someone else first", body = crate::error::ErrorBody),
     (status = 422, description = "The role lacks its scope", body = crate::error::ErrorBody),
@@ -589,10 +617,10 @@ pub struct OrganisationBody {
     community_code: Option<String>,
 }
 
-/// Every organisation (city administrator only).
+/// Every organisation (the system administrator).
 #[utoipa::path(get, path = "/api/admin/organisations", responses(
     (status = 200, description = "Organisations", body = Vec<OrganisationBody>),
-    (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+    (status = 403, description = "Not the system administrator", body = crate::error::ErrorBody),
 ))]
 pub async fn organisations(
     State(s): State<AppState>,
@@ -623,10 +651,10 @@ pub struct NewOrganisation {
     community_code: Option<String>,
 }
 
-/// Adds an organisation (city administrator only).
+/// Adds an organisation (the system administrator).
 #[utoipa::path(post, path = "/api/admin/organisations", request_body = NewOrganisation, responses(
     (status = 201, description = "Created"),
-    (status = 403, description = "Not a city administrator", body = crate::error::ErrorBody),
+    (status = 403, description = "Not the system administrator", body = crate::error::ErrorBody),
     (status = 409, description = "The id is taken", body = crate::error::ErrorBody),
     (status = 422, description = "Unknown kind", body = crate::error::ErrorBody),
 ))]

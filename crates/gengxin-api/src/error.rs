@@ -44,7 +44,6 @@ codes! {
     FilterTooExpensive = "filter_too_expensive", BAD_REQUEST;
     Unauthenticated = "unauthenticated", UNAUTHORIZED;
     TotpRequired = "totp_required", UNAUTHORIZED;
-    TotpNotEnrolled = "totp_not_enrolled", UNAUTHORIZED;
     Forbidden = "forbidden", FORBIDDEN;
     Csrf = "csrf", FORBIDDEN;
     NotFound = "not_found", NOT_FOUND;

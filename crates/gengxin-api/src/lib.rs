@@ -132,6 +132,7 @@ fn router(state: AppState) -> Router {
             axum::routing::delete(auth::revoke_token),
         )
         .route("/api/admin/users", get(auth::users).post(auth::create_user))
+        .route("/api/admin/users/{username}/totp", post(auth::reset_totp))
         .route(
             "/api/admin/users/{username}",
             axum::routing::put(auth::change_user),
@@ -276,6 +277,7 @@ fn router(state: AppState) -> Router {
         auth::users,
         auth::create_user,
         auth::change_user,
+        auth::reset_totp,
         auth::organisations,
         auth::create_organisation,
         audit::list,

@@ -16,13 +16,15 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 /// The callers, in the order of every row of expected statuses.
-const ROLES: [&str; 6] = [
+const ROLES: [&str; 8] = [
     "public",
     "city_admin",
     "city_leader",
     "district",
     "entity",
     "community_worker",
+    "security_admin",
+    "audit_admin",
 ];
 
 const C1: &str = "420106001001";
@@ -252,10 +254,10 @@ async fn request(
 struct Cell {
     method: &'static str,
     uri: &'static str,
-    expect: [u16; 6],
+    expect: [u16; 8],
 }
 
-const fn get(uri: &'static str, expect: [u16; 6]) -> Cell {
+const fn get(uri: &'static str, expect: [u16; 8]) -> Cell {
     Cell {
         method: "GET",
         uri,
@@ -266,177 +268,211 @@ const fn get(uri: &'static str, expect: [u16; 6]) -> Cell {
 /// Reads: in scope and out of scope for the district (420106), the entity (prj-1) and the
 /// community worker (C1); out of scope answers as absent (404), never as the row.
 const READS: &[Cell] = &[
-    get("/api/health", [200; 6]),
-    get("/api/layers", [200; 6]),
-    get("/api/units/420106", [404; 6]),
-    get("/api/layers/parcels/features/p1", [200; 6]),
-    get("/api/layers/parcels/features", [200; 6]),
-    get("/tiles", [200; 6]),
-    get("/ogc/collections/parcels/items/p1", [200; 6]),
-    get("/api/search?q=p1", [200; 6]),
-    get("/api/isochrone?lon=114.3&lat=30.5", [422; 6]),
+    get("/api/health", [200; 8]),
+    get("/api/layers", [200; 8]),
+    get("/api/units/420106", [404; 8]),
+    get("/api/layers/parcels/features/p1", [200; 8]),
+    get("/api/layers/parcels/features", [200; 8]),
+    get("/tiles", [200; 8]),
+    get("/ogc/collections/parcels/items/p1", [200; 8]),
+    get("/api/search?q=p1", [200; 8]),
+    get("/api/isochrone?lon=114.3&lat=30.5", [422; 8]),
     // Project records.
     get(
         "/api/layers/projects/features/prj-1",
-        [401, 200, 200, 200, 200, 403],
+        [401, 200, 200, 200, 200, 403, 403, 403],
     ),
     get(
         "/api/layers/projects/features/prj-2",
-        [401, 200, 200, 404, 404, 403],
+        [401, 200, 200, 404, 404, 403, 403, 403],
     ),
     get(
         "/api/layers/milestones/features/m-1",
-        [401, 200, 200, 200, 200, 403],
+        [401, 200, 200, 200, 200, 403, 403, 403],
     ),
     get(
         "/api/layers/milestones/features/m-2",
-        [401, 200, 200, 404, 404, 403],
+        [401, 200, 200, 404, 404, 403, 403, 403],
     ),
     get(
         "/ogc/collections/projects/items/prj-1",
-        [401, 200, 200, 200, 200, 403],
+        [401, 200, 200, 200, 200, 403, 403, 403],
     ),
     get(
         "/ogc/collections/projects/items/prj-2",
-        [401, 200, 200, 404, 404, 403],
+        [401, 200, 200, 404, 404, 403, 403, 403],
     ),
-    get("/api/attachments/att-1", [401, 200, 200, 200, 200, 403]),
-    get("/api/attachments/att-2", [401, 200, 200, 404, 404, 403]),
-    get("/api/progress", [401, 200, 200, 200, 200, 403]),
+    get(
+        "/api/attachments/att-1",
+        [401, 200, 200, 200, 200, 403, 403, 403],
+    ),
+    get(
+        "/api/attachments/att-2",
+        [401, 200, 200, 404, 404, 403, 403, 403],
+    ),
+    get("/api/progress", [401, 200, 200, 200, 200, 403, 403, 403]),
     get(
         "/api/layers/projects/export?format=csv",
-        [401, 200, 200, 403, 403, 403],
+        [401, 200, 200, 403, 403, 403, 403, 403],
     ),
     get(
         "/ogc/collections/projects/items?f=csv",
-        [401, 200, 200, 403, 403, 403],
+        [401, 200, 200, 403, 403, 403, 403, 403],
     ),
     get(
         "/api/history/projects/prj-2",
-        [401, 200, 200, 404, 404, 403],
+        [401, 200, 200, 404, 404, 403, 403, 403],
     ),
     // Personal information: the worker of its community and the city administrator only.
     get(
         "/api/layers/special_populations/features/sp-1",
-        [401, 200, 403, 403, 403, 200],
+        [401, 200, 403, 403, 403, 200, 403, 403],
     ),
     get(
         "/api/layers/special_populations/features/sp-2",
-        [401, 200, 403, 403, 403, 404],
+        [401, 200, 403, 403, 403, 404, 403, 403],
     ),
     get(
         "/api/layers/special_populations/features",
-        [401, 200, 403, 403, 403, 200],
+        [401, 200, 403, 403, 403, 200, 403, 403],
     ),
-    get("/ogc/collections/special_populations/items", [404; 6]),
+    get("/ogc/collections/special_populations/items", [404; 8]),
     get(
         "/api/layers/special_populations/export?format=csv",
-        [401, 200, 403, 403, 403, 403],
+        [401, 200, 403, 403, 403, 403, 403, 403],
     ),
     // A community's operational records.
     get(
         "/api/layers/supplies/features/su-1",
-        [401, 200, 200, 200, 403, 200],
+        [401, 200, 200, 200, 403, 200, 403, 403],
     ),
     get(
         "/api/layers/supplies/features/su-2",
-        [401, 200, 200, 404, 403, 404],
+        [401, 200, 200, 404, 403, 404, 403, 403],
     ),
-    // Custom layers, by the access class chosen at import.
+    // Custom layers, by the access class chosen at import (the security and audit
+    // administrators see public data only).
     get(
         "/api/layers/plan_org/features",
-        [401, 200, 403, 403, 403, 403],
+        [401, 200, 403, 403, 403, 403, 403, 403],
     ),
     get(
         "/api/layers/plan_org/features/plan_org-1",
-        [401, 200, 403, 403, 403, 403],
+        [401, 200, 403, 403, 403, 403, 403, 403],
     ),
     get(
         "/api/layers/plan_org/export?format=csv",
-        [401, 200, 403, 403, 403, 403],
+        [401, 200, 403, 403, 403, 403, 403, 403],
     ),
     get(
         "/api/layers/plan_mine/features",
-        [401, 200, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 200, 403, 403],
     ),
     get(
         "/api/layers/plan_staff/features",
-        [401, 200, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 200, 403, 403],
     ),
     get(
         "/api/layers/plan_staff/export?format=csv",
-        [401, 200, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 200, 403, 403],
     ),
     get(
         "/api/layers/plan_legacy/features",
-        [401, 200, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 200, 403, 403],
     ),
-    get("/api/layers/plan_public/features", [200; 6]),
-    get("/api/layers/plan_public/features/plan_public-1", [200; 6]),
-    get("/api/layers/plan_none/features", [404; 6]),
+    get("/api/layers/plan_public/features", [200; 8]),
+    get("/api/layers/plan_public/features/plan_public-1", [200; 8]),
+    get("/api/layers/plan_none/features", [404; 8]),
     // Summaries: the public and the community worker get no project figures (checked by
     // tests/oracle.rs); everyone gets the place.
-    get("/api/summary/admin_units/420106", [404; 6]),
+    get("/api/summary/admin_units/420106", [404; 8]),
     // Bookkeeping is never a layer.
-    get("/api/layers/users/features", [404; 6]),
-    get("/api/layers/sessions/features", [404; 6]),
-    get("/api/layers/audit_log/features", [404; 6]),
-    get("/api/layers/users/features/city_admin", [404; 6]),
-    get("/ogc/collections/users/items", [404; 6]),
+    get("/api/layers/users/features", [404; 8]),
+    get("/api/layers/sessions/features", [404; 8]),
+    get("/api/layers/audit_log/features", [404; 8]),
+    get("/api/layers/users/features/city_admin", [404; 8]),
+    get("/ogc/collections/users/items", [404; 8]),
     // Accounts and administration.
-    get("/api/auth/me", [401, 200, 200, 200, 200, 200]),
-    get("/api/auth/tokens", [401, 200, 200, 200, 200, 200]),
-    get("/api/saved-queries", [401, 200, 200, 200, 200, 200]),
-    get("/api/admin/users", [401, 200, 403, 403, 403, 403]),
-    get("/api/admin/organisations", [401, 200, 403, 403, 403, 403]),
-    get("/api/audit", [401, 200, 403, 403, 403, 403]),
-    get("/api/audit/export", [401, 200, 403, 403, 403, 403]),
-    get("/api/audit/verify", [401, 200, 403, 403, 403, 403]),
-    get("/api/imports", [401, 200, 403, 403, 403, 403]),
+    get("/api/auth/me", [401, 200, 200, 200, 200, 200, 200, 200]),
+    get("/api/auth/tokens", [401, 200, 200, 200, 200, 200, 200, 200]),
+    get(
+        "/api/saved-queries",
+        [401, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    get("/api/admin/users", [401, 200, 403, 403, 403, 403, 200, 403]),
+    get(
+        "/api/admin/organisations",
+        [401, 200, 403, 403, 403, 403, 403, 403],
+    ),
+    get("/api/audit", [401, 403, 403, 403, 403, 403, 403, 200]),
+    get(
+        "/api/audit/export",
+        [401, 403, 403, 403, 403, 403, 403, 200],
+    ),
+    get(
+        "/api/audit/verify",
+        [401, 403, 403, 403, 403, 403, 403, 200],
+    ),
+    get("/api/imports", [401, 200, 403, 403, 403, 403, 403, 403]),
     // A job: the administrator sees every one, a user those they asked for.
     get(
         "/api/jobs/job:evaluate_life_circle:1",
-        [401, 200, 404, 200, 404, 404],
+        [401, 200, 404, 200, 404, 404, 404, 404],
     ),
-    get("/api/jobs/job:none", [401, 404, 404, 404, 404, 404]),
+    get("/api/jobs/job:none", [401, 404, 404, 404, 404, 404, 404, 404]),
     // The page, the documents and the map's resources.
-    get("/", [200; 6]),
-    get("/assets/none.js", [404; 6]),
-    get("/api/openapi.json", [200; 6]),
-    get("/api/units/420106/children", [404; 6]),
-    get("/tiles/parcels.json", [200; 6]),
-    get("/tiles/parcels/15/26787/13458.mvt", [200; 6]),
-    get("/tiles/special_populations/15/26787/13458.mvt", [404; 6]),
+    get("/", [200; 8]),
+    get("/assets/none.js", [404; 8]),
+    get("/api/openapi.json", [200; 8]),
+    get("/api/units/420106/children", [404; 8]),
+    get("/tiles/parcels.json", [200; 8]),
+    get("/tiles/parcels/15/26787/13458.mvt", [200; 8]),
+    get("/tiles/special_populations/15/26787/13458.mvt", [404; 8]),
     get(
         "/fonts/Noto%20Sans%20CJK%20SC%20Regular/0-255.pbf",
-        [200; 6],
+        [200; 8],
     ),
-    get("/ogc", [200; 6]),
-    get("/ogc/conformance", [200; 6]),
-    get("/ogc/collections", [200; 6]),
-    get("/ogc/collections/parcels", [200; 6]),
-    get("/ogc/collections/parcels/queryables", [200; 6]),
-    get("/ogc/collections/projects", [401, 200, 200, 200, 200, 403]),
+    get("/ogc", [200; 8]),
+    get("/ogc/conformance", [200; 8]),
+    get("/ogc/collections", [200; 8]),
+    get("/ogc/collections/parcels", [200; 8]),
+    get("/ogc/collections/parcels/queryables", [200; 8]),
+    get(
+        "/ogc/collections/projects",
+        [401, 200, 200, 200, 200, 403, 403, 403],
+    ),
     // Retrieval of public data.
-    get("/api/summary/parcels/p1", [200; 6]),
-    get("/api/at?lon=114.3005&lat=30.5002", [200; 6]),
-    get("/api/life-circle/communities/420106001001", [404; 6]),
-    get("/api/saved-queries/sq-none", [401, 404, 404, 404, 404, 404]),
+    get("/api/summary/parcels/p1", [200; 8]),
+    get("/api/at?lon=114.3005&lat=30.5002", [200; 8]),
+    get("/api/life-circle/communities/420106001001", [404; 8]),
+    get(
+        "/api/saved-queries/sq-none",
+        [401, 404, 404, 404, 404, 404, 404, 404],
+    ),
     get(
         "/api/saved-queries/sq-none/run",
-        [401, 404, 404, 404, 404, 404],
+        [401, 404, 404, 404, 404, 404, 404, 404],
     ),
     // Reporting.
-    get("/api/forms", [401, 200, 200, 200, 200, 200]),
-    get("/api/forms/progress@1", [401, 404, 404, 404, 404, 404]),
+    get("/api/forms", [401, 200, 200, 200, 200, 200, 200, 200]),
+    get(
+        "/api/forms/progress@1",
+        [401, 404, 404, 404, 404, 404, 404, 404],
+    ),
     get(
         "/api/forms/progress@1/template?period=2026-11",
-        [401, 404, 404, 404, 404, 404],
+        [401, 404, 404, 404, 404, 404, 404, 404],
     ),
-    get("/api/submissions", [401, 200, 200, 200, 200, 200]),
-    get("/api/submissions/sub-none", [401, 404, 404, 404, 404, 404]),
-    get("/api/tasks", [401, 200, 200, 200, 200, 200]),
-    get("/api/reporting/status", [401, 200, 200, 200, 403, 403]),
+    get("/api/submissions", [401, 200, 200, 200, 200, 200, 200, 200]),
+    get(
+        "/api/submissions/sub-none",
+        [401, 404, 404, 404, 404, 404, 404, 404],
+    ),
+    get("/api/tasks", [401, 200, 200, 200, 200, 200, 200, 200]),
+    get(
+        "/api/reporting/status",
+        [401, 200, 200, 200, 403, 403, 403, 403],
+    ),
 ];
 
 /// Operations not in the tables above, with why: each is covered where it is named.
@@ -452,7 +488,7 @@ struct Write {
     uri: &'static str,
     headers: &'static [(&'static str, &'static str)],
     body: fn() -> Option<serde_json::Value>,
-    expect: [u16; 6],
+    expect: [u16; 8],
 }
 
 fn none() -> Option<serde_json::Value> {
@@ -467,14 +503,14 @@ const WRITES: &[Write] = &[
         uri: "/api/auth/login",
         headers: &[],
         body: || Some(serde_json::json!({"username": "district", "password": "wrong-Password-1"})),
-        expect: [401; 6],
+        expect: [401; 8],
     },
     Write {
         method: "POST",
         uri: "/api/auth/logout",
         headers: &[],
         body: none,
-        expect: [204; 6],
+        expect: [204; 8],
     },
     Write {
         method: "POST",
@@ -483,21 +519,21 @@ const WRITES: &[Write] = &[
         body: || {
             Some(serde_json::json!({"current": "wrong-Password-1", "new": "Another-Lantern-88"}))
         },
-        expect: [401; 6],
+        expect: [401; 8],
     },
     Write {
         method: "POST",
         uri: "/api/auth/tokens",
         headers: &[],
         body: || Some(serde_json::json!({"name": "报表"})),
-        expect: [401, 201, 201, 201, 201, 201],
+        expect: [401, 201, 201, 201, 201, 201, 201, 201],
     },
     Write {
         method: "DELETE",
         uri: "/api/auth/tokens/none",
         headers: &[],
         body: none,
-        expect: [401, 404, 404, 404, 404, 404],
+        expect: [401, 404, 404, 404, 404, 404, 404, 404],
     },
     Write {
         method: "POST",
@@ -509,14 +545,28 @@ const WRITES: &[Write] = &[
                 "organisation_id": "org", "password": "Lantern-Harbor-78"}),
             )
         },
-        expect: [401, 201, 403, 403, 403, 403],
+        expect: [401, 201, 403, 403, 403, 403, 403, 403],
     },
     Write {
         method: "PUT",
         uri: "/api/admin/users/district",
         headers: &[],
         body: || Some(serde_json::json!({"version": 1, "disabled": false})),
-        expect: [401, 200, 403, 403, 403, 403],
+        expect: [401, 200, 403, 403, 403, 403, 403, 403],
+    },
+    Write {
+        method: "PUT",
+        uri: "/api/admin/users/district",
+        headers: &[],
+        body: || Some(serde_json::json!({"version": 1, "unlock": true})),
+        expect: [401, 403, 403, 403, 403, 403, 200, 403],
+    },
+    Write {
+        method: "POST",
+        uri: "/api/admin/users/district/totp",
+        headers: &[],
+        body: none,
+        expect: [401, 403, 403, 403, 403, 403, 200, 403],
     },
     Write {
         method: "POST",
@@ -527,7 +577,7 @@ const WRITES: &[Write] = &[
                 serde_json::json!({"id": "org-2", "name": "区更新办", "kind": "district_government", "district_code": "420106"}),
             )
         },
-        expect: [401, 201, 403, 403, 403, 403],
+        expect: [401, 201, 403, 403, 403, 403, 403, 403],
     },
     Write {
         method: "POST",
@@ -539,14 +589,14 @@ const WRITES: &[Write] = &[
                 "community_code": C1, "item": "消毒液", "unit": "瓶", "quantity": 5.0}}),
             )
         },
-        expect: [401, 201, 403, 403, 403, 201],
+        expect: [401, 201, 403, 403, 403, 201, 403, 403],
     },
     Write {
         method: "DELETE",
         uri: "/api/layers/supplies/features/su-1",
         headers: IF_MATCH_1,
         body: none,
-        expect: [401, 204, 403, 403, 403, 204],
+        expect: [401, 204, 403, 403, 403, 204, 403, 403],
     },
     Write {
         method: "PUT",
@@ -559,14 +609,14 @@ const WRITES: &[Write] = &[
                 "stage": "construction", "start_date": "2026-01-01", "planned_end_date": "2028-12-31"}}),
             )
         },
-        expect: [401, 200, 403, 403, 403, 403],
+        expect: [401, 200, 403, 403, 403, 403, 403, 403],
     },
     Write {
         method: "POST",
         uri: "/api/attachments?owner_id=prj-1&file_name=photo.txt",
         headers: &[],
         body: || Some(serde_json::json!({"note": "现场"})),
-        expect: [401, 201, 403, 201, 201, 403],
+        expect: [401, 201, 403, 201, 201, 403, 403, 403],
     },
     Write {
         method: "POST",
@@ -578,21 +628,21 @@ const WRITES: &[Write] = &[
                 "geometry": {"type": "Point", "coordinates": [114.3, 30.5]}, "properties": {"名称": "危房"}}]}),
             )
         },
-        expect: [401, 201, 403, 403, 403, 403],
+        expect: [401, 201, 403, 403, 403, 403, 403, 403],
     },
     Write {
         method: "POST",
         uri: "/api/imports/imp-none/undo",
         headers: &[],
         body: none,
-        expect: [401, 404, 403, 403, 403, 403],
+        expect: [401, 404, 403, 403, 403, 403, 403, 403],
     },
     Write {
         method: "POST",
         uri: "/api/life-circle/evaluate",
         headers: &[],
         body: none,
-        expect: [401, 202, 403, 403, 403, 403],
+        expect: [401, 202, 403, 403, 403, 403, 403, 403],
     },
     Write {
         method: "POST",
@@ -604,7 +654,7 @@ const WRITES: &[Write] = &[
                 "coordinates": [114.3005, 30.5002]}, "buffer_m": 100}),
             )
         },
-        expect: [200; 6],
+        expect: [200; 8],
     },
     Write {
         method: "POST",
@@ -615,14 +665,14 @@ const WRITES: &[Write] = &[
                 serde_json::json!({"name": "大地块", "collection": "parcels", "filter": "area_m2 > 50"}),
             )
         },
-        expect: [401, 201, 201, 201, 201, 201],
+        expect: [401, 201, 201, 201, 201, 201, 201, 201],
     },
     Write {
         method: "DELETE",
         uri: "/api/saved-queries/sq-none",
         headers: &[],
         body: none,
-        expect: [401, 404, 404, 404, 404, 404],
+        expect: [401, 404, 404, 404, 404, 404, 404, 404],
     },
     Write {
         method: "POST",
@@ -636,14 +686,14 @@ const WRITES: &[Write] = &[
                 "review_chain": "district_city", "cycle": "monthly", "deadline_day": 5, "remind_days": 3}),
             )
         },
-        expect: [401, 201, 403, 403, 403, 403],
+        expect: [401, 201, 403, 403, 403, 403, 403, 403],
     },
     Write {
         method: "POST",
         uri: "/api/forms/progress@1/upload?period=2026-11",
         headers: &[],
         body: none,
-        expect: [401, 404, 404, 404, 404, 404],
+        expect: [401, 404, 404, 404, 404, 404, 404, 404],
     },
     Write {
         method: "POST",
@@ -655,21 +705,21 @@ const WRITES: &[Write] = &[
                 "period": "2026-11", "values": {"progress_pct": 20.0}}),
             )
         },
-        expect: [401, 404, 404, 404, 404, 404],
+        expect: [401, 404, 404, 404, 404, 404, 404, 404],
     },
     Write {
         method: "PUT",
         uri: "/api/submissions/sub-none",
         headers: &[],
         body: || Some(serde_json::json!({"version": 1, "values": {"progress_pct": 20.0}})),
-        expect: [401, 404, 404, 404, 404, 404],
+        expect: [401, 404, 404, 404, 404, 404, 404, 404],
     },
     Write {
         method: "POST",
         uri: "/api/submissions/sub-none/review",
         headers: &[],
         body: || Some(serde_json::json!({"version": 1, "decision": "approve"})),
-        expect: [401, 404, 404, 404, 404, 404],
+        expect: [401, 404, 404, 404, 404, 404, 404, 404],
     },
 ];
 
@@ -958,6 +1008,21 @@ async fn login(
     password: &str,
     totp: Option<&str>,
 ) -> (StatusCode, serde_json::Value, Option<String>) {
+    let (status, bytes, cookie) = login_raw(app, username, password, totp).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or_default(),
+        cookie,
+    )
+}
+
+/// A sign-in's status, body bytes and `Set-Cookie`.
+async fn login_raw(
+    app: &axum::Router,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> (StatusCode, Vec<u8>, Option<String>) {
     let r = app
         .clone()
         .oneshot(
@@ -976,12 +1041,28 @@ async fn login(
         .headers()
         .get("set-cookie")
         .map(|c| c.to_str().unwrap().to_owned());
-    let bytes = r.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or_default(),
-        cookie,
-    )
+    let bytes = r.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, bytes, cookie)
+}
+
+/// The current TOTP code of a fixture user (its secret is stored plain in the fixture), the
+/// code's step made usable again (the tests sign in more often than every 30 seconds).
+async fn code_of(store: &Arc<dyn Store>, username: &str) -> String {
+    let mut u = store.get(LayerId::Users, username).await.unwrap().unwrap();
+    let secret = u.get("totp_secret").as_str().unwrap().to_owned();
+    if u.properties.remove("totp_last_step").is_some() {
+        store.update(vec![(LayerId::Users, vec![u])]).await.unwrap();
+    }
+    gengxin_auth::totp::code_at(&secret, Utc::now().timestamp() as u64).unwrap()
+}
+
+/// Signs in with the right password and code: the session cookie and the CSRF token.
+async fn signed_in(app: &axum::Router, store: &Arc<dyn Store>, username: &str) -> (String, String) {
+    let code = code_of(store, username).await;
+    let (s, v, cookie) = login(app, username, "Lantern-Harbor-77", Some(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_owned();
+    (cookie, v["csrf"].as_str().unwrap().to_owned())
 }
 
 async fn with_cookie(
@@ -991,6 +1072,26 @@ async fn with_cookie(
     cookie: &str,
     csrf: Option<&str>,
 ) -> StatusCode {
+    with_cookie_body(
+        app,
+        method,
+        uri,
+        cookie,
+        csrf,
+        serde_json::json!({"name": "cli"}),
+    )
+    .await
+    .0
+}
+
+async fn with_cookie_body(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
@@ -999,26 +1100,22 @@ async fn with_cookie(
     if let Some(c) = csrf {
         req = req.header("x-csrf-token", c);
     }
-    app.clone()
-        .oneshot(req.body(Body::from("{\"name\": \"cli\"}")).unwrap())
+    let r = app
+        .clone()
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
         .await
-        .unwrap()
-        .status()
+        .unwrap();
+    let status = r.status();
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
 #[tokio::test]
 async fn sign_in_locks_after_five_failures_and_needs_csrf_for_changes() {
-    let (_d, _store, app) = fixture().await;
-    // Unknown user, wrong password: the same answer.
-    let (s1, v1, _) = login(&app, "nobody", "Lantern-Harbor-77", None).await;
-    let (s2, v2, _) = login(&app, "district", "wrong-Password-1", None).await;
-    assert_eq!(
-        (s1, s2),
-        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
-    );
-    assert_eq!(v1, v2);
-    // A right password signs in: HttpOnly, SameSite cookie; the CSRF token in the body.
-    let (s, v, cookie) = login(&app, "district", "Lantern-Harbor-77", None).await;
+    let (_d, store, app) = fixture().await;
+    // A right password and code sign in: HttpOnly, SameSite cookie; the CSRF token in the body.
+    let code = code_of(&store, "district").await;
+    let (s, v, cookie) = login(&app, "district", "Lantern-Harbor-77", Some(&code)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let set = cookie.unwrap();
     assert!(
@@ -1061,18 +1158,33 @@ async fn sign_in_locks_after_five_failures_and_needs_csrf_for_changes() {
         with_cookie(&app, "GET", "/api/auth/me", &cookie, None).await,
         StatusCode::UNAUTHORIZED
     );
-    // Five failures lock the account: then even the right password is refused, alike.
-    for _ in 0..5 {
-        let (s, _, _) = login(&app, "entity", "wrong-Password-1", None).await;
+    // Five failures lock the account (wrong passwords and wrong codes alike): then even the
+    // right password and code are refused, with the same answer.
+    let (_, refused, _) = login_raw(&app, "nobody", "Lantern-Harbor-77", Some("123456")).await;
+    for i in 0..5 {
+        let (s, _, _) = if i % 2 == 0 {
+            login(&app, "entity", "wrong-Password-1", Some("123456")).await
+        } else {
+            let bad = if code_of(&store, "entity").await == "000000" {
+                "111111"
+            } else {
+                "000000"
+            };
+            login(&app, "entity", "Lantern-Harbor-77", Some(bad)).await
+        };
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
-    let (s, v, _) = login(&app, "entity", "Lantern-Harbor-77", None).await;
+    let code = code_of(&store, "entity").await;
+    let (s, body, _) = login_raw(&app, "entity", "Lantern-Harbor-77", Some(&code)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(v, v1, "a locked account answers like a wrong password");
+    assert_eq!(
+        body, refused,
+        "a locked account answers like an unknown user"
+    );
     // Every attempt is in the audit log, and the chain holds.
     let (_, v) = request(
         &app,
-        "city_admin",
+        "audit_admin",
         "GET",
         "/api/audit?action=login",
         &[],
@@ -1082,7 +1194,7 @@ async fn sign_in_locks_after_five_failures_and_needs_csrf_for_changes() {
     let records = v["records"].as_array().unwrap();
     let failed = records.iter().filter(|r| r["outcome"] == "failed").count();
     let ok = records.iter().filter(|r| r["outcome"] == "ok").count();
-    assert_eq!((failed, ok), (8, 1), "{v}");
+    assert_eq!((failed, ok), (7, 1), "{v}");
     assert!(
         records
             .iter()
@@ -1091,30 +1203,382 @@ async fn sign_in_locks_after_five_failures_and_needs_csrf_for_changes() {
     );
     let text = v.to_string();
     assert!(!text.contains("Lantern-Harbor-77") && !text.contains("wrong-Password-1"));
-    let (_, v) = request(&app, "city_admin", "GET", "/api/audit/verify", &[], None).await;
+    let (_, v) = request(&app, "audit_admin", "GET", "/api/audit/verify", &[], None).await;
     assert_eq!(v["ok"], true, "{v}");
 }
 
 #[tokio::test]
-async fn the_administrator_needs_a_fresh_totp_code() {
+async fn every_failed_sign_in_gets_one_identical_answer() {
     let (_d, store, app) = fixture().await;
-    let admin = store
-        .get(LayerId::Users, "city_admin")
+    let code = code_of(&store, "city_leader").await;
+    let wrong_code = if code == "000000" { "111111" } else { "000000" };
+    // Without a code: always totp_required, whether or not the password is right, for a user
+    // that exists or not.
+    let mut no_code = Vec::new();
+    for (user, pw) in [
+        ("city_leader", "Lantern-Harbor-77"),
+        ("city_leader", "wrong-Password-1"),
+        ("nobody", "Lantern-Harbor-77"),
+    ] {
+        for totp in [None, Some("")] {
+            let (s, body, cookie) = login_raw(&app, user, pw, totp).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED);
+            assert!(cookie.is_none());
+            no_code.push(body);
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(&no_code[0]).unwrap();
+    assert_eq!(v["error"]["code"], "totp_required", "{v}");
+    assert!(no_code.iter().all(|b| *b == no_code[0]));
+    // With a code: an unknown user, a wrong password, a wrong code, a disabled account, a
+    // replayed code and a locked account answer byte for byte alike.
+    let mut answers = vec![
+        login_raw(&app, "nobody", "Lantern-Harbor-77", Some(&code)).await,
+        login_raw(&app, "city_leader", "wrong-Password-1", Some(&code)).await,
+        login_raw(&app, "city_leader", "Lantern-Harbor-77", Some(wrong_code)).await,
+    ];
+    let (s, _, _) = login(&app, "city_leader", "Lantern-Harbor-77", Some(&code)).await;
+    assert_eq!(s, StatusCode::OK);
+    answers.push(login_raw(&app, "city_leader", "Lantern-Harbor-77", Some(&code)).await);
+    let mut u = store
+        .get(LayerId::Users, "district")
         .await
         .unwrap()
         .unwrap();
-    let secret = admin.get("totp_secret").as_str().unwrap().to_owned();
-    let (s, v, _) = login(&app, "city_admin", "Lantern-Harbor-77", None).await;
+    u.properties.insert("disabled".into(), true.into());
+    store.update(vec![(LayerId::Users, vec![u])]).await.unwrap();
+    let code = code_of(&store, "district").await;
+    answers.push(login_raw(&app, "district", "Lantern-Harbor-77", Some(&code)).await);
+    let mut u = store.get(LayerId::Users, "entity").await.unwrap().unwrap();
+    u.properties.insert(
+        "locked_until".into(),
+        gengxin_model::timestamp(&(Utc::now() + chrono::TimeDelta::minutes(10))).into(),
+    );
+    store.update(vec![(LayerId::Users, vec![u])]).await.unwrap();
+    let code = code_of(&store, "entity").await;
+    answers.push(login_raw(&app, "entity", "Lantern-Harbor-77", Some(&code)).await);
+    let v: serde_json::Value = serde_json::from_slice(&answers[0].1).unwrap();
+    assert_eq!(v["error"]["code"], "unauthenticated", "{v}");
+    for (i, (s, body, cookie)) in answers.iter().enumerate() {
+        assert_eq!(*s, StatusCode::UNAUTHORIZED, "answer {i}");
+        assert!(cookie.is_none(), "answer {i}");
+        assert_eq!(
+            body,
+            &answers[0].1,
+            "answer {i}: {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_role_needs_a_fresh_totp_code() {
+    let (_d, store, app) = fixture().await;
+    for role in &ROLES[1..] {
+        let (s, v, _) = login(&app, role, "Lantern-Harbor-77", None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(v["error"]["code"], "totp_required", "{role}");
+        let (s, _, _) = login(&app, role, "Lantern-Harbor-77", Some("12345")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{role}");
+        let code = code_of(&store, role).await;
+        let (s, v, _) = login(&app, role, "Lantern-Harbor-77", Some(&code)).await;
+        assert_eq!(s, StatusCode::OK, "{role}: {v}");
+        // The same code again is a replay.
+        let (s, v, _) = login(&app, role, "Lantern-Harbor-77", Some(&code)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{role}");
+        assert_eq!(v["error"]["code"], "unauthenticated");
+    }
+}
+
+/// Changes a password with a session cookie: the status and the body.
+async fn change_password(
+    app: &axum::Router,
+    (cookie, csrf): &(String, String),
+    current: &str,
+    new: &str,
+) -> (StatusCode, serde_json::Value) {
+    with_cookie_body(
+        app,
+        "POST",
+        "/api/auth/password",
+        cookie,
+        Some(csrf),
+        serde_json::json!({"current": current, "new": new}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_password_change_ends_other_sessions_revokes_tokens_and_keeps_a_history() {
+    let (_d, store, app) = fixture().await;
+    let here = signed_in(&app, &store, "city_leader").await;
+    let elsewhere = signed_in(&app, &store, "city_leader").await;
+    // The leader's API token of the fixture works until the change.
+    let (s, _) = request(&app, "city_leader", "GET", "/api/auth/me", &[], None).await;
+    assert_eq!(s, StatusCode::OK);
+    // Refusals, each with its own message.
+    for (new, says) in [
+        ("Wuhan@2026#x", "place name"),
+        ("1qaz@WSXedc", "keyboard walk"),
+        ("Lantern\u{0}Harbor-1", "control characters"),
+        ("Lantern-Harbor-77", "last 5 passwords"),
+    ] {
+        let (s, v) = change_password(&app, &here, "Lantern-Harbor-77", new).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{new}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(says), "{new}: {msg}");
+    }
+    let (s, v) = change_password(&app, &here, "Lantern-Harbor-77", "Violet-Kettle-01").await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    // This session goes on; the other one ended; the API token is revoked.
+    assert_eq!(
+        with_cookie(&app, "GET", "/api/auth/me", &here.0, None).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        with_cookie(&app, "GET", "/api/auth/me", &elsewhere.0, None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = request(&app, "city_leader", "GET", "/api/auth/me", &[], None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(v["error"]["code"], "totp_required");
-    let (s, _, _) = login(&app, "city_admin", "Lantern-Harbor-77", Some("000000")).await;
+    // The history: the last five passwords come back refused, the sixth last is allowed.
+    let mut current = "Violet-Kettle-01".to_owned();
+    for i in 2..=5 {
+        let next = format!("Violet-Kettle-0{i}");
+        let (s, v) = change_password(&app, &here, &current, &next).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{next}: {v}");
+        current = next;
+    }
+    for old in ["Violet-Kettle-01", "Violet-Kettle-04", "Violet-Kettle-05"] {
+        let (s, v) = change_password(&app, &here, &current, old).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{old}: {v}");
+    }
+    let (s, v) = change_password(&app, &here, &current, "Lantern-Harbor-77").await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let row = store
+        .get(LayerId::Users, "city_leader")
+        .await
+        .unwrap()
+        .unwrap();
+    let history = row.get("password_history").as_str().unwrap();
+    assert!(history.starts_with("[\"$argon2id$") && !history.contains("Violet"));
+    // Audited, with what ended.
+    let (_, v) = request(
+        &app,
+        "audit_admin",
+        "GET",
+        "/api/audit?action=account",
+        &[],
+        None,
+    )
+    .await;
+    assert!(
+        v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["detail"]
+                == "password changed; 1 other session(s) ended, 1 API token(s) revoked"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_lock_the_account_like_sign_ins() {
+    let (_d, store, app) = fixture().await;
+    let session = signed_in(&app, &store, "entity").await;
+    for _ in 0..5 {
+        let (s, v) = change_password(&app, &session, "wrong-Password-1", "Violet-Kettle-01").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    }
+    let row = store.get(LayerId::Users, "entity").await.unwrap().unwrap();
+    assert!(row.get("locked_until").as_str().is_some(), "{row:?}");
+    // Locked: the right current password is refused too, and signing in is refused.
+    let (s, _) = change_password(&app, &session, "Lantern-Harbor-77", "Violet-Kettle-01").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let code = gengxin_auth::totp::code_at(&secret, Utc::now().timestamp() as u64).unwrap();
-    let (s, v, _) = login(&app, "city_admin", "Lantern-Harbor-77", Some(&code)).await;
+    let code = code_of(&store, "entity").await;
+    let (s, _, _) = login(&app, "entity", "Lantern-Harbor-77", Some(&code)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The security administrator lifts the lock.
+    let row = store.get(LayerId::Users, "entity").await.unwrap().unwrap();
+    let (s, v) = request(
+        &app,
+        "security_admin",
+        "PUT",
+        "/api/admin/users/entity",
+        &[],
+        Some(serde_json::json!({"version": row.version, "unlock": true})),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    // The same code again is a replay.
-    let (s, _, _) = login(&app, "city_admin", "Lantern-Harbor-77", Some(&code)).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let code = code_of(&store, "entity").await;
+    let (s, _, _) = login(&app, "entity", "Lantern-Harbor-77", Some(&code)).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_three_administrators_keep_to_their_duties() {
+    let (_d, store, app) = fixture().await;
+    let version = |u: &str| {
+        let store = store.clone();
+        let u = u.to_owned();
+        async move {
+            store
+                .get(LayerId::Users, &u)
+                .await
+                .unwrap()
+                .unwrap()
+                .version
+        }
+    };
+    let put = |who: &'static str, user: &'static str, body: serde_json::Value| {
+        let app = app.clone();
+        async move {
+            request(
+                &app,
+                who,
+                "PUT",
+                &format!("/api/admin/users/{user}"),
+                &[],
+                Some(body),
+            )
+            .await
+        }
+    };
+    // No one gives an administrator role: not when making an account, not by a change, not to
+    // itself.
+    for role in ["city_admin", "security_admin", "audit_admin"] {
+        let (s, v) = request(
+            &app,
+            "city_admin",
+            "POST",
+            "/api/admin/users",
+            &[],
+            Some(serde_json::json!({"username": "new_admin", "role": role,
+                "organisation_id": "org", "password": "Lantern-Harbor-78"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("command line"),
+            "{v}"
+        );
+        let v1 = version("city_leader").await;
+        let (s, v) = put(
+            "security_admin",
+            "city_leader",
+            serde_json::json!({"version": v1, "role": role}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role}: {v}");
+        for me in ["security_admin", "city_admin"] {
+            let vm = version(me).await;
+            let (s, v) = request(
+                &app,
+                me,
+                "PUT",
+                &format!("/api/admin/users/{me}"),
+                &[],
+                Some(serde_json::json!({"version": vm, "role": role})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{me} → {role}: {v}");
+        }
+    }
+    // An administrator's role is not changed through the API, nor is it disabled.
+    let va = version("audit_admin").await;
+    let (s, _) = put(
+        "security_admin",
+        "audit_admin",
+        serde_json::json!({"version": va, "role": "city_leader"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = put(
+        "city_admin",
+        "audit_admin",
+        serde_json::json!({"version": va, "disabled": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Roles and scopes are the security administrator's, not the system administrator's …
+    let vd = version("district").await;
+    let change = serde_json::json!({"version": vd, "role": "city_leader", "district_code": ""});
+    let (s, v) = put("city_admin", "district", change.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = put("security_admin", "district", change).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["role"], "city_leader");
+    // … and disabling an account the system administrator's, not the security administrator's.
+    let vd = version("district").await;
+    let (s, _) = put(
+        "security_admin",
+        "district",
+        serde_json::json!({"version": vd, "disabled": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = put(
+        "city_admin",
+        "district",
+        serde_json::json!({"version": vd, "disabled": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The audit log is the audit administrator's alone.
+    for who in ["city_admin", "security_admin"] {
+        for uri in ["/api/audit", "/api/audit/verify", "/api/audit/export"] {
+            let (s, _) = request(&app, who, "GET", uri, &[], None).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{who} {uri}");
+        }
+    }
+    let (s, v) = request(&app, "audit_admin", "GET", "/api/audit/verify", &[], None).await;
+    assert_eq!((s, v["ok"].clone()), (StatusCode::OK, true.into()), "{v}");
+    // The audit administrator manages nothing.
+    let (s, _) = request(&app, "audit_admin", "GET", "/api/admin/users", &[], None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A TOTP reset gives a new secret that signs in; the old one no longer does.
+    let old = code_of(&store, "entity").await;
+    let (s, v) = request(
+        &app,
+        "security_admin",
+        "POST",
+        "/api/admin/users/entity/totp",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let secret = v["totp_uri"]
+        .as_str()
+        .unwrap()
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let code = gengxin_auth::totp::code_at(&secret, Utc::now().timestamp() as u64).unwrap();
+    if code != old {
+        let (s, _, _) = login(&app, "entity", "Lantern-Harbor-77", Some(&old)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, v, _) = login(&app, "entity", "Lantern-Harbor-77", Some(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = request(
+        &app,
+        "security_admin",
+        "POST",
+        "/api/admin/users/security_admin/totp",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "not its own");
 }
 
 #[tokio::test]
@@ -1172,7 +1636,7 @@ async fn api_tokens_work_until_revoked_and_the_audit_log_cannot_be_rewritten() {
             .await,
         Err(StoreError::AppendOnly { .. })
     ));
-    let (_, v) = request(&app, "city_admin", "GET", "/api/audit/verify", &[], None).await;
+    let (_, v) = request(&app, "audit_admin", "GET", "/api/audit/verify", &[], None).await;
     assert_eq!(v["ok"], true, "{v}");
     assert!(v["records"].as_u64().unwrap() >= 2);
 }
@@ -1215,7 +1679,7 @@ async fn refused_requests_on_guarded_layers_are_audited_and_others_are_not() {
     }
     let (_, v) = request(
         &app,
-        "city_admin",
+        "audit_admin",
         "GET",
         "/api/audit?action=access",
         &[],
@@ -1253,12 +1717,12 @@ async fn refused_requests_on_guarded_layers_are_audited_and_others_are_not() {
         v["records"][0]["detail"],
         "GET /api/layers/{layer}/features/{id}"
     );
-    let (_, v) = request(&app, "city_admin", "GET", "/api/audit/verify", &[], None).await;
+    let (_, v) = request(&app, "audit_admin", "GET", "/api/audit/verify", &[], None).await;
     assert_eq!(v["ok"], true, "{v}");
 }
 
 #[tokio::test]
-async fn a_new_administrators_totp_secret_is_stored_sealed_and_signs_in() {
+async fn a_new_users_totp_secret_is_stored_sealed_and_signs_in() {
     let (dir, store, app) = fixture().await;
     let (s, v) = request(
         &app,
@@ -1267,7 +1731,7 @@ async fn a_new_administrators_totp_secret_is_stored_sealed_and_signs_in() {
         "/api/admin/users",
         &[],
         Some(
-            serde_json::json!({"username": "second_admin", "role": "city_admin",
+            serde_json::json!({"username": "second_leader", "role": "city_leader",
             "organisation_id": "org", "password": "Lantern-Harbor-78"}),
         ),
     )
@@ -1283,7 +1747,7 @@ async fn a_new_administrators_totp_secret_is_stored_sealed_and_signs_in() {
         .unwrap()
         .to_owned();
     let row = store
-        .get(LayerId::Users, "second_admin")
+        .get(LayerId::Users, "second_leader")
         .await
         .unwrap()
         .unwrap();
@@ -1302,7 +1766,7 @@ async fn a_new_administrators_totp_secret_is_stored_sealed_and_signs_in() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let code = gengxin_auth::totp::code_at(&secret, Utc::now().timestamp() as u64).unwrap();
-    let (s, v, _) = login(&app, "second_admin", "Lantern-Harbor-78", Some(&code)).await;
+    let (s, v, _) = login(&app, "second_leader", "Lantern-Harbor-78", Some(&code)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 

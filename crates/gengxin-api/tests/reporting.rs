@@ -26,6 +26,7 @@ const USERS: &[(&str, &str)] = &[
     ("wuchang2", "district"),
     ("jiangan", "district"),
     ("entity", "entity"),
+    ("auditor", "audit_admin"),
 ];
 
 async fn seed(path: &Path) {
@@ -398,9 +399,17 @@ async fn a_submission_is_reviewed_twice_and_merged_as_one_versioned_change() {
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
     // The audit log holds the submission and both reviews, and its chain is whole.
-    let (_, a) = call(&app, "admin", "GET", "/api/audit?action=review", None, &[]).await;
+    let (_, a) = call(
+        &app,
+        "auditor",
+        "GET",
+        "/api/audit?action=review",
+        None,
+        &[],
+    )
+    .await;
     assert!(a["records"].as_array().unwrap().len() >= 2, "{a}");
-    let (_, a) = call(&app, "admin", "GET", "/api/audit/verify", None, &[]).await;
+    let (_, a) = call(&app, "auditor", "GET", "/api/audit/verify", None, &[]).await;
     assert_eq!(a["ok"], true);
 }
 

@@ -181,7 +181,7 @@ pub fn may_report(p: &Principal, project: &Feature) -> bool {
             p.district.is_some() && project.get("district_code").as_str() == p.district.as_deref()
         }
         Role::Entity => p.projects.contains(&project.id),
-        Role::CityLeader | Role::CommunityWorker => false,
+        Role::CityLeader | Role::CommunityWorker | Role::SecurityAdmin | Role::AuditAdmin => false,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use gengxin_auth::policy::Denied;
-use gengxin_auth::{Caller, Principal, Role, account, password, secret, totp};
+use gengxin_auth::{Caller, Principal, account, password, secret, totp};
 use gengxin_model::{Feature, LayerId, Value};
 use gengxin_store::{Edit, StoreError};
 
@@ -125,6 +125,34 @@ pub async fn identify(app: &App, credential: Credential<'_>) -> Result<Identity,
     Ok(Identity::Caller(Some(p)))
 }
 
+/// A user row with one more failure counted (sign-in or a wrong current password), locked for
+/// [`LOCKOUT`] at the [`MAX_FAILURES`]th, and the audit detail saying so.
+pub(crate) fn count_failure(user: &Feature, now: DateTime<Utc>, why: &str) -> (Feature, String) {
+    let mut updated = user.clone();
+    updated.updated_at = now.max(user.updated_at);
+    let failures = user.get("failed_logins").as_i64().unwrap_or(0) + 1;
+    let detail = if failures >= MAX_FAILURES {
+        updated
+            .properties
+            .insert("failed_logins".into(), 0_i64.into());
+        updated
+            .properties
+            .insert("locked_until".into(), stamp(now + LOCKOUT).into());
+        format!("{why}; account locked for 15 minutes")
+    } else {
+        updated
+            .properties
+            .insert("failed_logins".into(), failures.into());
+        why.to_owned()
+    };
+    (updated, detail)
+}
+
+/// Whether an account is locked now.
+pub(crate) fn locked(user: &Feature, now: DateTime<Utc>) -> bool {
+    ts(user, "locked_until").is_some_and(|t| t > now)
+}
+
 /// A new session.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -141,17 +169,16 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub enum Login {
     SignedIn(Box<Session>),
-    /// An unknown user, a wrong password or code, a disabled or locked account: one answer
-    /// for all, so that a guesser learns nothing.
+    /// An unknown user, a wrong password or code, a replayed code, a disabled or locked account,
+    /// one without a second factor: one answer for all, so that a guesser learns nothing.
     Refused,
-    /// The right password; now the current TOTP code.
+    /// No one-time code was sent: the answer to every such attempt, whether or not the
+    /// password is right (the password is not even checked).
     TotpRequired,
-    /// The account must have a second factor and has none.
-    TotpNotEnrolled,
 }
 
-/// Signs in. Five failures in a row lock the account for [`LOCKOUT`]; a city administrator
-/// (or any account with a TOTP secret) also needs the current code, each code usable once.
+/// Signs in with the password and the current TOTP code together (every account has a second
+/// factor; each code is usable once). Five failures in a row lock the account for [`LOCKOUT`].
 /// Every attempt is audited; the session, the user's counters and the record are one
 /// transaction.
 pub async fn login(
@@ -168,6 +195,11 @@ pub async fn login(
         ..Record::by(actor, "login", outcome)
             .on("users", "")
             .detail(detail)
+    };
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+        app.append(vec![record("failed", "no one-time code sent")])
+            .await?;
+        return Ok(Login::TotpRequired);
     };
     let user = if account::valid_username(username) {
         app.store.get(LayerId::Users, username).await?
@@ -196,63 +228,45 @@ pub async fn login(
             .await?;
         return Ok(Login::Refused);
     };
-    if ts(&user, "locked_until").is_some_and(|t| t > now) {
+    if locked(&user, now) {
         app.append(vec![record("failed", "account locked")]).await?;
         return Ok(Login::Refused);
     }
     let mut second_step = None;
     let mut failure = (!right).then_some("wrong password");
-    let secret_b32 = if right {
-        app.totp_secret(&user).await?
-    } else {
-        None
-    };
-    if right && (principal.role == Role::CityAdmin || secret_b32.is_some()) {
-        let Some(secret_b32) = secret_b32 else {
-            app.append(vec![record("failed", "no second factor enrolled")])
-                .await?;
-            return Ok(Login::TotpNotEnrolled);
-        };
-        let Some(code) = code else {
-            return Ok(Login::TotpRequired);
-        };
+    if right {
         let last = match user.get("totp_last_step") {
             Value::Int(i) => Some(*i),
             _ => None,
         };
-        match totp::verify(&secret_b32, code, now.timestamp() as u64, last) {
-            Some(step) => second_step = Some(step),
-            None => failure = Some("wrong or reused one-time code"),
+        match app.totp_secret(&user).await? {
+            None => failure = Some("no second factor enrolled"),
+            Some(secret_b32) => match totp::verify(&secret_b32, code, now.timestamp() as u64, last)
+            {
+                Some(step) => second_step = Some(step),
+                None => failure = Some("wrong or reused one-time code"),
+            },
         }
+    }
+    if let Some(why) = failure {
+        let (updated, detail) = count_failure(&user, now, why);
+        let counted = app
+            .apply(
+                Edit {
+                    update: vec![(LayerId::Users, vec![updated])],
+                    ..Edit::default()
+                },
+                vec![record("failed", &detail)],
+            )
+            .await;
+        return match counted {
+            // Another attempt changed the row first (and counted): the same answer still.
+            Ok(()) | Err(StoreError::Conflict { .. }) => Ok(Login::Refused),
+            Err(e) => Err(e.into()),
+        };
     }
     let mut updated = user.clone();
     updated.updated_at = now.max(user.updated_at);
-    if let Some(why) = failure {
-        let failures = user.get("failed_logins").as_i64().unwrap_or(0) + 1;
-        let detail = if failures >= MAX_FAILURES {
-            updated
-                .properties
-                .insert("failed_logins".into(), 0_i64.into());
-            updated
-                .properties
-                .insert("locked_until".into(), stamp(now + LOCKOUT).into());
-            format!("{why}; account locked for 15 minutes")
-        } else {
-            updated
-                .properties
-                .insert("failed_logins".into(), failures.into());
-            why.to_owned()
-        };
-        app.apply(
-            Edit {
-                update: vec![(LayerId::Users, vec![updated])],
-                ..Edit::default()
-            },
-            vec![record("failed", &detail)],
-        )
-        .await?;
-        return Ok(Login::Refused);
-    }
     updated
         .properties
         .insert("failed_logins".into(), 0_i64.into());

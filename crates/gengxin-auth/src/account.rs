@@ -1,5 +1,5 @@
 //! User rows: making a new account (role and scope checked, password checked and hashed, a TOTP
-//! secret for city administrators) and reading a stored one back as a [`Principal`].
+//! secret for every account) and reading a stored one back as a [`Principal`].
 
 use std::collections::BTreeSet;
 
@@ -30,7 +30,7 @@ pub enum AccountError {
     )]
     BadUsername(String),
     #[error(
-        "unknown role {0:?}; one of city_admin, city_leader, district, entity, community_worker"
+        "unknown role {0:?}; one of city_admin, city_leader, district, entity, community_worker, security_admin, audit_admin"
     )]
     UnknownRole(String),
     #[error("a {role} account needs {what}")]
@@ -75,9 +75,10 @@ pub fn check_scope(
     }
 }
 
-/// A new user row (id = user name) and, for a city administrator, the TOTP secret it was given
-/// (to show once, for the authenticator app).
-pub fn new_user(u: NewUser, now: DateTime<Utc>) -> Result<(Feature, Option<String>), AccountError> {
+/// A new user row (id = user name) and the TOTP secret it was given (every account has one: to
+/// show once, for the authenticator app). The row holds the secret in plain text: the
+/// application seals it before it is stored (`App::set_totp_secret`).
+pub fn new_user(u: NewUser, now: DateTime<Utc>) -> Result<(Feature, String), AccountError> {
     if !valid_username(&u.username) {
         return Err(AccountError::BadUsername(u.username));
     }
@@ -89,7 +90,7 @@ pub fn new_user(u: NewUser, now: DateTime<Utc>) -> Result<(Feature, Option<Strin
         &u.project_ids,
     )?;
     password::check(&u.password, &u.username)?;
-    let totp = (role == Role::CityAdmin).then(crate::totp::new_secret);
+    let totp = crate::totp::new_secret();
     let mut f = Feature::new(u.username.clone(), "manual", now)
         .set("username", u.username.as_str())
         .set("role", role.code())
@@ -105,7 +106,7 @@ pub fn new_user(u: NewUser, now: DateTime<Utc>) -> Result<(Feature, Option<Strin
         ("display_name", u.display_name.clone()),
         ("district_code", district),
         ("community_code", u.community_code.clone()),
-        ("totp_secret", totp.clone()),
+        ("totp_secret", Some(totp.clone())),
     ] {
         if let Some(v) = v {
             f = f.set(k, v);
@@ -185,12 +186,12 @@ mod tests {
         let mut cw = base("community_worker");
         cw.community_code = Some("420106001001".into());
         let (f, totp) = new_user(cw, Utc::now()).unwrap();
-        assert!(totp.is_none());
+        assert_eq!(f.get("totp_secret").as_str(), Some(totp.as_str()));
         let p = principal(&f).unwrap();
         assert_eq!(p.district.as_deref(), Some("420106"));
         assert_eq!(p.role, Role::CommunityWorker);
         let (admin, totp) = new_user(base("city_admin"), Utc::now()).unwrap();
-        assert!(totp.is_some());
+        assert!(crate::totp::code_at(&totp, 59).is_some());
         assert!(
             !admin
                 .get("password_hash")

@@ -11,6 +11,13 @@
 //!
 //! District and entity users change project data only through submissions (the reporting
 //! chain); the community worker writes the community and personal records of their community.
+//!
+//! 三权分立 (separation of the three administrator duties, 等保 level 3): the system
+//! administrator (`city_admin`) manages users, organisations and the system's settings; the
+//! security administrator (`security_admin`) roles, scopes, lockouts and second factors; the
+//! audit administrator (`audit_admin`) alone reads and verifies the audit log. The two new
+//! administrators see only public data. No one grants an administrator role through the API
+//! ([`may_assign`]): those accounts are made at the command line.
 
 use std::collections::BTreeSet;
 
@@ -24,15 +31,21 @@ pub enum Role {
     District,
     Entity,
     CommunityWorker,
+    /// 安全管理员: roles, scopes, lockouts, second factors.
+    SecurityAdmin,
+    /// 审计管理员: the audit log, alone.
+    AuditAdmin,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 7] = [
         Role::CityAdmin,
         Role::CityLeader,
         Role::District,
         Role::Entity,
         Role::CommunityWorker,
+        Role::SecurityAdmin,
+        Role::AuditAdmin,
     ];
 
     /// The code stored in `users.role` (`gengxin_model::vocab::ROLES`).
@@ -43,6 +56,8 @@ impl Role {
             Role::District => "district",
             Role::Entity => "entity",
             Role::CommunityWorker => "community_worker",
+            Role::SecurityAdmin => "security_admin",
+            Role::AuditAdmin => "audit_admin",
         }
     }
 
@@ -53,6 +68,20 @@ impl Role {
     /// Staff of the city: they see every district.
     pub fn citywide(self) -> bool {
         matches!(self, Role::CityAdmin | Role::CityLeader)
+    }
+
+    /// One of the three administrators of 三权分立: made only at the command line.
+    pub fn administrator(self) -> bool {
+        matches!(
+            self,
+            Role::CityAdmin | Role::SecurityAdmin | Role::AuditAdmin
+        )
+    }
+
+    /// The security and audit administrators: they work on accounts and the audit log and see
+    /// only public data.
+    pub fn data_blind(self) -> bool {
+        matches!(self, Role::SecurityAdmin | Role::AuditAdmin)
     }
 }
 
@@ -130,6 +159,7 @@ pub fn can_read_layer(caller: &Caller, layer: &Layer) -> Result<(), Denied> {
     };
     let allowed = match (layer.access, p.role) {
         (_, Role::CityAdmin) => true,
+        (_, r) if r.data_blind() => false,
         (Access::Personal, r) => r == Role::CommunityWorker,
         (Access::Projects, r) => r != Role::CommunityWorker,
         (Access::Community, r) => r != Role::Entity,
@@ -164,6 +194,7 @@ pub fn in_scope(p: &Principal, row: &RowScope) -> bool {
             .as_ref()
             .is_some_and(|id| p.projects.contains(id)),
         Role::CommunityWorker => p.community.is_some() && row.community == p.community,
+        Role::SecurityAdmin | Role::AuditAdmin => false,
     }
 }
 
@@ -182,6 +213,7 @@ pub fn can_read_custom(
         return Err(Denied::Unauthenticated);
     };
     let allowed = match access {
+        _ if p.role.data_blind() => false,
         "staff" => true,
         _ => p.role == Role::CityAdmin || organisation == Some(p.organisation_id.as_str()),
     };
@@ -221,7 +253,11 @@ pub fn can_write_row(caller: &Caller, layer: &Layer, row: &RowScope) -> Result<(
                 || layer.id == LayerId::ResidentReports)
                 && in_scope(p, row)
         }
-        Role::CityLeader | Role::District | Role::Entity => false,
+        Role::CityLeader
+        | Role::District
+        | Role::Entity
+        | Role::SecurityAdmin
+        | Role::AuditAdmin => false,
     };
     if allowed {
         Ok(())
@@ -230,14 +266,45 @@ pub fn can_write_row(caller: &Caller, layer: &Layer, row: &RowScope) -> Result<(
     }
 }
 
-/// Only the city administrator manages accounts, rules, imports, forms and evaluations, and
-/// reads the audit log.
-pub fn require_admin(caller: &Caller) -> Result<&Principal, Denied> {
+fn require_role<'a>(caller: &'a Caller, roles: &[Role]) -> Result<&'a Principal, Denied> {
     match caller {
         None => Err(Denied::Unauthenticated),
-        Some(p) if p.role == Role::CityAdmin => Ok(p),
+        Some(p) if roles.contains(&p.role) => Ok(p),
         Some(_) => Err(Denied::Forbidden),
     }
+}
+
+/// The system administrator (`city_admin`): users and organisations, rules, imports, forms and
+/// evaluations.
+pub fn require_admin(caller: &Caller) -> Result<&Principal, Denied> {
+    require_system_admin(caller)
+}
+
+/// The system administrator (`city_admin`).
+pub fn require_system_admin(caller: &Caller) -> Result<&Principal, Denied> {
+    require_role(caller, &[Role::CityAdmin])
+}
+
+/// The security administrator: roles, scopes, lockouts, second factors.
+pub fn require_security_admin(caller: &Caller) -> Result<&Principal, Denied> {
+    require_role(caller, &[Role::SecurityAdmin])
+}
+
+/// The audit administrator: alone reads and verifies the audit log.
+pub fn require_audit_admin(caller: &Caller) -> Result<&Principal, Denied> {
+    require_role(caller, &[Role::AuditAdmin])
+}
+
+/// The system or the security administrator: they both list the accounts they work on.
+pub fn require_account_admin(caller: &Caller) -> Result<&Principal, Denied> {
+    require_role(caller, &[Role::CityAdmin, Role::SecurityAdmin])
+}
+
+/// May an administrator of this role give an account the target role (through the API)? The
+/// system administrator when it makes an account, the security administrator when it changes
+/// one; never an administrator role (those are made at the command line), never by anyone else.
+pub fn may_assign(actor: Role, target: Role) -> bool {
+    matches!(actor, Role::CityAdmin | Role::SecurityAdmin) && !target.administrator()
 }
 
 /// Any signed-in user.
@@ -340,6 +407,43 @@ mod tests {
         assert!(
             can_write_row(&who(Role::CommunityWorker), supplies, &RowScope::default()).is_err()
         );
+    }
+
+    #[test]
+    fn the_three_administrators_are_separate() {
+        let [sys, sec, aud] = [Role::CityAdmin, Role::SecurityAdmin, Role::AuditAdmin].map(who);
+        assert!(require_system_admin(&sys).is_ok());
+        assert_eq!(require_system_admin(&sec), Err(Denied::Forbidden));
+        assert_eq!(require_system_admin(&aud), Err(Denied::Forbidden));
+        assert!(require_security_admin(&sec).is_ok());
+        assert_eq!(require_security_admin(&sys), Err(Denied::Forbidden));
+        assert_eq!(require_security_admin(&aud), Err(Denied::Forbidden));
+        assert!(require_audit_admin(&aud).is_ok());
+        assert_eq!(require_audit_admin(&sys), Err(Denied::Forbidden));
+        assert_eq!(require_audit_admin(&sec), Err(Denied::Forbidden));
+        assert_eq!(require_audit_admin(&None), Err(Denied::Unauthenticated));
+        // No one hands out an administrator role, not even to itself.
+        for actor in Role::ALL {
+            for target in [Role::CityAdmin, Role::SecurityAdmin, Role::AuditAdmin] {
+                assert!(!may_assign(actor, target), "{actor:?} → {target:?}");
+            }
+        }
+        assert!(may_assign(Role::SecurityAdmin, Role::District));
+        assert!(may_assign(Role::CityAdmin, Role::CityLeader));
+        assert!(!may_assign(Role::AuditAdmin, Role::District));
+        assert!(!may_assign(Role::CityLeader, Role::District));
+        // The security and audit administrators see public data only.
+        let projects = Layer::by_id(LayerId::Projects);
+        let parcels = Layer::by_id(LayerId::Parcels);
+        for p in [&sec, &aud] {
+            assert_eq!(can_read_layer(p, projects), Err(Denied::Forbidden));
+            assert!(can_read_layer(p, parcels).is_ok());
+            assert_eq!(can_read_custom(p, "staff", None), Err(Denied::Forbidden));
+            assert!(can_write_row(p, parcels, &RowScope::default()).is_err());
+        }
+        for r in Role::ALL {
+            assert_eq!(Role::from_code(r.code()), Some(r));
+        }
     }
 
     #[test]

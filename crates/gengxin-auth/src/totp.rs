@@ -12,6 +12,15 @@ pub fn new_secret() -> String {
     Secret::Raw(bytes).to_encoded().to_string()
 }
 
+/// A secret derived from a text (SHA-256, its first 20 bytes, base32): for generated demo
+/// accounts only, whose secrets must be the same on every build (and computable by the browser
+/// tests). Never for a real account: anyone who knows the text knows the secret.
+pub fn derived_secret(material: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(material.as_bytes());
+    Secret::Raw(digest[..20].to_vec()).to_encoded().to_string()
+}
+
 fn totp(secret_b32: &str) -> Option<TOTP> {
     let bytes = Secret::Encoded(secret_b32.to_owned()).to_bytes().ok()?;
     TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes).ok()
@@ -84,6 +93,13 @@ mod tests {
         // One step of drift is accepted, two are not.
         assert!(verify(&secret, "287082", 89, None).is_some());
         assert!(verify(&secret, "287082", 120, None).is_none());
+    }
+
+    #[test]
+    fn derived_secrets_are_base32_of_the_first_20_bytes_of_sha256() {
+        // SHA-256("abc") = ba7816bf 8f01cfea 414140de 5dae2223 b00361a3 …; its first 20 bytes
+        // in base32 (RFC 4648), computed independently.
+        assert_eq!(derived_secret("abc"), "XJ4BNP4PAHH6UQKBIDPF3LRCEOYAGYND");
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The demo's accounts: one per role, with the organisations they belong to. Their passwords
-//! (and the administrator's TOTP secret) are printed in the README: they exist only in the
-//! demo, never in a store made any other way.
+//! and TOTP secrets (derived from the seed and the user name: [`demo_totp_secret`]) are printed
+//! in the README: they exist only in the demo, never in a store made any other way.
 
 use gengxin_model::{Feature, LayerId};
 use rand::RngCore;
 
 use crate::{demo_time, rng_for};
 
-/// The administrator's TOTP secret in the demo (base32; enter it in an authenticator app).
-pub const DEMO_TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+/// The TOTP secret of a demo account (base32; enter it in an authenticator app, or print the
+/// current code with `gengxin totp --user NAME`): the first 20 bytes of
+/// SHA-256(`gengxin demo totp {seed} {username}`). Generated data: anyone can compute it.
+pub fn demo_totp_secret(seed: u64, username: &str) -> String {
+    gengxin_auth::totp::derived_secret(&format!("gengxin demo totp {seed} {username}"))
+}
 
 /// `(username, role, password, display name)` of every demo account.
 pub const DEMO_ACCOUNTS: &[(&str, &str, &str, &str)] = &[
@@ -22,6 +26,13 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, &str, &str)] = &[
         "Guiyuan-Temple-26",
         "社区网格员",
     ),
+    (
+        "security",
+        "security_admin",
+        "Jade-Shield-2026",
+        "安全管理员",
+    ),
+    ("auditor", "audit_admin", "Ledger-Bell-2026", "审计管理员"),
 ];
 
 /// The demo district user's district (武昌区).
@@ -84,7 +95,7 @@ pub fn accounts(seed: u64, layers: &[(LayerId, Vec<Feature>)]) -> Vec<(LayerId, 
             let mut salt = [0u8; 16];
             rng.fill_bytes(&mut salt);
             let organisation = match role {
-                "city_admin" | "city_leader" => "org-city",
+                "city_admin" | "city_leader" | "security_admin" | "audit_admin" => "org-city",
                 "district" => "org-wuchang",
                 "entity" => "org-entity",
                 _ => "org-community",
@@ -99,9 +110,11 @@ pub fn accounts(seed: u64, layers: &[(LayerId, Vec<Feature>)]) -> Vec<(LayerId, 
                     gengxin_auth::password::hash_with_salt(password, &salt),
                 )
                 .set("password_changed_at", gengxin_model::timestamp(&at))
-                .set("failed_logins", 0_i64);
+                .set("failed_logins", 0_i64)
+                // Plain here (the generator must stay deterministic and has no key file):
+                // `gengxin serve` seals it with the key file on start.
+                .set("totp_secret", demo_totp_secret(seed, username));
             match role {
-                "city_admin" => u = u.set("totp_secret", DEMO_TOTP_SECRET),
                 "district" => u = u.set("district_code", DEMO_DISTRICT),
                 "entity" => {
                     u = u.set(

@@ -36,7 +36,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-pub use accounts::{DEMO_ACCOUNTS, DEMO_DISTRICT, DEMO_TOTP_SECRET};
+pub use accounts::{DEMO_ACCOUNTS, DEMO_DISTRICT, demo_totp_secret};
 pub use admin::{OLD_TOWN_COMMUNITIES, URBAN_VILLAGES};
 pub use renewal::PROJECTS;
 

@@ -1037,6 +1037,7 @@ static CATALOGUE: &[Layer] = &[
             f("project_ids", Text, "范围:项目(JSON)"),
             req("password_hash", Text, "口令散列(argon2id)"),
             req("password_changed_at", Ts, "口令修改时间"),
+            f("password_history", Text, "历史口令散列(JSON)"),
             req("failed_logins", Int, "连续失败次数"),
             f("locked_until", Ts, "锁定至"),
             f("totp_secret", Text, "动态口令密钥"),

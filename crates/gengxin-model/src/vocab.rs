@@ -316,13 +316,16 @@ pub const FILTER_LANGS: &[Code] = &[
     c("cql2-json", "CQL2 JSON", "CQL2 JSON"),
 ];
 
-/// The roles of `DESIGN.md` (the public has no account and no role).
+/// The roles of `DESIGN.md` (the public has no account and no role), and the security and
+/// audit administrators of 三权分立 (the city administrator is the system administrator).
 pub const ROLES: &[Code] = &[
     c("city_admin", "市级管理员", "city administrator"),
     c("city_leader", "市级领导", "city leader"),
     c("district", "区级用户", "district user"),
     c("entity", "改造主体", "implementing entity"),
     c("community_worker", "社区工作者", "community worker"),
+    c("security_admin", "安全管理员", "security administrator"),
+    c("audit_admin", "审计管理员", "audit administrator"),
 ];
 
 /// Kinds of organisation a user belongs to.

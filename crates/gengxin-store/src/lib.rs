@@ -256,6 +256,7 @@ pub(crate) fn layer_version(layer: LayerId) -> i64 {
 pub(crate) fn field_version(layer: LayerId, field: &str) -> i64 {
     match (layer, field) {
         (LayerId::CustomLayers, "access" | "organisation_id") => 6,
+        (LayerId::Users, "password_history") => 7,
         _ => layer_version(layer),
     }
 }

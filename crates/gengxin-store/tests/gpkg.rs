@@ -239,17 +239,18 @@ async fn only_a_repeated_id_is_a_duplicate() {
 }
 
 #[tokio::test]
-async fn a_store_of_schema_5_gains_the_custom_layer_access_columns_and_keeps_its_rows() {
+async fn a_store_of_schema_5_gains_the_access_and_password_history_columns_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let (p, s) = new_store(dir.path());
     drop(s);
-    // Back to what schema 5 made: custom_layers without access and organisation_id, and a
-    // custom layer defined then.
+    // Back to what schema 5 made: custom_layers without access and organisation_id, users
+    // without password_history, and a custom layer defined then.
     let c = rusqlite::Connection::open(&p).unwrap();
     c.execute_batch(
         "DROP INDEX idx_renewal_custom_layers_organisation_id;
          ALTER TABLE renewal_custom_layers DROP COLUMN access;
          ALTER TABLE renewal_custom_layers DROP COLUMN organisation_id;
+         ALTER TABLE gengxin_users DROP COLUMN password_history;
          UPDATE gengxin_meta SET value = '5' WHERE key = 'schema_version';
          INSERT INTO renewal_custom_layers (id, provenance, created_at, updated_at, title, fields)
            VALUES ('plan_old', 'test', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '旧规划', '[]');",
@@ -257,7 +258,7 @@ async fn a_store_of_schema_5_gains_the_custom_layer_access_columns_and_keeps_its
     .unwrap();
     drop(c);
     let s = GeoPackageStore::open(&p).unwrap();
-    assert_eq!(s.info().await.unwrap().schema_version, 6);
+    assert_eq!(s.info().await.unwrap().schema_version, 7);
     let old = s
         .get(LayerId::CustomLayers, "plan_old")
         .await
@@ -279,4 +280,16 @@ async fn a_store_of_schema_5_gains_the_custom_layer_access_columns_and_keeps_its
         .unwrap();
     assert_eq!(now.get("access"), &Value::Text("public".into()));
     assert_eq!(now.version, 2);
+    // Schema 7's column takes values too.
+    let u = Feature::new("u1", "test", chrono::Utc::now())
+        .set("username", "u1")
+        .set("role", "district")
+        .set("organisation_id", "org")
+        .set("password_hash", "h")
+        .set("password_changed_at", "2026-01-01T00:00:00.000Z")
+        .set("failed_logins", 0_i64)
+        .set("password_history", "[\"h0\"]");
+    s.insert(vec![(LayerId::Users, vec![u])]).await.unwrap();
+    let u = s.get(LayerId::Users, "u1").await.unwrap().unwrap();
+    assert_eq!(u.get("password_history"), &Value::Text("[\"h0\"]".into()));
 }

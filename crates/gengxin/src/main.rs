@@ -115,15 +115,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Create an account (to bootstrap the first city administrator, or any other). The
-    /// password is read from standard input (one line), never from the command line. A city
-    /// administrator gets a TOTP secret, printed once as an otpauth:// URI.
+    /// Create an account (to bootstrap the first city administrator, or any other; the security
+    /// and audit administrators are made only here). The password is read from standard input
+    /// (one line), never from the command line. Every account gets a TOTP secret, printed once
+    /// as an otpauth:// URI.
     Add {
         #[arg(long)]
         store: String,
         #[arg(long)]
         username: String,
-        /// city_admin, city_leader, district, entity or community_worker.
+        /// city_admin, city_leader, district, entity, community_worker, security_admin or
+        /// audit_admin.
         #[arg(long)]
         role: String,
         /// The organisation's id; created (named by --organisation-name) when it does not exist.
@@ -154,6 +156,14 @@ enum UserCommand {
         name: String,
         #[arg(long, default_value_t = 90)]
         days: i64,
+    },
+    /// Print the current 6-digit TOTP code of a user of the store (read with the key file): for
+    /// the demo's generated accounts and for tests; a real user has an authenticator app.
+    Totp {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -627,9 +637,23 @@ async fn user(what: UserCommand, actor: &gengxin_app::Actor) -> Result<()> {
             )
             .await?;
             eprintln!("user {username} ({role}) created");
-            if let Some(secret) = totp {
-                println!("{}", gengxin_auth::totp::uri(&secret, "Gengxin", &username));
-            }
+            println!("{}", gengxin_auth::totp::uri(&totp, "Gengxin", &username));
+            Ok(())
+        }
+        UserCommand::Totp { store, username } => {
+            let app = app(&store, false).await?;
+            let user = app
+                .store
+                .get(gengxin_model::LayerId::Users, &username)
+                .await?
+                .with_context(|| format!("no user {username:?}"))?;
+            let secret = app
+                .totp_secret(&user)
+                .await?
+                .with_context(|| format!("{username} has no TOTP secret"))?;
+            let code = gengxin_auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64)
+                .context("the stored TOTP secret is not base32")?;
+            println!("{code}");
             Ok(())
         }
         UserCommand::Token {

@@ -140,11 +140,7 @@ fn session(url: &str, username: &str, password: &str) -> String {
     if let Some(c) = sessions.get(&key) {
         return c.clone();
     }
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/auth/login"))
-        .json(&serde_json::json!({"username": username, "password": password}))
-        .send()
-        .unwrap();
+    let r = common::demo_sign_in(&base, username, password);
     if r.status() == reqwest::StatusCode::UNAUTHORIZED {
         return String::new();
     }
@@ -830,7 +826,7 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
             "--store",
             s,
             "--username",
-            "admin",
+            "auditor",
             "--name",
             "审计测试",
         ],
@@ -864,7 +860,7 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
         "",
     );
 
-    // Read back over HTTP as the administrator, with the token made above.
+    // Read back over HTTP as the audit administrator, with the token made above.
     let port = free_port();
     let server = start(
         &[
@@ -915,7 +911,7 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
         "{records}"
     );
     // The token was made by the OS user (no --as), also as an operator; serving sealed the
-    // demo administrator's TOTP secret, as the system.
+    // demo accounts' TOTP secrets, as the system.
     let accounts = get("/api/audit?action=account")["records"].clone();
     let accounts = accounts.as_array().unwrap();
     let token = accounts
@@ -933,18 +929,43 @@ fn command_line_writes_are_audited_like_the_same_writes_over_http() {
 }
 
 #[test]
-fn the_demo_administrators_totp_secret_is_sealed_once_served_and_still_signs_in() {
-    let secret = gengxin_demo::DEMO_TOTP_SECRET;
-    // Its raw bytes (the RFC 6238 test secret).
-    let raw = b"12345678901234567890";
+fn the_demo_accounts_totp_secrets_are_sealed_once_served_and_still_sign_in() {
+    // Each demo account's secret, derived as the README says: the first 20 bytes of
+    // SHA-256("gengxin demo totp <seed> <user name>"), in base32.
+    let raws: Vec<(String, Vec<u8>)> = gengxin_demo::DEMO_ACCOUNTS
+        .iter()
+        .map(|(user, ..)| {
+            let d = Sha256::digest(format!("gengxin demo totp 4201 {user}").as_bytes());
+            (user.to_string(), d[..20].to_vec())
+        })
+        .collect();
+    assert_eq!(raws.len(), 7);
+    // RFC 4648 base32 without padding (20 bytes are 32 characters).
+    let b32 = |raw: &[u8]| -> String {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let bits: Vec<bool> = raw
+            .iter()
+            .flat_map(|b| (0..8).rev().map(move |i| b >> i & 1 == 1))
+            .collect();
+        bits.chunks(5)
+            .map(|c| {
+                let v = c.iter().fold(0usize, |v, b| v << 1 | usize::from(*b)) << (5 - c.len());
+                alphabet[v] as char
+            })
+            .collect()
+    };
+    let secret = gengxin_demo::demo_totp_secret(gengxin_demo::DEFAULT_SEED, "admin");
+    assert_eq!(secret, b32(&raws[0].1));
     let hits =
         |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).filter(|w| *w == needle).count();
     let pristine = std::fs::read(pristine_demo()).unwrap();
-    assert_eq!(
-        hits(&pristine, secret.as_bytes()),
-        1,
-        "the generator writes it plain"
-    );
+    for (user, raw) in &raws {
+        assert_eq!(
+            hits(&pristine, b32(raw).as_bytes()),
+            1,
+            "the generator writes {user}'s plain"
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("sealed.gpkg");
     std::fs::copy(pristine_demo(), &store).unwrap();
@@ -967,9 +988,30 @@ fn the_demo_administrators_totp_secret_is_sealed_once_served_and_still_signs_in(
             .unwrap()
             .status()
     };
-    let code = gengxin_auth::totp::code_at(secret, chrono::Utc::now().timestamp() as u64).unwrap();
+    let code = gengxin_auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64).unwrap();
     assert_eq!(login(&code), 200);
     assert_eq!(login(&code), 401, "a code is good once");
+    // `gengxin user totp` prints the current code of a (sealed) secret.
+    let worker = b32(&raws[4].1);
+    let before = chrono::Utc::now().timestamp() as u64;
+    let printed = common::run(
+        &[
+            "user",
+            "totp",
+            "--store",
+            store.to_str().unwrap(),
+            "--username",
+            "worker",
+        ],
+        "",
+    );
+    let after = chrono::Utc::now().timestamp() as u64;
+    assert!(
+        [before, after]
+            .iter()
+            .any(|t| gengxin_auth::totp::code_at(&worker, *t).unwrap() == printed),
+        "{printed}"
+    );
     // Stopped as an operator stops it (SIGTERM): closing the store folds its write-ahead log
     // into the file.
     let mut server = server;
@@ -983,10 +1025,12 @@ fn the_demo_administrators_totp_secret_is_sealed_once_served_and_still_signs_in(
     if let Ok(wal) = std::fs::read(format!("{}-wal", store.display())) {
         bytes.extend(wal);
     }
-    assert_eq!(
-        hits(&bytes, secret.as_bytes()),
-        0,
-        "base32 secret in the file"
-    );
-    assert_eq!(hits(&bytes, raw), 0, "raw secret in the file");
+    for (user, raw) in &raws {
+        assert_eq!(
+            hits(&bytes, b32(raw).as_bytes()),
+            0,
+            "{user}'s base32 secret in the file"
+        );
+        assert_eq!(hits(&bytes, raw), 0, "{user}'s raw secret in the file");
+    }
 }

@@ -268,9 +268,38 @@ fn crash_cycles(store: &str) {
         assert_eq!(s["status"], "submitted");
         assert!(s["values"]["progress_pct"].is_number(), "half-written: {s}");
     }
+    // The audit log is the audit administrator's (made at the command line, as only it can).
+    run(
+        &[
+            "user",
+            "add",
+            "--store",
+            store,
+            "--username",
+            "auditor",
+            "--role",
+            "audit_admin",
+            "--organisation",
+            "org-city",
+        ],
+        "Ledger-Bell-2026\n",
+    );
+    let auditor = run(
+        &[
+            "user",
+            "token",
+            "--store",
+            store,
+            "--username",
+            "auditor",
+            "--name",
+            "crash",
+        ],
+        "",
+    );
     let v: serde_json::Value = c
         .get(format!("{base}/api/audit/verify"))
-        .bearer_auth(&admin)
+        .bearer_auth(&auditor)
         .send()
         .unwrap()
         .json()

@@ -326,11 +326,7 @@ fn count(base: &str, layer: &str) -> u64 {
 
 /// A session cookie of the demo's city leader on a server.
 fn leader_cookie(base: &str) -> String {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/auth/login"))
-        .json(&serde_json::json!({"username": "leader", "password": "East-Lake-2026"}))
-        .send()
-        .unwrap();
+    let r = common::demo_sign_in(base, "leader", "East-Lake-2026");
     assert!(r.status().is_success(), "login: {}", r.status());
     r.headers()["set-cookie"]
         .to_str()

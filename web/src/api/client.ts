@@ -121,13 +121,20 @@ async function sendJson<T>(
 
 // --- Accounts (cookie sessions) -------------------------------------------------------------
 
-export type Role = 'city_admin' | 'city_leader' | 'district' | 'entity' | 'community_worker'
+export type Role =
+  | 'city_admin'
+  | 'city_leader'
+  | 'district'
+  | 'entity'
+  | 'community_worker'
+  | 'security_admin'
+  | 'audit_admin'
 
 /// The signed-in user: `POST /api/auth/login` and `GET /api/auth/me`.
 export type User = Schemas['MeBody']
 
-/// Signs in (the server sets the HttpOnly session cookie). A city administrator also sends the
-/// 6-digit code of the authenticator app; without it the server answers 401 `totp_required`.
+/// Signs in (the server sets the HttpOnly session cookie) with the password and the 6-digit code
+/// of the authenticator app together; without a code the server answers 401 `totp_required`.
 export async function login(username: string, password: string, totp?: string): Promise<User> {
   const body: { username: string; password: string; totp?: string } = { username, password }
   if (totp?.trim()) body.totp = totp.trim()
@@ -562,6 +569,11 @@ export function updateUser(
   },
 ): Promise<AdminUser> {
   return sendJson<AdminUser>('PUT', `/api/admin/users/${enc(username)}`, body)
+}
+
+/// Gives an account a new TOTP secret (security administrator): the `otpauth://` URI, once.
+export function resetTotp(username: string): Promise<AdminUser & { totp_uri?: string | null }> {
+  return sendJson<AdminUser & { totp_uri?: string | null }>('POST', `/api/admin/users/${enc(username)}/totp`, {})
 }
 
 export type Organisation = Schemas['OrganisationBody']

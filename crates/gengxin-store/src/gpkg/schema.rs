@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] = &[
     life_circle_v4,
     accounts_and_reporting_v5,
     custom_layer_access_v6,
+    password_history_v7,
 ];
 
 pub fn latest_version() -> i64 {
@@ -152,6 +153,18 @@ fn custom_layer_access_v6(tx: &Transaction) -> rusqlite::Result<()> {
                 f.name
             ))?;
         }
+    }
+    Ok(())
+}
+
+fn password_history_v7(tx: &Transaction) -> rusqlite::Result<()> {
+    for (layer, f) in added_fields(7) {
+        tx.execute_batch(&format!(
+            "ALTER TABLE \"{}\" ADD COLUMN \"{}\" {};",
+            layer.table(),
+            f.name,
+            sql_type(f.ty)
+        ))?;
     }
     Ok(())
 }

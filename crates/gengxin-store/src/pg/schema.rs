@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[fn() -> Vec<String>] = &[
     life_circle_v4,
     accounts_and_reporting_v5,
     custom_layer_access_v6,
+    password_history_v7,
 ];
 
 pub fn latest_version() -> i64 {
@@ -116,6 +117,24 @@ fn custom_layer_access_v6() -> Vec<String> {
             quote_literal(f.zh)
         ));
         sql.extend(field_index(layer, f));
+    }
+    sql
+}
+
+fn password_history_v7() -> Vec<String> {
+    let mut sql = Vec::new();
+    for (layer, f) in added_fields(7) {
+        let t = table(layer);
+        sql.push(format!(
+            "ALTER TABLE {t} ADD COLUMN \"{}\" {}",
+            f.name,
+            sql_type(f.ty)
+        ));
+        sql.push(format!(
+            "COMMENT ON COLUMN {t}.\"{}\" IS {}",
+            f.name,
+            quote_literal(f.zh)
+        ));
     }
     sql
 }

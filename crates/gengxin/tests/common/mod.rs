@@ -50,3 +50,27 @@ pub fn key_file() -> std::path::PathBuf {
     }
     path
 }
+
+/// Signs in to the server at `base` as a demo account: its password and the current code of its
+/// TOTP secret, derived here as the demo documents it (`gengxin_demo::demo_totp_secret` with the
+/// default seed). A code is good once, and tests sign in as the same account on one store
+/// within 30 seconds: a refused code is followed by the next step's (one step of drift is
+/// accepted). Returns the last answer.
+pub fn demo_sign_in(base: &str, username: &str, password: &str) -> reqwest::blocking::Response {
+    let secret = gengxin_demo::demo_totp_secret(gengxin_demo::DEFAULT_SEED, username);
+    let now = chrono::Utc::now().timestamp() as u64;
+    let mut answer = None;
+    for step in 0..2 {
+        let code = gengxin_auth::totp::code_at(&secret, now + 30 * step).unwrap();
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{base}/api/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password, "totp": code}))
+            .send()
+            .unwrap();
+        if r.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return r;
+        }
+        answer = Some(r);
+    }
+    answer.unwrap()
+}
