@@ -67,6 +67,8 @@ pub struct ApiError {
     code: Code,
     message: String,
     at: Option<Box<ErrorAt>>,
+    /// Seconds for a `Retry-After` header (a refusal for being busy).
+    retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -108,6 +110,7 @@ impl ApiError {
             code,
             message: message.into(),
             at: None,
+            retry_after: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -135,6 +138,11 @@ impl ApiError {
     /// `429 too_many_requests`.
     pub fn too_many(message: impl Into<String>) -> Self {
         ApiError::new(Code::TooManyRequests, message)
+    }
+    /// The same answer with a `Retry-After: seconds` header.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
     pub fn method_not_allowed() -> Self {
         ApiError::new(
@@ -176,6 +184,7 @@ impl From<gengxin_query::QueryError> for ApiError {
         };
         ApiError {
             code,
+            retry_after: None,
             message: e.message,
             at: Some(Box::new(ErrorAt {
                 parameter: "filter",
@@ -270,6 +279,11 @@ impl IntoResponse for ApiError {
                 at: self.at,
             },
         };
-        (self.code.status(), axum::Json(body)).into_response()
+        let mut r = (self.code.status(), axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }

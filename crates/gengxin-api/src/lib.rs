@@ -40,6 +40,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 pub use error::{ApiError, Code};
+pub use imports::ImportLimits;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -60,6 +61,8 @@ pub struct AppState {
     pub retrieval: Arc<retrieval::Caches>,
     /// Login throttling and cookie settings.
     pub auth: Arc<auth::Auth>,
+    /// The largest upload and the imports run at once.
+    pub imports: imports::ImportLimits,
 }
 
 /// Memory kept for cached tiles: `GENGXIN_TILE_CACHE_MB` (0 turns the cache off), else 256 MiB.
@@ -80,10 +83,15 @@ pub fn app(store: Arc<dyn Store>) -> Router {
 /// [`app`] over an application shared with other work of the process (`gengxin serve` runs
 /// the job runner, `gengxin_app::jobs::Runner`, beside it).
 pub fn router_for(app: gengxin_app::App) -> Router {
-    router(state(app))
+    router(state(app, imports::ImportLimits::from_env()))
 }
 
-fn state(app: gengxin_app::App) -> AppState {
+/// [`router_for`] with import limits other than the environment's.
+pub fn router_with(app: gengxin_app::App, limits: ImportLimits) -> Router {
+    router(state(app, limits))
+}
+
+fn state(app: gengxin_app::App, limits: imports::ImportLimits) -> AppState {
     let store = app.store.clone();
     AppState {
         counts: Arc::new(gengxin_app::cache::Counts::new(&*store, usize::MAX)),
@@ -95,6 +103,7 @@ fn state(app: gengxin_app::App) -> AppState {
         search: Arc::default(),
         retrieval: Arc::default(),
         auth: Arc::default(),
+        imports: limits,
         app,
         store,
     }
