@@ -686,6 +686,10 @@ fn the_streamed_geojson_reader_reads_what_gdal_reads() {
                 );
             }
             for (name, gdal) in headers.iter().zip(row.iter()).skip(1) {
+                // A numeric top-level `id` member is GDAL's FID, not a column; ours is `id`.
+                if name == "id" && gdal.is_empty() {
+                    continue;
+                }
                 let Some(a) = r.attr(name) else {
                     assert_eq!(gdal, "", "{file} #{n} {name}");
                     continue;
