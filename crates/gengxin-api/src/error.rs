@@ -138,13 +138,15 @@ impl ApiError {
     pub fn too_many(message: impl Into<String>) -> Self {
         ApiError::new(Code::TooManyRequests, message)
     }
-    /// `429 too_many_requests` with `Retry-After: seconds`: a class of work is full.
+    /// `429 too_many_requests` with `Retry-After: seconds`: a class of work (or the imports
+    /// run at once) is full.
     pub fn busy(message: impl Into<String>, seconds: u64) -> Self {
         ApiError {
             retry_after: Some(seconds),
             ..ApiError::too_many(message)
         }
     }
+
     pub fn method_not_allowed() -> Self {
         ApiError::new(
             Code::MethodNotAllowed,
@@ -185,6 +187,7 @@ impl From<gengxin_query::QueryError> for ApiError {
         };
         ApiError {
             code,
+            retry_after: None,
             message: e.message,
             at: Some(Box::new(ErrorAt {
                 parameter: "filter",
@@ -193,7 +196,6 @@ impl From<gengxin_query::QueryError> for ApiError {
                 line,
                 column,
             })),
-            retry_after: None,
         }
     }
 }

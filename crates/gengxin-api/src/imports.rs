@@ -12,6 +12,7 @@ use gengxin_io::{Format, ReadOptions};
 use gengxin_model::{Feature, LayerId};
 use gengxin_store::Query;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::Record;
@@ -19,8 +20,40 @@ use crate::extract::{ApiPath, ApiQuery, params};
 use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
 
-/// The largest upload accepted, in bytes.
+/// The largest upload accepted by default, in bytes (`GENGXIN_MAX_UPLOAD_MB`).
 pub const MAX_UPLOAD: usize = 512 << 20;
+
+/// Imports run at once by default (`GENGXIN_IMPORTS_AT_ONCE`).
+pub const AT_ONCE: usize = 2;
+
+/// Seconds a client refused for a full import limit is asked to wait.
+pub const RETRY_AFTER: u64 = 30;
+
+/// Bounds on uploads: the largest file, and how many imports run at once (a further upload is
+/// refused at once with `429` and `Retry-After`, before its body is read).
+#[derive(Clone)]
+pub struct ImportLimits {
+    pub max_upload: u64,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl ImportLimits {
+    pub fn new(max_upload: u64, at_once: usize) -> Self {
+        ImportLimits {
+            max_upload,
+            slots: Arc::new(tokio::sync::Semaphore::new(at_once.max(1))),
+        }
+    }
+
+    /// `GENGXIN_MAX_UPLOAD_MB` (default 512) and `GENGXIN_IMPORTS_AT_ONCE` (default 2).
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        ImportLimits::new(
+            var("GENGXIN_MAX_UPLOAD_MB").map_or(MAX_UPLOAD as u64, |mb| mb << 20),
+            var("GENGXIN_IMPORTS_AT_ONCE").map_or(AT_ONCE, |n| n as usize),
+        )
+    }
+}
 
 /// What to import a file into, and how.
 #[derive(Deserialize, IntoParams)]
@@ -156,14 +189,38 @@ impl From<Report> for ImportReport {
         (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
         (status = 413, description = "Upload too large", body = crate::error::ErrorBody),
         (status = 422, description = "The file cannot be imported, with why", body = crate::error::ErrorBody),
+        (status = 429, description = "As many imports as allowed are running; retry after the \
+            seconds of the `Retry-After` header", body = crate::error::ErrorBody),
     ))]
 pub async fn upload(
     State(s): State<AppState>,
     who: Who,
     ApiQuery(q): ApiQuery<UploadQuery>,
-    crate::extract::ApiBody(body): crate::extract::ApiBody,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let admin = allow(gengxin_auth::policy::require_admin(&who.caller))?;
+    // Held until the import ends (the response is made).
+    let _slot = s
+        .limits
+        .imports
+        .slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::busy(
+                "as many imports as this server runs at once are running; try again shortly",
+                RETRY_AFTER,
+            )
+        })?;
+    let max = s.limits.imports.max_upload;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large(max));
+    }
     let mut opts = ImportOptions {
         user: admin.username.clone(),
         read: ReadOptions::default(),
@@ -205,9 +262,7 @@ pub async fn upload(
     }
     let dir = tempfile::tempdir().map_err(|e| internal(&e))?;
     let path = dir.path().join(&base);
-    tokio::fs::write(&path, &body)
-        .await
-        .map_err(|e| internal(&e))?;
+    receive(body, &path, max).await?;
     opts.file_name = Some(base);
     let report =
         gengxin_app::imports::import(&s.app, &who.actor(), &path, &opts, dry_run, &|_| {}).await?;
@@ -217,6 +272,43 @@ pub async fn upload(
         StatusCode::CREATED
     };
     Ok((status, Json(ImportReport::from(report))).into_response())
+}
+
+/// Writes a request body to a file as it arrives, so memory holds one chunk; more than `max`
+/// bytes stops at once with `413` (the caller's temporary folder, with the part written, goes).
+async fn receive(
+    body: axum::body::Body,
+    path: &std::path::Path,
+    max: u64,
+) -> Result<u64, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    use tokio_stream::StreamExt;
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| internal(&e))?;
+    let mut chunks = body.into_data_stream();
+    let mut n = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        n += chunk.len() as u64;
+        if n > max {
+            return Err(too_large(max));
+        }
+        file.write_all(&chunk).await.map_err(|e| internal(&e))?;
+    }
+    file.flush().await.map_err(|e| internal(&e))?;
+    Ok(n)
+}
+
+fn too_large(max: u64) -> ApiError {
+    ApiError::new(
+        crate::error::Code::PayloadTooLarge,
+        format!(
+            "the upload is larger than the {} MiB this server accepts",
+            max >> 20
+        ),
+    )
 }
 
 fn internal(e: &dyn std::fmt::Display) -> ApiError {

@@ -43,6 +43,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 pub use error::{ApiError, Code};
+pub use imports::ImportLimits;
 
 /// Shared state of every handler.
 #[derive(Clone)]

@@ -95,6 +95,8 @@ pub struct Limits {
     tiles: Arc<Semaphore>,
     /// See [`DEFAULT_CQL2_BUDGET`].
     pub cql2_budget: u64,
+    /// The largest upload and the imports run at once.
+    pub imports: crate::imports::ImportLimits,
 }
 
 /// Concurrent requests per class.
@@ -147,7 +149,14 @@ impl Limits {
             write: s(sizes.write),
             tiles: s(sizes.tiles),
             cql2_budget,
+            imports: crate::imports::ImportLimits::from_env(),
         }
+    }
+
+    /// These limits with other import limits.
+    pub fn with_imports(mut self, imports: crate::imports::ImportLimits) -> Limits {
+        self.imports = imports;
+        self
     }
 
     /// [`Sizes::from_env`], and the budget from `GENGXIN_CQL2_BUDGET`.

@@ -38,6 +38,11 @@ fn unit(code: &str, name: &str, level: &str, parent: Option<&str>, x: f64) -> Fe
 }
 
 async fn fixture() -> (tempfile::TempDir, axum::Router) {
+    let (dir, store) = fixture_store().await;
+    (dir, as_admin(gengxin_api::app(store)))
+}
+
+async fn fixture_store() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
     let store = GeoPackageStore::create_or_open(&dir.path().join("api.gpkg")).unwrap();
     let parcel = |id: &str, x: f64, lu: &str| {
@@ -103,8 +108,7 @@ async fn fixture() -> (tempfile::TempDir, axum::Router) {
         .await
         .unwrap();
     signed_in_as_admin(&store).await;
-    let store: Arc<dyn Store> = Arc::new(store);
-    (dir, as_admin(gengxin_api::app(store)))
+    (dir, Arc::new(store))
 }
 
 /// The API token of the fixture's city administrator.
@@ -1207,6 +1211,188 @@ async fn files_upload_into_layers_list_export_and_undo_over_http() {
     assert_error(&v, "conflict");
     let (s, _, _) = call(&app, "/api/layers/plan_a/features").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// A FeatureCollection of `n` small squares with ids `s1` … `s{n}` (from `first` on); feature
+/// `broken` (1-based), if any, has coordinates that are not a geometry.
+fn squares(first: usize, n: usize, broken: Option<usize>) -> Vec<u8> {
+    let mut out = String::from(r#"{"type":"FeatureCollection","features":["#);
+    for i in first..first + n {
+        if i > first {
+            out.push(',');
+        }
+        let x = 114.0 + (i % 1000) as f64 * 0.001;
+        let y = 30.0 + (i / 1000) as f64 * 0.001;
+        let coords = if broken == Some(i) {
+            r#""not coordinates""#.to_owned()
+        } else {
+            format!(
+                "[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]",
+                x + 0.0005,
+                x + 0.0005,
+                y + 0.0005,
+                y + 0.0005
+            )
+        };
+        out.push_str(&format!(
+            r#"{{"type":"Feature","id":"s{i}","properties":{{"n":{i}}},"geometry":{{"type":"Polygon","coordinates":{coords}}}}}"#
+        ));
+    }
+    out.push_str("]}");
+    out.into_bytes()
+}
+
+/// The rows of a custom layer (0 when it does not exist) and the number of import records.
+async fn stored(app: &axum::Router, layer: &str) -> (u64, usize) {
+    let (_, layers, _) = call(app, "/api/layers").await;
+    let rows = layers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == layer)
+        .map_or(0, |l| l["count"].as_u64().unwrap());
+    let (_, list, _) = call(app, "/api/imports").await;
+    (rows, list.as_array().unwrap().len())
+}
+
+#[tokio::test]
+async fn a_streamed_import_that_fails_late_stores_nothing() {
+    let (_d, app) = fixture().await;
+    // 20,500 features: the streamed import writes them in three batches of at most 10,000.
+    assert_eq!(gengxin_app::imports::BATCH, 10_000);
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=late&file_name=late.geojson",
+        squares(1, 20_500, Some(20_400)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_error(&v, "invalid_file");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("feature 20400: bad geometry"),
+        "{v}"
+    );
+    assert_eq!(stored(&app, "late").await, (0, 0));
+
+    // The layer already holds `s20400`: the store refuses the third batch, after two were
+    // written in the transaction, and none of them stays.
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=late&file_name=one.geojson",
+        squares(20_400, 1, None),
+    )
+    .await;
+    assert_eq!(
+        (s, v["imported"].as_u64()),
+        (StatusCode::CREATED, Some(1)),
+        "{v}"
+    );
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=late&file_name=late.geojson",
+        squares(1, 20_500, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("s20400"),
+        "{v}"
+    );
+    assert_eq!(stored(&app, "late").await, (1, 1));
+    // Without the clash it imports, all 20,500 rows.
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=late&file_name=late.geojson",
+        squares(20_401, 20_500, None),
+    )
+    .await;
+    assert_eq!(
+        (s, v["imported"].as_u64()),
+        (StatusCode::CREATED, Some(20_500)),
+        "{v}"
+    );
+    assert_eq!(stored(&app, "late").await, (20_501, 2));
+}
+
+#[tokio::test]
+async fn uploads_are_bounded_in_size_and_in_number_at_once() {
+    use tokio_stream::wrappers::ReceiverStream;
+    let (_d, store) = fixture_store().await;
+    let limits = gengxin_api::limits::Limits::from_env()
+        .with_imports(gengxin_api::ImportLimits::new(1_000, 1));
+    let app = as_admin(gengxin_api::router_with(
+        gengxin_app::App::new(store),
+        Arc::new(limits),
+    ));
+    // Over the size limit, declared or not: 413 in the error shape, and nothing stored.
+    let big = squares(1, 20, None);
+    assert!(big.len() > 1_000);
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=big&file_name=b.geojson",
+        big.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_error(&v, "payload_too_large");
+    let r = app
+        .clone()
+        .oneshot(
+            Request::post("/api/imports?layer=big&file_name=b.geojson")
+                .header("content-length", big.len())
+                .body(Body::from(big))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(stored(&app, "big").await, (0, 0));
+
+    // One import at a time: while an upload is under way, another is refused at once.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let slow = tokio::spawn(
+        app.clone().oneshot(
+            Request::post("/api/imports?layer=slow&file_name=s.geojson")
+                .body(Body::from_stream(ReceiverStream::new(rx)))
+                .unwrap(),
+        ),
+    );
+    let (a, b) = DISTRICTS.as_bytes().split_at(100);
+    let (b, c) = b.split_at(100);
+    tx.send(Ok(a.to_vec())).await.unwrap();
+    // The channel holds one chunk: this send returns once the handler has read the first.
+    tx.send(Ok(b.to_vec())).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(
+            Request::post("/api/imports?layer=other&file_name=o.geojson")
+                .body(Body::from(DISTRICTS))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "30");
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_error(&v, "too_many_requests");
+    tx.send(Ok(c.to_vec())).await.unwrap();
+    drop(tx);
+    let r = slow.await.unwrap().unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // The slot is free again.
+    let (s, v) = upload(
+        &app,
+        "/api/imports?layer=other&file_name=o.geojson",
+        DISTRICTS.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(stored(&app, "slow").await.0, 2);
+    assert_eq!(stored(&app, "other").await, (2, 2));
 }
 
 async fn call_bytes(app: &axum::Router, uri: &str) -> (StatusCode, String, Vec<u8>) {

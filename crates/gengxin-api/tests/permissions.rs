@@ -419,7 +419,10 @@ const READS: &[Cell] = &[
         "/api/jobs/job:evaluate_life_circle:1",
         [401, 200, 404, 200, 404, 404, 404, 404],
     ),
-    get("/api/jobs/job:none", [401, 404, 404, 404, 404, 404, 404, 404]),
+    get(
+        "/api/jobs/job:none",
+        [401, 404, 404, 404, 404, 404, 404, 404],
+    ),
     // The page, the documents and the map's resources.
     get("/", [200; 8]),
     get("/assets/none.js", [404; 8]),

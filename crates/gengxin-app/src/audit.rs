@@ -110,50 +110,10 @@ async fn apply_unlocked(
 ) -> Result<Head, StoreError> {
     let mut attempt = 0;
     loop {
-        let now = clock.now();
-        let head = store.get(LayerId::Sequences, HEAD).await?;
-        let (mut seq, mut prev) = head.as_ref().map_or((0, GENESIS.to_owned()), |h| {
-            (
-                h.get("value").as_i64().unwrap_or(0),
-                h.get("hash").as_str().unwrap_or(GENESIS).to_owned(),
-            )
-        });
-        let at = gengxin_model::timestamp(&now);
-        let rows: Vec<Feature> = records
-            .iter()
-            .map(|r| {
-                seq += 1;
-                let e = Entry {
-                    seq,
-                    at: at.clone(),
-                    actor: r.actor.clone(),
-                    role: r.role.clone(),
-                    action: r.action.to_owned(),
-                    outcome: r.outcome.to_owned(),
-                    target_layer: r.target_layer.clone(),
-                    target_id: r.target_id.clone(),
-                    ip: r.ip.clone(),
-                    detail: r.detail.clone(),
-                };
-                let hash = chain_keyed(keys.audit(), &prev, &e);
-                let f = entry_feature(&e, &prev, &hash, now);
-                prev = hash;
-                f
-            })
-            .collect();
+        let (audit, head) = chain(store, keys, &records, clock).await?;
         let mut e = edit.clone();
-        e.insert.push((LayerId::AuditLog, rows));
-        let mut h = head
-            .clone()
-            .unwrap_or_else(|| Feature::new(HEAD, "gengxin", now));
-        h.updated_at = now.max(h.updated_at);
-        h.properties.insert("value".into(), seq.into());
-        h.properties.insert("hash".into(), prev.clone().into());
-        if head.is_some() {
-            e.update.push((LayerId::Sequences, vec![h]));
-        } else {
-            e.insert.push((LayerId::Sequences, vec![h]));
-        }
+        e.insert.extend(audit.insert);
+        e.update.extend(audit.update);
         match store.apply(e).await {
             Err(StoreError::Conflict { layer, .. } | StoreError::Duplicate { layer, .. })
                 if (layer == "sequences" || layer == "audit_log") && attempt < RETRIES =>
@@ -162,8 +122,129 @@ async fn apply_unlocked(
                 tokio::time::sleep(std::time::Duration::from_millis(5 * attempt as u64)).await;
             }
             Err(e) => return Err(e),
-            Ok(()) => return Ok(Head::signed(keys, seq, prev, at)),
+            Ok(()) => return Ok(head),
         }
+    }
+}
+
+/// The records chained to the current head: the edit that appends them and moves the head
+/// (version-checked), and the new head.
+async fn chain(
+    store: &dyn Store,
+    keys: &Keys,
+    records: &[Record],
+    clock: Clock,
+) -> Result<(Edit, Head), StoreError> {
+    let now = clock.now();
+    let head = store.get(LayerId::Sequences, HEAD).await?;
+    let (mut seq, mut prev) = head.as_ref().map_or((0, GENESIS.to_owned()), |h| {
+        (
+            h.get("value").as_i64().unwrap_or(0),
+            h.get("hash").as_str().unwrap_or(GENESIS).to_owned(),
+        )
+    });
+    let at = gengxin_model::timestamp(&now);
+    let rows: Vec<Feature> = records
+        .iter()
+        .map(|r| {
+            seq += 1;
+            let e = Entry {
+                seq,
+                at: at.clone(),
+                actor: r.actor.clone(),
+                role: r.role.clone(),
+                action: r.action.to_owned(),
+                outcome: r.outcome.to_owned(),
+                target_layer: r.target_layer.clone(),
+                target_id: r.target_id.clone(),
+                ip: r.ip.clone(),
+                detail: r.detail.clone(),
+            };
+            let hash = chain_keyed(keys.audit(), &prev, &e);
+            let f = entry_feature(&e, &prev, &hash, now);
+            prev = hash;
+            f
+        })
+        .collect();
+    let mut e = Edit::default();
+    e.insert.push((LayerId::AuditLog, rows));
+    let mut h = head
+        .clone()
+        .unwrap_or_else(|| Feature::new(HEAD, "gengxin", now));
+    h.updated_at = now.max(h.updated_at);
+    h.properties.insert("value".into(), seq.into());
+    h.properties.insert("hash".into(), prev.clone().into());
+    if head.is_some() {
+        e.update.push((LayerId::Sequences, vec![h]));
+    } else {
+        e.insert.push((LayerId::Sequences, vec![h]));
+    }
+    Ok((e, Head::signed(keys, seq, prev, at)))
+}
+
+/// One message of an audited streamed edit ([`App::apply_streamed`]).
+#[derive(Debug)]
+pub enum Step {
+    /// More writes for the transaction.
+    Edit(Edit),
+    /// The end: append these audit records and commit everything.
+    Commit(Vec<Record>),
+}
+
+impl App {
+    /// Applies edits as they arrive and, at [`Step::Commit`], its audit records, all in one
+    /// transaction (`Store::apply_streamed`): an `Err`, or the channel closing before the
+    /// commit, writes nothing. Other audited writes of this process wait until it ends. Unlike
+    /// [`App::apply`] it cannot retry: if another server moved the audit chain head meanwhile
+    /// (PostgreSQL), the edit fails with the conflict and nothing is written.
+    pub async fn apply_streamed(
+        &self,
+        mut steps: tokio::sync::mpsc::Receiver<Result<Step, StoreError>>,
+    ) -> Result<(), StoreError> {
+        // Taken before the store's write transaction begins, as `apply` does: the other order
+        // would deadlock with a writer holding the lock and waiting for the transaction.
+        let _one_writer_here = self.audit_lock.lock().await;
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let store = &*self.store;
+        let relay = async move {
+            loop {
+                match steps.recv().await {
+                    // Dropping `tx` aborts the transaction.
+                    None => return Ok(None),
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(e)).await;
+                        return Ok(None);
+                    }
+                    Some(Ok(Step::Edit(e))) => {
+                        if tx.send(Ok(gengxin_store::Part::Edit(e))).await.is_err() {
+                            return Ok(None); // the store stopped; it says why
+                        }
+                    }
+                    Some(Ok(Step::Commit(records))) => {
+                        let mut head = None;
+                        if !records.is_empty() {
+                            let keys = self.keys().await?;
+                            let (audit, h) = chain(store, keys, &records, self.clock).await?;
+                            if tx.send(Ok(gengxin_store::Part::Edit(audit))).await.is_err() {
+                                return Ok(None);
+                            }
+                            head = Some((keys, h));
+                        }
+                        let _ = tx.send(Ok(gengxin_store::Part::Commit)).await;
+                        return Ok::<_, StoreError>(head);
+                    }
+                }
+            }
+        };
+        let (relayed, applied) = tokio::join!(relay, store.apply_streamed(rx));
+        let head = relayed?;
+        applied?;
+        if let Some((keys, head)) = head
+            && let Err(e) = anchor(keys, &head).await
+        {
+            tracing::error!(file = %keys.heads().display(), "cannot anchor the audit chain head: {e}");
+        }
+        Ok(())
     }
 }
 

@@ -125,51 +125,75 @@ pub fn check_access(asked: Option<&str>) -> Result<String, IoError> {
 /// narrowest type that holds all its values (integer, number, true/false, date, else text; text
 /// with a leading zero such as a code `0701` stays text).
 pub fn infer(name: &str, ds: &Dataset, import_id: &str) -> CustomLayer {
-    let fields = ds
-        .fields
-        .iter()
-        .filter(|f| f.as_str() != "id")
-        .map(|f| {
-            let values = ds
-                .records
-                .iter()
-                .filter_map(|r| r.attr(f))
-                .filter(|a| **a != Attr::Null);
-            (f.clone(), narrowest(values))
-        })
-        .collect();
-    CustomLayer {
-        name: name.to_owned(),
-        title: name.to_owned(),
-        spatial: ds.records.iter().any(|r| r.geometry.is_some()),
-        fields,
-        import_id: Some(import_id.to_owned()),
-        access: "organisation".to_owned(),
-        organisation_id: None,
+    let mut inference = Inference::default();
+    for r in &ds.records {
+        inference.add(r);
     }
+    inference.layer(name, &ds.fields, import_id)
 }
 
-fn narrowest<'a>(values: impl Iterator<Item = &'a Attr>) -> FieldType {
-    let mut ty: Option<FieldType> = None;
-    for a in values {
-        let t = match a {
-            Attr::Int(_) => FieldType::Int,
-            Attr::Real(_) => FieldType::Real,
-            Attr::Bool(_) => FieldType::Bool,
-            Attr::Date(_) => FieldType::Date,
-            Attr::Text(s) => text_type(s),
-            Attr::Null => continue,
-        };
-        ty = Some(match (ty, t) {
-            (None, t) => t,
-            (Some(a), b) if a == b => a,
-            (Some(FieldType::Int), FieldType::Real) | (Some(FieldType::Real), FieldType::Int) => {
-                FieldType::Real
-            }
-            _ => return FieldType::Text,
-        });
+/// What [`infer`] learns from the records, one record at a time (for a file read as a stream).
+#[derive(Debug, Default)]
+pub struct Inference {
+    /// The narrowest type of each field's non-null values so far.
+    types: BTreeMap<String, FieldType>,
+    spatial: bool,
+}
+
+impl Inference {
+    /// Whether any record had a geometry.
+    pub fn spatial(&self) -> bool {
+        self.spatial
     }
-    ty.unwrap_or(FieldType::Text)
+
+    pub fn add(&mut self, r: &crate::Record) {
+        self.spatial |= r.geometry.is_some();
+        for (k, a) in &r.attrs {
+            let t = match a {
+                Attr::Int(_) => FieldType::Int,
+                Attr::Real(_) => FieldType::Real,
+                Attr::Bool(_) => FieldType::Bool,
+                Attr::Date(_) => FieldType::Date,
+                Attr::Text(s) => text_type(s),
+                Attr::Null => continue,
+            };
+            let merged = match self.types.get(k) {
+                None => t,
+                Some(a) if *a == t => t,
+                Some(FieldType::Int | FieldType::Real)
+                    if matches!(t, FieldType::Int | FieldType::Real) =>
+                {
+                    FieldType::Real
+                }
+                // Text takes anything: a field of mixed types is text.
+                Some(_) => FieldType::Text,
+            };
+            self.types.insert(k.clone(), merged);
+        }
+    }
+
+    /// The layer: `fields` (in source order) with their inferred types (text when only nulls
+    /// were seen).
+    pub fn layer(&self, name: &str, fields: &[String], import_id: &str) -> CustomLayer {
+        CustomLayer {
+            name: name.to_owned(),
+            title: name.to_owned(),
+            spatial: self.spatial,
+            fields: fields
+                .iter()
+                .filter(|f| f.as_str() != "id")
+                .map(|f| {
+                    (
+                        f.clone(),
+                        self.types.get(f).copied().unwrap_or(FieldType::Text),
+                    )
+                })
+                .collect(),
+            import_id: Some(import_id.to_owned()),
+            access: "organisation".to_owned(),
+            organisation_id: None,
+        }
+    }
 }
 
 fn text_type(s: &str) -> FieldType {

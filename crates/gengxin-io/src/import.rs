@@ -81,7 +81,10 @@ pub struct Report {
 pub struct Plan {
     pub report: Report,
     target: Target,
+    /// The features not yet handed to a sink (all of them for [`plan`]).
     features: Vec<Feature>,
+    /// The ids of every feature the import writes, as a JSON array (for its record).
+    feature_ids: String,
     at: DateTime<Utc>,
 }
 
@@ -90,6 +93,19 @@ enum Target {
     Custom { layer: CustomLayer, new: bool },
 }
 
+impl Target {
+    /// The layer the features are written to.
+    fn rows_layer(&self) -> LayerId {
+        match self {
+            Target::Model(l) => l.id,
+            Target::Custom { layer, .. } => layer.rows_layer(),
+        }
+    }
+}
+
+/// Where [`plan_streamed`] hands converted features: `(layer, batch)`.
+pub type Sink<'a> = &'a mut dyn FnMut(LayerId, Vec<Feature>) -> Result<(), IoError>;
+
 /// Reads, converts, validates and maps a file. Synchronous (file I/O and CPU): run it on a
 /// blocking thread. `existing` is the custom layer of that name, if the store has one.
 pub fn plan(
@@ -97,6 +113,32 @@ pub fn plan(
     opts: &ImportOptions,
     existing: Option<CustomLayer>,
     at: DateTime<Utc>,
+) -> Result<Plan, IoError> {
+    plan_inner(path, opts, existing, at, None)
+}
+
+/// [`plan`], handing the features to `sink` in batches of `batch` as they are converted,
+/// keeping none: with a format read as a stream (`crate::read::streams`) memory holds one
+/// batch, not the file. The file is read twice (first for its CRS, fields and count, and so
+/// that a broken feature anywhere stops the import before any batch is handed over). What the
+/// sink got is the import only with the plan's [`Plan::into_edit`] in the same transaction.
+pub fn plan_streamed(
+    path: &Path,
+    opts: &ImportOptions,
+    existing: Option<CustomLayer>,
+    at: DateTime<Utc>,
+    batch: usize,
+    sink: Sink<'_>,
+) -> Result<Plan, IoError> {
+    plan_inner(path, opts, existing, at, Some((batch.max(1), sink)))
+}
+
+fn plan_inner(
+    path: &Path,
+    opts: &ImportOptions,
+    existing: Option<CustomLayer>,
+    at: DateTime<Utc>,
+    mut sink: Option<(usize, Sink<'_>)>,
 ) -> Result<Plan, IoError> {
     let model = Layer::by_name(&opts.layer);
     if model.is_none() {
@@ -114,9 +156,12 @@ pub fn plan(
             ));
         }
     };
-    let bytes = std::fs::read(path).map_err(|e| IoError::file(path, e))?;
-    let sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
-    drop(bytes);
+    let sha256 = {
+        let mut hasher = sha2::Sha256::new();
+        let mut file = std::fs::File::open(path).map_err(|e| IoError::file(path, e))?;
+        std::io::copy(&mut file, &mut hasher).map_err(|e| IoError::file(path, e))?;
+        format!("{:x}", hasher.finalize())
+    };
     let mut read = opts.read.clone();
     if format == Format::OsmPbf {
         read.osm = Some(match model.map(|l| l.id) {
@@ -131,17 +176,34 @@ pub fn plan(
             }
         });
     }
-    let ds = crate::read::read(path, format, &read)?;
+    // What the records are like: a streamed format is read once for it (records dropped), the
+    // others are read whole and kept for the conversion.
+    let streamed = crate::read::streams(format);
+    let mut inference = custom::Inference::default();
+    let mut count = 0;
+    let mut loaded = Vec::new();
+    let ds = if streamed {
+        crate::read::stream(path, format, &read, &mut |r| {
+            count += 1;
+            inference.add(&r);
+            Ok(())
+        })?
+    } else {
+        let mut ds = crate::read::read(path, format, &read)?;
+        loaded = std::mem::take(&mut ds.records);
+        count = loaded.len();
+        loaded.iter().for_each(|r| inference.add(r));
+        ds
+    };
     let import_id = format!("imp-{}-{}", at.format("%Y%m%d%H%M%S%3f"), &sha256[..8]);
     let file_name = opts.file_name.clone().unwrap_or_else(|| display_name(path));
-    let has_geometry = ds.records.iter().any(|r| r.geometry.is_some());
-    let crs = resolve_crs(path, &ds, opts.crs, has_geometry)?;
+    let crs = resolve_crs(path, &ds, opts.crs, inference.spatial())?;
     let target = match model {
         Some(l) => Target::Model(l),
         None => match existing {
             Some(layer) => Target::Custom { layer, new: false },
             None => {
-                let mut layer = custom::infer(&opts.layer, &ds, &import_id);
+                let mut layer = inference.layer(&opts.layer, &ds.fields, &import_id);
                 layer.access = custom::check_access(opts.access.as_deref())?;
                 layer.organisation_id = opts.organisation_id.clone();
                 Target::Custom { layer, new: true }
@@ -153,24 +215,124 @@ pub fn plan(
         .transpose()
         .map_err(|e| IoError::file(path, e))?;
     let mapping = opts.mapping.clone().unwrap_or_default();
-    let provenance = format!("import:{import_id}");
-    let want = match &target {
-        Target::Model(l) => l.geometry,
-        Target::Custom { layer, .. } => layer.spatial.then_some(GeometryType::Any),
+    let mut conv = Converter {
+        opts,
+        max_coords: read.limits.max_coords,
+        want: match &target {
+            Target::Model(l) => l.geometry,
+            Target::Custom { layer, .. } => layer.spatial.then_some(GeometryType::Any),
+        },
+        target: &target,
+        to_storage: to_storage.as_ref(),
+        mapping: &mapping,
+        provenance: format!("import:{import_id}"),
+        import_id: &import_id,
+        at,
+        n: 0,
+        features: Vec::with_capacity(match &sink {
+            Some((batch, _)) => (*batch).min(count),
+            None => count,
+        }),
+        issues: Vec::new(),
+        seen: std::collections::HashSet::new(),
+        feature_ids: String::from("["),
+        imported: 0,
     };
-    let mut features = Vec::with_capacity(ds.records.len());
-    let mut issues = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, r) in ds.records.iter().enumerate() {
-        let n = i + 1;
-        let source_id = mapping.id_of(r);
+    let rows_layer = target.rows_layer();
+    let mut add = |conv: &mut Converter, r: crate::Record| -> Result<(), IoError> {
+        conv.add(r);
+        if let Some((batch, sink)) = &mut sink
+            && conv.features.len() >= *batch
+        {
+            sink(rows_layer, std::mem::take(&mut conv.features))?;
+        }
+        Ok(())
+    };
+    if streamed {
+        crate::read::stream(path, format, &read, &mut |r| add(&mut conv, r))?;
+    } else {
+        for r in loaded {
+            add(&mut conv, r)?;
+        }
+    }
+    if let Some((_, sink)) = &mut sink
+        && !conv.features.is_empty()
+    {
+        sink(rows_layer, std::mem::take(&mut conv.features))?;
+    }
+    let Converter {
+        features,
+        issues,
+        mut feature_ids,
+        imported,
+        n,
+        ..
+    } = conv;
+    feature_ids.push(']');
+    let repaired = issues.iter().filter(|i| i.repaired).count();
+    let report = Report {
+        import_id,
+        file_name,
+        sha256,
+        format: format.name(),
+        layer: opts.layer.clone(),
+        crs: crs.map(Crs::name),
+        encoding: ds.encoding.clone(),
+        read: n,
+        imported,
+        skipped: n - imported,
+        repaired,
+        issues,
+        dry_run: false,
+        imported_by: if opts.user.is_empty() {
+            "system".to_owned()
+        } else {
+            opts.user.clone()
+        },
+        new_custom_layer: matches!(target, Target::Custom { new: true, .. }),
+    };
+    Ok(Plan {
+        report,
+        target,
+        features,
+        feature_ids,
+        at,
+    })
+}
+
+/// Converts, validates and maps records one at a time.
+struct Converter<'a> {
+    opts: &'a ImportOptions,
+    max_coords: usize,
+    want: Option<GeometryType>,
+    target: &'a Target,
+    to_storage: Option<&'a gengxin_engine::crs::ToStorage>,
+    mapping: &'a Mapping,
+    provenance: String,
+    import_id: &'a str,
+    at: DateTime<Utc>,
+    /// Records seen.
+    n: usize,
+    features: Vec<Feature>,
+    issues: Vec<Issue>,
+    seen: std::collections::HashSet<String>,
+    feature_ids: String,
+    imported: usize,
+}
+
+impl Converter<'_> {
+    fn add(&mut self, r: crate::Record) {
+        self.n += 1;
+        let n = self.n;
+        let import_id = self.import_id;
+        let source_id = self.mapping.id_of(&r);
         // Problems that skip the feature, and problems repaired.
         let mut fatal = Vec::new();
         let mut fixed = Vec::new();
-        let geometry = match (want, &r.geometry) {
+        let geometry = match (self.want, &r.geometry) {
             (None, None) => None,
             (None, Some(_)) => {
-                fatal.push(format!("layer {} takes no geometry", opts.layer));
+                fatal.push(format!("layer {} takes no geometry", self.opts.layer));
                 None
             }
             (Some(_), None) => {
@@ -178,11 +340,11 @@ pub fn plan(
                 None
             }
             (Some(want), Some(g)) => {
-                let g = to_storage
-                    .as_ref()
+                let g = self
+                    .to_storage
                     .expect("a CRS when there is geometry")
                     .convert_geometry(g);
-                match validate::check(g, want, &r.problems, opts.repair, read.limits.max_coords) {
+                match validate::check(g, want, &r.problems, self.opts.repair, self.max_coords) {
                     Outcome::Valid(g) => Some(g),
                     Outcome::Repaired(g, p) => {
                         fixed = p;
@@ -195,7 +357,7 @@ pub fn plan(
                 }
             }
         };
-        let id = match &target {
+        let id = match self.target {
             Target::Model(_) => source_id
                 .clone()
                 .unwrap_or_else(|| format!("{import_id}-{n}")),
@@ -207,13 +369,13 @@ pub fn plan(
                     .unwrap_or_else(|| format!("{import_id}-{n}"))
             ),
         };
-        if !seen.insert(id.clone()) {
+        if !self.seen.insert(id.clone()) {
             fatal.push(format!("id {id:?} appears more than once in the file"));
         }
-        let mut feature = Feature::new(id, provenance.clone(), at);
+        let mut feature = Feature::new(id, self.provenance.clone(), self.at);
         feature.geometry = geometry;
-        let props = match &target {
-            Target::Model(l) => mapping.properties(l, r),
+        let props = match self.target {
+            Target::Model(l) => self.mapping.properties(l, &r),
             Target::Custom { layer, .. } => custom::properties(layer, &r.attrs).map(|p| {
                 [
                     ("layer_id".to_owned(), Value::Text(layer.name.clone())),
@@ -230,22 +392,25 @@ pub fn plan(
             Err(e) => fatal.push(e),
         }
         if fatal.is_empty() {
-            let layer = match &target {
-                Target::Model(l) => *l,
-                Target::Custom { layer, .. } => Layer::by_id(layer.rows_layer()),
-            };
+            let layer = Layer::by_id(self.target.rows_layer());
             match layer.check(feature) {
                 Ok(f) => {
                     if !fixed.is_empty() {
-                        issues.push(Issue {
+                        self.issues.push(Issue {
                             record: n,
                             id: source_id,
                             problems: fixed,
                             repaired: true,
                         });
                     }
-                    features.push(f);
-                    continue;
+                    if self.imported > 0 {
+                        self.feature_ids.push(',');
+                    }
+                    self.feature_ids
+                        .push_str(&serde_json::to_string(&f.id).expect("a string"));
+                    self.imported += 1;
+                    self.features.push(f);
+                    return;
                 }
                 // The message starts with "layer/id: "; the report lists the id apart.
                 Err(e) => {
@@ -258,41 +423,13 @@ pub fn plan(
             }
         }
         fixed.extend(fatal);
-        issues.push(Issue {
+        self.issues.push(Issue {
             record: n,
             id: source_id,
             problems: fixed,
             repaired: false,
         });
     }
-    let repaired = issues.iter().filter(|i| i.repaired).count();
-    let report = Report {
-        import_id,
-        file_name,
-        sha256,
-        format: format.name(),
-        layer: opts.layer.clone(),
-        crs: crs.map(Crs::name),
-        encoding: ds.encoding.clone(),
-        read: ds.records.len(),
-        imported: features.len(),
-        skipped: ds.records.len() - features.len(),
-        repaired,
-        issues,
-        dry_run: false,
-        imported_by: if opts.user.is_empty() {
-            "system".to_owned()
-        } else {
-            opts.user.clone()
-        },
-        new_custom_layer: matches!(target, Target::Custom { new: true, .. }),
-    };
-    Ok(Plan {
-        report,
-        target,
-        features,
-        at,
-    })
 }
 
 fn resolve_crs(
@@ -336,20 +473,22 @@ impl Plan {
     /// The plan as one edit (the features, a new custom layer's definition, the import record),
     /// for a caller that adds to the transaction (its audit record), and the report.
     pub fn into_edit(mut self) -> (Edit, Report) {
-        let (rows_layer, layer_row) = match &self.target {
-            Target::Model(l) => (l.id, None),
-            Target::Custom { layer, new } => (
-                layer.rows_layer(),
-                new.then(|| layer.to_row(self.at, &format!("import:{}", self.report.import_id))),
-            ),
+        let rows_layer = self.target.rows_layer();
+        let layer_row = match &self.target {
+            Target::Model(_) => None,
+            Target::Custom { layer, new } => {
+                new.then(|| layer.to_row(self.at, &format!("import:{}", self.report.import_id)))
+            }
         };
-        let ids: Vec<&str> = self.features.iter().map(|f| f.id.as_str()).collect();
-        let record = self.record(serde_json::to_string(&ids).expect("strings"));
+        let ids = std::mem::take(&mut self.feature_ids);
+        let record = self.record(ids);
         let mut insert = Vec::new();
         if let Some(row) = layer_row {
             insert.push((LayerId::CustomLayers, vec![row]));
         }
-        insert.push((rows_layer, std::mem::take(&mut self.features)));
+        if !self.features.is_empty() {
+            insert.push((rows_layer, std::mem::take(&mut self.features)));
+        }
         insert.push((LayerId::Imports, vec![record]));
         (
             Edit {
@@ -366,8 +505,9 @@ impl Plan {
         self.report
     }
 
+    /// How many features the import writes.
     pub fn feature_count(&self) -> usize {
-        self.features.len()
+        self.report.imported
     }
 
     fn record(&self, feature_ids: String) -> Feature {
@@ -418,16 +558,24 @@ pub async fn prepare(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<Plan, IoError> {
-    let existing = match Layer::by_name(&opts.layer) {
-        Some(_) => None,
-        None => custom::get(store, &opts.layer).await?,
-    };
+    let existing = existing_custom(store, &opts.layer).await?;
     let path = path.to_owned();
     let o = opts.clone();
     let at = opts.at.unwrap_or_else(Utc::now);
     tokio::task::spawn_blocking(move || plan(&path, &o, existing, at))
         .await
         .map_err(|e| IoError::Store(StoreError::Internal(format!("import failed: {e}"))))?
+}
+
+/// The custom layer `layer` names, if it is one the store has (a model layer is none).
+pub async fn existing_custom(
+    store: &dyn Store,
+    layer: &str,
+) -> Result<Option<CustomLayer>, IoError> {
+    match Layer::by_name(layer) {
+        Some(_) => Ok(None),
+        None => Ok(custom::get(store, layer).await?),
+    }
 }
 
 /// Undoes an import: deletes its features (and the custom layer it created) and marks its record

@@ -640,3 +640,76 @@ async fn hostile_files_are_refused_with_clear_errors_and_change_nothing() {
     assert_eq!(canonical_hash(s).await.unwrap(), before);
     b.finish().await;
 }
+
+/// The streamed GeoJSON reader reads what GDAL reads (`ogr2ogr` to CSV with WKT geometry, the
+/// oracle): the same features in the same order, the same coordinates and attribute values.
+#[test]
+fn the_streamed_geojson_reader_reads_what_gdal_reads() {
+    use gengxin_io::{Attr, Format};
+    use geo::CoordsIter;
+    for file in [
+        "china/hangzhou_landuse_osm.geojson",
+        "wuhan/optics_valley_buildings_osm.geojson",
+        "wuhan/districts.geojson",
+    ] {
+        let path = shared(file);
+        let mut ours = Vec::new();
+        gengxin_io::read::stream(&path, Format::GeoJson, &ReadOptions::default(), &mut |r| {
+            ours.push(r);
+            Ok(())
+        })
+        .unwrap();
+        let out = std::process::Command::new("ogr2ogr")
+            .args(["-f", "CSV", "/vsistdout/"])
+            .arg(&path)
+            .args(["-lco", "GEOMETRY=AS_WKT"])
+            .output()
+            .expect("ogr2ogr (apt-get install gdal-bin)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut csv = csv::Reader::from_reader(&out.stdout[..]);
+        let headers = csv.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+        assert_eq!(ours.len(), rows.len(), "{file}");
+        let mut compared = 0;
+        for (n, (r, row)) in ours.iter().zip(&rows).enumerate() {
+            let g: geo_types::Geometry<f64> = wkt::TryFromWkt::try_from_wkt_str(&row[0]).unwrap();
+            let mine = r.geometry.as_ref().unwrap();
+            assert_eq!(mine.coords_count(), g.coords_count(), "{file} #{n}");
+            for (a, b) in mine.coords_iter().zip(g.coords_iter()) {
+                assert!(
+                    (a.x - b.x).abs() < 1e-9 && (a.y - b.y).abs() < 1e-9,
+                    "{file} #{n}"
+                );
+            }
+            for (name, gdal) in headers.iter().zip(row.iter()).skip(1) {
+                // A numeric top-level `id` member is GDAL's FID, not a column; ours is `id`.
+                if name == "id" && gdal.is_empty() {
+                    continue;
+                }
+                let Some(a) = r.attr(name) else {
+                    assert_eq!(gdal, "", "{file} #{n} {name}");
+                    continue;
+                };
+                match a {
+                    Attr::Text(t) => assert_eq!(t, gdal, "{file} #{n} {name}"),
+                    Attr::Int(i) => assert_eq!(i.to_string(), gdal, "{file} #{n} {name}"),
+                    Attr::Real(x) => {
+                        let y: f64 = gdal.parse().unwrap();
+                        assert!(
+                            (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                            "{file} #{n} {name}"
+                        );
+                    }
+                    Attr::Null => assert_eq!(gdal, "", "{file} #{n} {name}"),
+                    other => panic!("{file} #{n} {name}: {other:?}"),
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared > ours.len(), "{file}: attributes compared");
+    }
+}

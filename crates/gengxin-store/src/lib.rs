@@ -108,6 +108,51 @@ impl Change {
     }
 }
 
+/// The announcements of one transaction's writes, one per layer (a layer written by several
+/// parts of a streamed edit is announced once).
+pub(crate) fn merge_changes(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    for c in changes {
+        let Change::Features { layer, ids } = c else {
+            out.push(c);
+            continue;
+        };
+        match out
+            .iter_mut()
+            .find(|o| matches!(o, Change::Features { layer: l, .. } if *l == layer))
+        {
+            Some(Change::Features { ids: kept, .. }) => {
+                // An empty list means "too many to list", and stays so.
+                if !kept.is_empty() && !ids.is_empty() && kept.len() + ids.len() <= CHANGE_IDS {
+                    kept.extend(ids);
+                } else {
+                    kept.clear();
+                }
+            }
+            _ => out.push(Change::Features { layer, ids }),
+        }
+    }
+    out
+}
+
+/// One message of a streamed edit ([`Store::apply_streamed`]).
+#[derive(Debug)]
+pub enum Part {
+    /// More writes for the transaction.
+    Edit(Edit),
+    /// The end: commit everything received.
+    Commit,
+}
+
+/// The messages of a streamed edit. An `Err` aborts it with that error; the channel closing
+/// before [`Part::Commit`] aborts it too.
+pub type Parts = tokio::sync::mpsc::Receiver<Result<Part, StoreError>>;
+
+/// The error of a streamed edit whose sender went away before [`Part::Commit`].
+pub fn stream_ended() -> StoreError {
+    StoreError::Internal("a streamed edit ended before its commit; nothing was written".into())
+}
+
 /// One transaction's writes, applied in this order: deletes, updates, inserts.
 #[derive(Debug, Clone, Default)]
 pub struct Edit {
@@ -138,6 +183,27 @@ pub trait Store: Send + Sync + 'static {
     /// nothing is written. Inserted ids must be new within their layer; updates and deletes are
     /// version-checked (see [`Store::update`]).
     async fn apply(&self, edit: Edit) -> Result<(), StoreError>;
+
+    /// Applies edits as they arrive, all in one transaction, committed at [`Part::Commit`]: on
+    /// any error, or if the channel closes first, nothing is written. For writes too large to
+    /// hold at once (an import): the backends write each part as it comes, so memory holds one
+    /// part. Holds the store's write transaction open until the end. The default gathers the
+    /// parts and [`Store::apply`]s them together.
+    async fn apply_streamed(&self, mut parts: Parts) -> Result<(), StoreError> {
+        let mut all = Edit::default();
+        loop {
+            match parts.recv().await {
+                None => return Err(stream_ended()),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(Part::Commit)) => return self.apply(all).await,
+                Some(Ok(Part::Edit(e))) => {
+                    all.delete.extend(e.delete);
+                    all.update.extend(e.update);
+                    all.insert.extend(e.insert);
+                }
+            }
+        }
+    }
 
     /// Inserts features into their layers, all in one transaction: on any error nothing is
     /// written. Ids must be new within their layer.

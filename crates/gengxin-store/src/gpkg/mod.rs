@@ -532,6 +532,30 @@ fn delete_layer(
     touch_contents(tx, layer, None, None)
 }
 
+/// An edit's writes (checked) in an open transaction; the changes to announce after the commit.
+fn apply_in(
+    tx: &rusqlite::Transaction,
+    delete: Vec<(LayerId, Vec<(String, i64)>)>,
+    update: Vec<(&'static Layer, Vec<Feature>)>,
+    insert: Vec<(&'static Layer, Vec<Feature>)>,
+) -> Result<Vec<Change>, StoreError> {
+    let mut changes = Vec::new();
+    for (layer, rows) in delete {
+        let layer = Layer::by_id(layer);
+        delete_layer(tx, layer, &rows)?;
+        changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
+    }
+    for (layer, features) in update {
+        update_layer(tx, layer, &features)?;
+        changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+    }
+    for (layer, features) in insert {
+        insert_layer(tx, layer, &features)?;
+        changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+    }
+    Ok(changes)
+}
+
 #[async_trait]
 impl Store for GeoPackageStore {
     async fn info(&self) -> Result<StoreInfo, StoreError> {
@@ -552,22 +576,26 @@ impl Store for GeoPackageStore {
         let update = check_batch(edit.update)?;
         let insert = check_batch(edit.insert)?;
         let delete = edit.delete;
+        self.write(move |tx| apply_in(tx, delete, update, insert))
+            .await
+    }
+
+    async fn apply_streamed(&self, mut parts: crate::Parts) -> Result<(), StoreError> {
         self.write(move |tx| {
             let mut changes = Vec::new();
-            for (layer, rows) in delete {
-                let layer = Layer::by_id(layer);
-                delete_layer(tx, layer, &rows)?;
-                changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
+            loop {
+                match parts.blocking_recv() {
+                    None => return Err(crate::stream_ended()),
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(crate::Part::Commit)) => return Ok(crate::merge_changes(changes)),
+                    Some(Ok(crate::Part::Edit(edit))) => {
+                        check_append_only(&edit)?;
+                        let update = check_batch(edit.update)?;
+                        let insert = check_batch(edit.insert)?;
+                        changes.extend(apply_in(tx, edit.delete, update, insert)?);
+                    }
+                }
             }
-            for (layer, features) in update {
-                update_layer(tx, layer, &features)?;
-                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-            }
-            for (layer, features) in insert {
-                insert_layer(tx, layer, &features)?;
-                changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-            }
-            Ok(changes)
         })
         .await
     }

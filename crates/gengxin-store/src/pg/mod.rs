@@ -14,6 +14,7 @@ mod schema;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -321,6 +322,15 @@ impl PostgisStore {
 
     /// Runs `f` in one transaction, announces its changes to the other servers inside it (NOTIFY
     /// is delivered at commit), commits, and announces them to this process.
+    /// Fresh statistics after a bulk load, so the planner uses the indexes at once.
+    async fn analyze(&self, layers: &[&'static Layer]) {
+        for layer in layers {
+            let _ = sqlx::query(trusted(format!("ANALYZE {}", schema::table(layer))))
+                .execute(&self.pool)
+                .await;
+        }
+    }
+
     async fn write<F>(&self, f: F) -> Result<(), StoreError>
     where
         F: for<'c> FnOnce(
@@ -749,6 +759,30 @@ async fn delete_layer(
     Ok(())
 }
 
+/// An edit's writes (checked) in an open transaction; the changes to announce after the commit.
+async fn apply_in(
+    conn: &mut PgConnection,
+    delete: Vec<(LayerId, Vec<(String, i64)>)>,
+    update: Vec<(&'static Layer, Vec<Feature>)>,
+    insert: Vec<(&'static Layer, Vec<Feature>)>,
+) -> Result<Vec<Change>, StoreError> {
+    let mut changes = Vec::new();
+    for (layer, rows) in delete {
+        let layer = Layer::by_id(layer);
+        delete_layer(conn, layer, &rows).await?;
+        changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
+    }
+    for (layer, features) in update {
+        update_layer(conn, layer, &features).await?;
+        changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+    }
+    for (layer, features) in insert {
+        insert_layer(conn, layer, &features).await?;
+        changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
+    }
+    Ok(changes)
+}
+
 #[async_trait]
 impl Store for PostgisStore {
     async fn info(&self) -> Result<StoreInfo, StoreError> {
@@ -769,32 +803,51 @@ impl Store for PostgisStore {
             .filter(|(_, f)| f.len() >= 10_000)
             .map(|(l, _)| *l)
             .collect();
+        self.write(move |conn| Box::pin(apply_in(conn, delete, update, insert)))
+            .await?;
+        self.analyze(&big).await;
+        Ok(())
+    }
+
+    async fn apply_streamed(&self, mut parts: crate::Parts) -> Result<(), StoreError> {
+        let inserted = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+            LayerId,
+            usize,
+        >::new()));
+        let counts = inserted.clone();
         self.write(move |conn| {
             Box::pin(async move {
                 let mut changes = Vec::new();
-                for (layer, rows) in delete {
-                    let layer = Layer::by_id(layer);
-                    delete_layer(conn, layer, &rows).await?;
-                    changes.push(Change::of(layer.id, rows.into_iter().map(|(id, _)| id)));
+                loop {
+                    match parts.recv().await {
+                        None => return Err(crate::stream_ended()),
+                        Some(Err(e)) => return Err(e),
+                        Some(Ok(crate::Part::Commit)) => return Ok(crate::merge_changes(changes)),
+                        Some(Ok(crate::Part::Edit(edit))) => {
+                            check_append_only(&edit)?;
+                            let update = check_batch(edit.update)?;
+                            let insert = check_batch(edit.insert)?;
+                            if let Ok(mut c) = counts.lock() {
+                                for (l, f) in &insert {
+                                    *c.entry(l.id).or_default() += f.len();
+                                }
+                            }
+                            changes.extend(apply_in(conn, edit.delete, update, insert).await?);
+                        }
+                    }
                 }
-                for (layer, features) in update {
-                    update_layer(conn, layer, &features).await?;
-                    changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-                }
-                for (layer, features) in insert {
-                    insert_layer(conn, layer, &features).await?;
-                    changes.push(Change::of(layer.id, features.into_iter().map(|f| f.id)));
-                }
-                Ok(changes)
             })
         })
         .await?;
-        // Fresh statistics after a bulk load, so the planner uses the indexes at once.
-        for layer in big {
-            let _ = sqlx::query(trusted(format!("ANALYZE {}", schema::table(layer))))
-                .execute(&self.pool)
-                .await;
-        }
+        let big: Vec<&'static Layer> = inserted
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, n)| *n >= 10_000)
+            .map(|(l, _)| Layer::by_id(l))
+            .collect();
+        self.analyze(&big).await;
         Ok(())
     }
 
