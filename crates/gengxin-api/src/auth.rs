@@ -312,7 +312,7 @@ pub async fn change_password(
     State(s): State<AppState>,
     who: Who,
     headers: HeaderMap,
-    Json(body): Json<PasswordChange>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let token = session_token(&headers);
     gengxin_app::accounts::change_password(
@@ -354,7 +354,7 @@ pub struct NewTokenBody {
 pub async fn create_token(
     State(s): State<AppState>,
     who: Who,
-    Json(body): Json<NewToken>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<NewTokenBody>), ApiError> {
     let p = crate::who::allow(gengxin_auth::policy::require_login(&who.caller))?;
     let (id, token) = gengxin_app::accounts::create_token(
@@ -515,7 +515,7 @@ pub struct NewUserBody {
 pub async fn create_user(
     State(s): State<AppState>,
     who: Who,
-    Json(b): Json<NewUserBody>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<UserBody>), ApiError> {
     let new = account::NewUser {
         username: b.username,
@@ -588,7 +588,7 @@ pub async fn change_user(
     State(s): State<AppState>,
     who: Who,
     ApiPath(username): ApiPath<String>,
-    Json(b): Json<UserChange>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<UserChange>,
 ) -> Result<Json<UserBody>, ApiError> {
     let change = gengxin_app::accounts::UserChange {
         version: b.version,
@@ -661,7 +661,7 @@ pub struct NewOrganisation {
 pub async fn create_organisation(
     State(s): State<AppState>,
     who: Who,
-    Json(b): Json<NewOrganisation>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<NewOrganisation>,
 ) -> Result<StatusCode, ApiError> {
     let o = gengxin_app::accounts::Organisation {
         id: b.id,

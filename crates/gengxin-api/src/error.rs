@@ -50,6 +50,7 @@ codes! {
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED;
     Conflict = "conflict", CONFLICT;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
     InvalidFeature = "invalid_feature", UNPROCESSABLE_ENTITY;
     InvalidFile = "invalid_file", UNPROCESSABLE_ENTITY;
     Unprocessable = "unprocessable", UNPROCESSABLE_ENTITY;

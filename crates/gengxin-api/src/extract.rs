@@ -79,3 +79,37 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiBody {
         }
     }
 }
+
+/// [`axum::Json`] that rejects in the API's error shape: `415 unsupported_media_type` without a
+/// JSON content type, `413 payload_too_large` over the route's limit, `400 bad_request` for a
+/// body that is not JSON or not the documented shape (axum's own rejections are plain text).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(t)) => Ok(ApiJson(t)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                crate::error::Code::UnsupportedMediaType,
+                "send the body as JSON, with Content-Type: application/json",
+            )),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    crate::error::Code::PayloadTooLarge,
+                    "the body is larger than this endpoint accepts",
+                ))
+            }
+            Err(e) => Err(ApiError::bad_request(format!(
+                "malformed body: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}

@@ -258,7 +258,7 @@ pub struct NewForm {
 pub async fn create_form(
     State(s): State<AppState>,
     who: Who,
-    Json(b): Json<NewForm>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<NewForm>,
 ) -> Result<(StatusCode, Json<FormBody>), ApiError> {
     let def = app::FormDefinition {
         code: b.code,
@@ -298,7 +298,7 @@ pub async fn create_submission(
     State(s): State<AppState>,
     who: Who,
     headers: HeaderMap,
-    Json(b): Json<NewSubmission>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<NewSubmission>,
 ) -> Result<(StatusCode, Json<SubmissionBody>), ApiError> {
     let key = headers
         .get("idempotency-key")
@@ -343,7 +343,7 @@ pub async fn edit_submission(
     State(s): State<AppState>,
     who: Who,
     ApiPath(id): ApiPath<String>,
-    Json(b): Json<SubmissionEdit>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<SubmissionEdit>,
 ) -> Result<Json<SubmissionBody>, ApiError> {
     let sub =
         app::edit_submission(&s.app, &who.actor(), &id, b.version, &b.values, b.submit).await?;
@@ -467,7 +467,7 @@ pub async fn review(
     State(s): State<AppState>,
     who: Who,
     ApiPath(id): ApiPath<String>,
-    Json(b): Json<Review>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<Review>,
 ) -> Result<Json<SubmissionBody>, ApiError> {
     let sub = app::review(
         &s.app,

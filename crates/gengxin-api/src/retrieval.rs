@@ -864,10 +864,8 @@ pub struct SpatialBody {
 pub async fn spatial(
     State(s): State<AppState>,
     who: Who,
-    body: Result<Json<SpatialBody>, axum::extract::rejection::JsonRejection>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<SpatialBody>,
 ) -> Result<Json<SpatialResults>, ApiError> {
-    let Json(b) =
-        body.map_err(|e| ApiError::bad_request(format!("malformed body: {}", e.body_text())))?;
     if b.layers.is_empty() {
         return Err(ApiError::bad_request("layers must name at least one layer"));
     }

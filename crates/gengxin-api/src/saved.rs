@@ -138,10 +138,8 @@ pub struct NewQuery {
 pub async fn create(
     State(s): State<AppState>,
     who: Who,
-    body: Result<Json<NewQuery>, axum::extract::rejection::JsonRejection>,
+    crate::extract::ApiJson(q): crate::extract::ApiJson<NewQuery>,
 ) -> Result<Response, ApiError> {
-    let Json(q) =
-        body.map_err(|e| ApiError::bad_request(format!("malformed body: {}", e.body_text())))?;
     let name = q.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));

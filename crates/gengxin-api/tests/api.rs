@@ -2678,3 +2678,51 @@ async fn clients_cannot_set_provenance() {
     assert_eq!(v["properties"]["provenance"], "generated");
     let _ = etag;
 }
+
+#[tokio::test]
+async fn json_bodies_are_refused_in_the_error_shape() {
+    let (_d, app) = fixture().await;
+    let send_raw = |uri: &'static str, ctype: &'static str, body: &'static str| {
+        let app = app.clone();
+        async move {
+            let r = app
+                .oneshot(
+                    Request::post(uri)
+                        .header("content-type", ctype)
+                        .body(Body::from(body))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = r.status();
+            let ctype = r.headers()["content-type"].to_str().unwrap().to_owned();
+            let bytes = r.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                ctype,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    for uri in [
+        "/api/saved-queries",
+        "/api/spatial",
+        "/api/forms",
+        "/api/admin/organisations",
+    ] {
+        let (s, ctype, v) = send_raw(uri, "text/plain", "{}").await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{uri}");
+        assert!(ctype.starts_with("application/json"), "{uri}: {ctype}");
+        assert_error(&v, "unsupported_media_type");
+        let (s, _, v) = send_raw(uri, "application/json", "{\"name\": {}").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
+        assert_error(&v, "bad_request");
+        let (s, _, v) = send_raw(uri, "application/json", "{\"name\": {}}").await;
+        assert_eq!(
+            s,
+            StatusCode::BAD_REQUEST,
+            "{uri}: a body of the wrong shape"
+        );
+        assert_error(&v, "bad_request");
+    }
+}
