@@ -6,6 +6,9 @@
 # scripts/test (it takes minutes per caller); run by hand:
 #
 #   bash bench/schemathesis.sh                 # MAX_EXAMPLES=20 CALLERS="public admin" to narrow
+#
+# Left out: /api/changes (an endless event stream) and the bulk-report upload (schemathesis
+# cannot generate its multipart spreadsheet; the reporting tests send real ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${GENGXIN_BIN:-target/release/gengxin}
@@ -50,7 +53,7 @@ for c in $callers; do
       --url "http://127.0.0.1:$port" "${auth[@]}" \
       --checks not_a_server_error,response_schema_conformance,content_type_conformance \
       --max-examples "$max" --workers 2 --seed 1 --no-color \
-      --exclude-path /api/changes >"$work/$c.txt" 2>&1; then
+      --exclude-path /api/changes --exclude-path '/api/forms/{id}/upload' >"$work/$c.txt" 2>&1; then
     failed+=("$c")
   fi
   grep -E "^(Summary|Tested|Failures|Errors|Test cases|API Operations)|passed|failed" "$work/$c.txt" | tail -8 || true
@@ -61,7 +64,7 @@ fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "schemathesis failed for: ${failed[*]}"
   for c in "${failed[@]}"; do
-    [ -f "$work/$c.txt" ] && { echo "== $c"; sed -n '/FAILURES/,/SUMMARY/p' "$work/$c.txt" | head -150; }
+    [ -f "$work/$c.txt" ] && { echo "== $c"; sed -n '/ERRORS\|FAILURES/,/SUMMARY/p' "$work/$c.txt" | head -150; }
   done
   exit 1
 fi

@@ -46,7 +46,9 @@ pub struct Walk {
 impl Walk {
     /// The place on the network nearest a lon/lat point, within [`MAX_ACCESS_M`].
     pub fn locate(&self, lonlat: Coord) -> Option<Location> {
-        self.snapper.snap(self.gk.project(lonlat), MAX_ACCESS_M)
+        // A point outside the zone's domain is as far from every road as one can be.
+        let p = self.gk.try_project(lonlat)?;
+        self.snapper.snap(p, MAX_ACCESS_M)
     }
 }
 

@@ -59,12 +59,19 @@ impl GaussKruger {
         self.epsg
     }
 
-    /// EPSG:4490 lon/lat degrees → zone metres (easting, northing).
+    /// EPSG:4490 lon/lat degrees → zone metres (easting, northing), for points within the
+    /// zone's range (the store's own data).
     pub fn project(&self, c: Coord) -> Coord {
+        self.try_project(c)
+            .expect("transverse Mercator is defined within a zone's range")
+    }
+
+    /// [`project`](Self::project) for a point a client names: `None` outside the projection's
+    /// domain (e.g. half a world away from the zone's meridian).
+    pub fn try_project(&self, c: Coord) -> Option<Coord> {
         let mut p = (c.x.to_radians(), c.y.to_radians(), 0.0);
-        proj4rs::transform::transform(&self.geographic, &self.projected, &mut p)
-            .expect("transverse Mercator is defined within a zone's range");
-        Coord { x: p.0, y: p.1 }
+        proj4rs::transform::transform(&self.geographic, &self.projected, &mut p).ok()?;
+        (p.0.is_finite() && p.1.is_finite()).then_some(Coord { x: p.0, y: p.1 })
     }
 
     /// Zone metres → EPSG:4490 lon/lat degrees.
@@ -343,6 +350,14 @@ mod tests {
             (back.x - 114.3).abs() < 1e-9 && (back.y - 30.6).abs() < 1e-9,
             "{back:?}"
         );
+    }
+
+    #[test]
+    fn a_point_outside_the_zones_domain_is_none_not_a_panic() {
+        let gk = GaussKruger::wuhan();
+        // Found by schemathesis: /api/isochrone?lat=0&lon=15 panicked the server.
+        assert_eq!(gk.try_project(Coord { x: 15.0, y: 0.0 }), None);
+        assert!(gk.try_project(Coord { x: 114.3, y: 30.6 }).is_some());
     }
 
     #[test]

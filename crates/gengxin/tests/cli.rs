@@ -43,16 +43,20 @@ fn demos() -> &'static (PathBuf, PathBuf) {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{}", std::process::id()));
         let served = build_demo(&dir);
         let pristine = dir.join("pristine.gpkg");
-        std::fs::copy(&served, &pristine).unwrap();
-        // Attachment bytes live beside the store file.
-        let files = |p: &Path| PathBuf::from(format!("{}.attachments", p.display()));
-        std::fs::create_dir_all(files(&pristine)).unwrap();
-        for e in std::fs::read_dir(files(&served)).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), files(&pristine).join(e.file_name())).unwrap();
-        }
+        copy_store(&served, &pristine);
         (served, pristine)
     })
+}
+
+/// A copy of a store file with its attachment bytes (which live beside it).
+fn copy_store(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap();
+    let files = |p: &Path| PathBuf::from(format!("{}.attachments", p.display()));
+    std::fs::create_dir_all(files(to)).unwrap();
+    for e in std::fs::read_dir(files(from)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), files(to).join(e.file_name())).unwrap();
+    }
 }
 
 fn demo() -> &'static Path {
@@ -471,7 +475,21 @@ fn serve_demo() -> Server {
 /// the demo: `web/tests/*.test.mjs`. Screenshots go to `target/browser-screenshots/`.
 #[test]
 fn the_web_application_passes_its_browser_tests() {
-    let server = serve_demo();
+    // Its own copy of the demo: the other tests sign the same demo users in on the shared
+    // store, and a TOTP code signs a user in once per store.
+    let store = pristine_demo().with_file_name("browser.gpkg");
+    copy_store(pristine_demo(), &store);
+    let port = free_port();
+    let server = start(
+        &[
+            "serve",
+            "--store",
+            store.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        port,
+    );
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
     let out = Command::new("npm")
