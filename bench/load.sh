@@ -12,6 +12,8 @@
 #     20 s while one prober GETs /api/health every 50 ms: health p50/p99, the share of 429s
 #     and their latency.
 set -euo pipefail
+# The figures in bench/README.md were measured with one heavy request at a time.
+export GENGXIN_LIMIT_HEAVY=${GENGXIN_LIMIT_HEAVY:-1}
 cd "$(dirname "$0")/.."
 bin=${GENGXIN_BIN:-${CARGO_TARGET_DIR:-target}/release/gengxin}
 what=${1:-all}

@@ -109,13 +109,15 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    /// From the cores: heavy work gets half of them (at least one), so the rest stays free for
-    /// light requests; reads and tiles 4 per core, writes 2 per core.
+    /// From the cores: heavy work, reads and tiles 4 per core, writes 2 per core. Heavy work
+    /// runs on blocking threads, so light requests keep the async workers; the web application
+    /// itself sends a few heavy requests at once (search suggestions, a query's count and
+    /// page), which one permit per two cores refused.
     pub fn for_cores(cores: usize) -> Sizes {
         let cores = cores.max(1);
         Sizes {
             read: 4 * cores,
-            heavy: (cores / 2).max(1),
+            heavy: 4 * cores,
             write: 2 * cores,
             tiles: 4 * cores,
         }
@@ -263,9 +265,9 @@ mod tests {
     }
 
     #[test]
-    fn a_small_machine_keeps_a_core_free_of_heavy_work() {
-        assert_eq!(Sizes::for_cores(2).heavy, 1);
-        assert_eq!(Sizes::for_cores(1).heavy, 1);
-        assert_eq!(Sizes::for_cores(16).heavy, 8);
+    fn heavy_work_is_sized_from_the_cores() {
+        assert_eq!(Sizes::for_cores(2).heavy, 8);
+        assert_eq!(Sizes::for_cores(0).heavy, 4);
+        assert_eq!(Sizes::for_cores(16).write, 32);
     }
 }
