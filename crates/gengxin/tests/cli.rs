@@ -458,12 +458,17 @@ fn a_new_empty_store_can_be_migrated_and_served() {
 
 /// A server on the shared demo store.
 fn serve_demo() -> Server {
+    serve_store(demo())
+}
+
+/// A server on a store file.
+fn serve_store(store: &Path) -> Server {
     let port = free_port();
     start(
         &[
             "serve",
             "--store",
-            demo().to_str().unwrap(),
+            store.to_str().unwrap(),
             "--listen",
             &format!("127.0.0.1:{port}"),
         ],
@@ -479,17 +484,7 @@ fn the_web_application_passes_its_browser_tests() {
     // store, and a TOTP code signs a user in once per store.
     let store = pristine_demo().with_file_name("browser.gpkg");
     copy_store(pristine_demo(), &store);
-    let port = free_port();
-    let server = start(
-        &[
-            "serve",
-            "--store",
-            store.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ],
-        port,
-    );
+    let server = serve_store(&store);
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
     let out = Command::new("npm")
