@@ -4,7 +4,8 @@
 // city administrator), a PNG decoder for screenshots and small geometry helpers.
 import { createHash, createHmac } from 'node:crypto'
 import { createServer, request as httpRequest } from 'node:http'
-import { mkdirSync, readFileSync, existsSync, statSync } from 'node:fs'
+import { mkdirSync, readFileSync, existsSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, extname, join, normalize, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inflateSync } from 'node:zlib'
@@ -258,8 +259,26 @@ export function totp(secretB32, unixMs = Date.now()) {
   return totpAt(secretB32, Math.floor(unixMs / 30_000))
 }
 
-/// The last TOTP step this process signed in with, per user: the server refuses a code twice.
-const lastTotpStep = {}
+/// The last TOTP step signed in with, per user, shared by every test file (each runs in its own
+/// process) against one server: the server refuses a code twice.
+const TOTP_STEPS = join(tmpdir(), `gengxin-totp-${createHash('sha256').update(GENGXIN_URL).digest('hex').slice(0, 12)}.json`)
+function lastTotpStep(username) {
+  try {
+    return JSON.parse(readFileSync(TOTP_STEPS, 'utf8'))[username] ?? -1
+  } catch {
+    return -1
+  }
+}
+function usedTotpStep(username, step) {
+  let all = {}
+  try {
+    all = JSON.parse(readFileSync(TOTP_STEPS, 'utf8'))
+  } catch {
+    // First use.
+  }
+  all[username] = Math.max(step, all[username] ?? -1)
+  writeFileSync(TOTP_STEPS, JSON.stringify(all))
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -278,7 +297,7 @@ export async function signIn(page, username, { errors } = {}) {
         const now = Date.now()
         step = Math.floor(now / 30_000)
         const left = (step + 1) * 30_000 - now
-        if (step > (lastTotpStep[username] ?? -1) && left > 3000) break
+        if (step > lastTotpStep(username) && left > 3000) break
         await sleep(left + 200)
       }
     }
@@ -295,7 +314,7 @@ export async function signIn(page, username, { errors } = {}) {
       username,
       { timeout: LONG, polling: 100 },
     )
-    if (account.totpSecret) lastTotpStep[username] = step
+    if (account.totpSecret) usedTotpStep(username, step)
     if ((await page.getAttribute('[data-testid="account"]', 'data-user')) === username) return
     const why = (await page.textContent('[data-testid="signin-error"]'))?.trim()
     if (i === tries - 1) throw new Error(`could not sign in as ${username}: ${why}`)
@@ -305,6 +324,11 @@ export async function signIn(page, username, { errors } = {}) {
       errors.push(...added.filter((e) => !(/status of 401/.test(e) && /\/api\/auth\/login/.test(e))))
     }
   }
+}
+
+/// Opens a tab of the side panel (whatever module it belongs to).
+export async function showTab(page, tab) {
+  await page.click(`#tab-${tab}`)
 }
 
 /// Signs out through the header and waits for the 登录 button.

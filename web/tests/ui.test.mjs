@@ -1019,7 +1019,14 @@ describe('Gengxin web application', () => {
       await page.locator('[data-testid="lc-run-result"]').waitFor({ state: 'visible', timeout: LONG })
       assert.equal(await page.isDisabled('[data-testid="lc-run"]'), false)
       const city = await page.$$eval('[data-testid="lc-city-score"]', (ls) => ls.map((l) => [l.dataset.tier, Number(l.dataset.value)]))
-      const run = await pageApi(page, '/api/life-circle/evaluate', { method: 'POST' })
+      // The API's own run: a job (202) followed until done.
+      let job = await pageApi(page, '/api/life-circle/evaluate', { method: 'POST' })
+      while (job.state === 'pending' || job.state === 'running') {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        job = await pageApi(page, `/api/jobs/${encodeURIComponent(job.id)}`)
+      }
+      assert.equal(job.state, 'done', job.error)
+      const run = job.result
       assert.deepEqual(city, run.city_scores)
       assert.deepEqual(city.map(([t]) => t), ['5min', '10min', '15min'])
       const cityGaps = await page.$$eval('[data-testid="lc-city-gap"]', (gs) => gs.map((g) => g.textContent.trim()))
