@@ -371,6 +371,8 @@ const zh = {
   admDutySecurity: '安全管理员：管理角色、锁定和动态口令',
   admDutyAudit: '审计管理员：查阅和校验审计日志',
   failed: '操作失败',
+  /// Between a label and its value: full-width in Chinese text.
+  colon: '：',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -743,6 +745,7 @@ const en: Messages = {
   admDutySecurity: 'Security administrator: roles, lockouts and one-time codes',
   admDutyAudit: 'Audit administrator: read and verify the audit log',
   failed: 'Failed',
+  colon: ': ',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }
