@@ -373,6 +373,18 @@ const zh = {
   failed: '操作失败',
   /// Between a label and its value: full-width in Chinese text.
   colon: '：',
+  // --- mapui ---
+  realData: '真实数据',
+  demoBannerTitle: '演示数据：',
+  demoBannerText: '部分图层为生成数据，非真实情况；地图上以斜线或虚点标出。',
+  demoBannerClose: '关闭提示',
+  layersOpen: '打开图层列表',
+  layersClose: '关闭图层列表',
+  legendHatch: '斜线填充：生成的面',
+  legendDots: '黄褐虚点、描边：生成的线和点',
+  legendEmpty: '当前比例尺下没有专题图层，放大后显示',
+  mapLoading: '地图加载中',
+  busy: '正在加载',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -746,6 +758,18 @@ const en: Messages = {
   admDutyAudit: 'Audit administrator: read and verify the audit log',
   failed: 'Failed',
   colon: ': ',
+  // --- mapui ---
+  realData: 'real data',
+  demoBannerTitle: 'Demo data:',
+  demoBannerText: 'some layers are generated, not real; the map hatches or dots them.',
+  demoBannerClose: 'Dismiss',
+  layersOpen: 'Open the layer list',
+  layersClose: 'Close the layer list',
+  legendHatch: 'Hatched: generated areas',
+  legendDots: 'Brown dots and rings: generated lines and points',
+  legendEmpty: 'No thematic layer at this scale; zoom in',
+  mapLoading: 'Loading the map',
+  busy: 'Loading',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }

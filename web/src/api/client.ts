@@ -1,6 +1,7 @@
 // The API client. Shapes come from the server's OpenAPI document (`npm run gen` writes
 // schema.d.ts from openapi.json); the free-form parts the document declares as plain objects
 // (GeoJSON geometries, a feature's property values) are typed here.
+import { ref } from 'vue'
 import type { components, paths } from './schema'
 
 type Schemas = components['schemas']
@@ -84,19 +85,54 @@ async function failure(res: Response, url: string): Promise<ApiFailure> {
 /// `X-CSRF-Token` with every request that changes something. Empty when signed out.
 let csrf = ''
 
-async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(url, { headers: { Accept: 'application/json' }, signal })
-  if (!res.ok) throw await failure(res, url)
-  return (await res.json()) as T
+/// How long a request runs before the page says it is busy (a faster one shows nothing).
+export const BUSY_AFTER_MS = 300
+/// Whether some request has been running longer than BUSY_AFTER_MS (the page's busy bar).
+export const busy = ref(false)
+let slow = 0
+
+/// Runs a request, counted in `busy` once it has taken longer than BUSY_AFTER_MS.
+async function tracked<T>(run: () => Promise<T>): Promise<T> {
+  let late = false
+  const timer = setTimeout(() => {
+    late = true
+    slow++
+    busy.value = true
+  }, BUSY_AFTER_MS)
+  try {
+    return await run()
+  } finally {
+    clearTimeout(timer)
+    if (late && --slow === 0) busy.value = false
+  }
 }
 
-async function sendJson<T>(
+function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  return tracked(async () => {
+    const res = await fetch(url, { headers: { Accept: 'application/json' }, signal })
+    if (!res.ok) throw await failure(res, url)
+    return (await res.json()) as T
+  })
+}
+
+function sendJson<T>(
   method: 'POST' | 'PUT' | 'DELETE',
   url: string,
   body?: unknown,
   signal?: AbortSignal,
   retried = false,
   extra: Record<string, string> = {},
+): Promise<T> {
+  return tracked(() => send<T>(method, url, body, signal, retried, extra))
+}
+
+async function send<T>(
+  method: 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  body: unknown,
+  signal: AbortSignal | undefined,
+  retried: boolean,
+  extra: Record<string, string>,
 ): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...extra }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
@@ -111,7 +147,7 @@ async function sendJson<T>(
     const f = await failure(res, url)
     // A stale or not yet known token: ask the session for it once and try again.
     if (f.status === 403 && f.code === 'csrf' && !retried && (await me(signal).catch(() => null))) {
-      return sendJson<T>(method, url, body, signal, true, extra)
+      return send<T>(method, url, body, signal, true, extra)
     }
     throw f
   }
@@ -510,7 +546,11 @@ export type UploadRow = Schemas['UploadRowBody']
 export type UploadReport = Schemas['UploadBody']
 
 /// Uploads a filled workbook (the xlsx bytes as the body).
-export async function uploadWorkbook(formId: string, period: string, file: Blob): Promise<UploadReport> {
+export function uploadWorkbook(formId: string, period: string, file: Blob): Promise<UploadReport> {
+  return tracked(() => upload(formId, period, file))
+}
+
+async function upload(formId: string, period: string, file: Blob): Promise<UploadReport> {
   const url = `/api/forms/${enc(formId)}/upload?period=${enc(period)}`
   const send = async () => {
     const headers: Record<string, string> = {

@@ -14,7 +14,7 @@ export const FONT = ['Noto Sans CJK SC Regular']
 /// One row of a legend: a swatch and what it means (a code of a field, a message, or a text).
 export interface LegendItem {
   color: string
-  shape: 'fill' | 'line' | 'circle' | 'dash'
+  shape: 'fill' | 'line' | 'circle' | 'dash' | 'hatch' | 'dots'
   code?: { field: string; code: string }
   label?: MessageKey
   text?: string
@@ -142,6 +142,61 @@ const ADMIN_LINE = '#6B4FA0'
 const LABEL = '#2B2B3A'
 const HALO = 'rgba(255,255,255,0.92)'
 
+// --- Generated (demo) data, marked on the map --------------------------------------------------
+
+/// The image name of the hatch that covers generated polygons (see hatchImage).
+export const HATCH = 'generated-hatch'
+/// Marks of generated lines and points: the colour of the 生成 chip's border.
+export const GENERATED_MARK = '#B08800'
+/// Tile features carry `generated` (crates/gengxin-api/src/tiles.rs).
+const GENERATED: ExpressionSpecification = ['==', ['get', 'generated'], true]
+
+/// A 12 × 12 tile of diagonal lines (RGBA), repeated over generated polygons.
+export function hatchImage(): { width: number; height: number; data: Uint8Array } {
+  const n = 12
+  const data = new Uint8Array(n * n * 4)
+  for (let y = 0; y < n; y++)
+    for (let x = 0; x < n; x++) {
+      const d = (x + y) % n
+      const a = d === 0 ? 150 : d === 1 || d === n - 1 ? 60 : 0
+      data.set([70, 58, 20, a], (y * n + x) * 4)
+    }
+  return { width: n, height: n, data }
+}
+
+/// The hatch over the generated polygons of a tile layer (`filter` narrows them further).
+function hatched(id: string, source: string, filter?: ExpressionSpecification, minzoom?: number): LayerSpecification {
+  return {
+    id,
+    type: 'fill',
+    source,
+    'source-layer': source,
+    ...(minzoom === undefined ? {} : { minzoom }),
+    filter: filter ? ['all', GENERATED, filter] : GENERATED,
+    paint: { 'fill-pattern': HATCH, 'fill-opacity': 0.7 },
+  }
+}
+
+/// A dotted line over the generated lines of a tile layer.
+function dotted(id: string, source: string, filter?: ExpressionSpecification, minzoom?: number): LayerSpecification {
+  return {
+    id,
+    type: 'line',
+    source,
+    'source-layer': source,
+    ...(minzoom === undefined ? {} : { minzoom }),
+    filter: filter ? ['all', GENERATED, filter] : GENERATED,
+    paint: {
+      'line-color': GENERATED_MARK,
+      'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.6, 14, 1.4],
+      'line-dasharray': [1, 2],
+    },
+  }
+}
+
+/// Circles: generated points get the mark's colour as their ring.
+const GENERATED_RING: ExpressionSpecification = ['case', GENERATED, GENERATED_MARK, '#FFFFFF']
+
 function match(field: string, colors: Record<string, string>, other: string): ExpressionSpecification {
   const pairs = Object.entries(colors).flat()
   if (pairs.length === 0) return ['literal', other] as unknown as ExpressionSpecification
@@ -187,6 +242,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
           'line-opacity': 0.75,
         },
       },
+      dotted('admin-street-generated', 'admin_units', ['==', ['get', 'level'], 'street'], 9),
       {
         id: 'admin-district-line',
         type: 'line',
@@ -227,6 +283,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
         'source-layer': 'plan_zones',
         paint: { 'fill-color': match('plan_kind', PLAN_COLORS, '#868E96'), 'fill-opacity': 0.18 },
       },
+      hatched('plan-generated', 'plan_zones'),
       {
         id: 'plan-line',
         type: 'line',
@@ -262,6 +319,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
           'fill-opacity': ['interpolate', ['linear'], ['zoom'], 12, 0.55, 16, 0.8],
         },
       },
+      hatched('parcels-generated', 'parcels'),
       {
         id: 'parcels-line',
         type: 'line',
@@ -291,6 +349,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
         'source-layer': 'buildings',
         paint: { 'fill-color': floorsColor(), 'fill-opacity': 0.92 },
       },
+      hatched('buildings-generated', 'buildings'),
       {
         id: 'buildings-line',
         type: 'line',
@@ -346,6 +405,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
           ],
         },
       },
+      dotted('roads-generated', 'roads', undefined, 11),
       {
         id: 'roads-label',
         type: 'symbol',
@@ -386,6 +446,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
           'fill-opacity': ['interpolate', ['linear'], ['zoom'], 8, 0.55, 13, 0.32, 16, 0.18],
         },
       },
+      hatched('renewal-generated', 'renewal_objects'),
       {
         id: 'renewal-line',
         type: 'line',
@@ -435,6 +496,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
         'source-layer': 'grids',
         paint: { 'fill-color': '#0CA678', 'fill-opacity': 0.04 },
       },
+      hatched('grids-generated', 'grids'),
       {
         id: 'grids-line',
         type: 'line',
@@ -466,6 +528,7 @@ export const THEME_LAYERS: ThemeLayer[] = [
           'line-opacity': 0.8,
         },
       },
+      dotted('community-generated', 'admin_units', ['==', ['get', 'level'], 'community'], 11),
     ],
     interactive: [],
     legend: [{ color: '#2B8A3E', shape: 'line', label: 'level_community' }],
@@ -486,8 +549,8 @@ export const THEME_LAYERS: ThemeLayer[] = [
         paint: {
           'circle-color': facilityColor(),
           'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 3.5, 17, 7],
-          'circle-stroke-color': '#FFFFFF',
-          'circle-stroke-width': 1.2,
+          'circle-stroke-color': GENERATED_RING,
+          'circle-stroke-width': 1.6,
         },
       },
     ],
@@ -509,8 +572,8 @@ export const THEME_LAYERS: ThemeLayer[] = [
         paint: {
           'circle-color': ['match', ['get', 'status'], OPEN_REPORT, '#E8590C', '#2F9E44'],
           'circle-radius': ['interpolate', ['linear'], ['zoom'], 13, 3, 17, 6],
-          'circle-stroke-color': '#FFFFFF',
-          'circle-stroke-width': 1,
+          'circle-stroke-color': GENERATED_RING,
+          'circle-stroke-width': 1.6,
         },
       },
     ],
