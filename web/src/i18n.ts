@@ -406,8 +406,7 @@ const zh = {
   wlCalLegend: '任务 = 已报 + 未报；未报 = 已逾期 + 未到期',
   wlOfWhich: '其中',
   wlLagging: '滞后 {n}',
-  wlExpandAll: '全部展开',
-  wlCollapseAll: '全部收起',
+  wlProgressForbidden: '当前角色无权查看项目进度',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -814,8 +813,7 @@ const en: Messages = {
   wlCalLegend: 'Tasks = submitted + not reported; not reported = overdue + not yet due',
   wlOfWhich: 'of which',
   wlLagging: '{n} lagging',
-  wlExpandAll: 'Expand all',
-  wlCollapseAll: 'Collapse all',
+  wlProgressForbidden: 'Your role may not see project progress',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }
