@@ -366,6 +366,7 @@ export interface ProgressQuery {
   as_of?: string
   stage?: string
   district?: string
+  renewal_object?: string
   lagging?: boolean
   min_lag_days?: number
   limit?: number

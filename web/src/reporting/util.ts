@@ -57,3 +57,38 @@ export function newKey(): string {
   if (c && typeof c.randomUUID === 'function') return c.randomUUID()
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`
 }
+
+// --- worklists ---
+
+/// Today in China (UTC+8) as YYYY-MM-DD: deadlines are whole days in local time.
+export function chinaToday(now = Date.now()): string {
+  return new Date(now + 8 * 3600_000).toISOString().slice(0, 10)
+}
+
+/// The state of a reporting task, one definition for every list and count:
+/// - `submitted` (已报): a report was submitted;
+/// - `overdue` (已逾期): not submitted and its deadline has passed — also before the server's
+///   mark-overdue job (run every 30 s) has marked it;
+/// - `open` (未到期): not submitted, the deadline still to come.
+/// 未报 (not reported) is `overdue` + `open`; 任务 is 未报 + 已报.
+export type TaskState = 'submitted' | 'overdue' | 'open'
+export function taskState(t: { status: string; deadline: string }, today = chinaToday()): TaskState {
+  if (t.status === 'submitted') return 'submitted'
+  if (t.status === 'overdue' || (t.deadline !== '' && t.deadline < today)) return 'overdue'
+  return 'open'
+}
+
+/// Whole days past the deadline (0 when not overdue).
+export function daysOverdue(t: { status: string; deadline: string }, today = chinaToday()): number {
+  if (taskState(t, today) !== 'overdue' || !t.deadline) return 0
+  return Math.max(0, Math.round((Date.parse(today) - Date.parse(t.deadline)) / 86_400_000))
+}
+
+/// A reporting period as people say it: 2026-10 → 2026年10月, 2026-Q4 → 2026年第4季度.
+export function periodLabel(p: string): string {
+  const m = /^(\d{4})-(\d{2})$/.exec(p)
+  if (m) return t('wlMonth').replace('{y}', m[1]!).replace('{m}', String(Number(m[2])))
+  const q = /^(\d{4})-Q([1-4])$/.exec(p)
+  if (q) return t('wlQuarter').replace('{y}', q[1]!).replace('{q}', q[2]!)
+  return p
+}
