@@ -373,6 +373,12 @@ const zh = {
   failed: '操作失败',
   /// Between a label and its value: full-width in Chinese text.
   colon: '：',
+  // --- internals ---
+  listSep: '、',
+  metres: '米',
+  floorsUnit: '层',
+  admAllActions: '全部操作',
+  admPublic: '公众',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -746,6 +752,12 @@ const en: Messages = {
   admDutyAudit: 'Audit administrator: read and verify the audit log',
   failed: 'Failed',
   colon: ': ',
+  // --- internals ---
+  listSep: ', ',
+  metres: 'm',
+  floorsUnit: ' floors',
+  admAllActions: 'All actions',
+  admPublic: 'Public',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }
