@@ -419,6 +419,12 @@ const zh = {
   wlOfWhich: '其中',
   wlLagging: '滞后 {n}',
   wlProgressForbidden: '当前角色无权查看项目进度',
+  // --- internals ---
+  listSep: '、',
+  metres: '米',
+  floorsUnit: '层',
+  admAllActions: '全部操作',
+  admPublic: '公众',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -838,6 +844,12 @@ const en: Messages = {
   wlOfWhich: 'of which',
   wlLagging: '{n} lagging',
   wlProgressForbidden: 'Your role may not see project progress',
+  // --- internals ---
+  listSep: ', ',
+  metres: 'm',
+  floorsUnit: ' floors',
+  admAllActions: 'All actions',
+  admPublic: 'Public',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::extract::ApiQuery;
 use crate::who::{Who, allow};
 use crate::{ApiError, AppState};
+use gengxin_io::export::Labels;
 
 /// A record of an action by the caller.
 pub fn record(who: &Who, action: &'static str, outcome: &'static str) -> Record {
@@ -49,6 +50,11 @@ pub struct AuditQuery {
     /// At most this many records, 1–10000, default 200 (the list only; an export has every
     /// record).
     limit: Option<usize>,
+    /// The export only: true for field names and raw codes (machines); default false: column
+    /// titles and the names of actions, outcomes and layers.
+    codes: Option<bool>,
+    /// The export only: zh (default) or en; without it, the Accept-Language header.
+    lang: Option<String>,
 }
 
 fn filters(q: AuditQuery) -> Result<(Filter, usize), ApiError> {
@@ -113,6 +119,56 @@ pub struct AuditRecord {
     prev_hash: String,
     /// This record's hash, over its content and `prev_hash`.
     hash: String,
+    /// The names of `action` and `outcome` (e.g. 登录 / 失败).
+    action_name: LocalName,
+    outcome_name: LocalName,
+    /// The title of `target_layer`, when it is a layer of the catalogue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    target_layer_name: Option<LocalName>,
+    /// The name of the target feature, for a public layer (other layers' contents are not the
+    /// audit administrator's to read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    target_name: Option<String>,
+}
+
+/// A name in Chinese and English.
+#[derive(Serialize, ToSchema)]
+pub struct LocalName {
+    zh: String,
+    en: String,
+}
+
+impl LocalName {
+    /// The code's name in a code list, or the code itself.
+    fn of(list: &'static [gengxin_model::vocab::Code], code: &str) -> LocalName {
+        match gengxin_model::vocab::find(list, code) {
+            Some(c) => LocalName {
+                zh: c.zh.into(),
+                en: c.en.into(),
+            },
+            None => LocalName {
+                zh: code.into(),
+                en: code.into(),
+            },
+        }
+    }
+}
+
+/// The name of a record's target feature, for a public model layer.
+async fn target_name(s: &AppState, r: &AuditRecord) -> Option<String> {
+    let l = gengxin_model::Layer::by_name(r.target_layer.as_deref()?)?;
+    if l.access != gengxin_model::Access::Public {
+        return None;
+    }
+    let f = s.store.get(l.id, r.target_id.as_deref()?).await.ok()??;
+    ["name", "title", "code"].iter().find_map(|k| {
+        f.get(k)
+            .as_str()
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    })
 }
 
 impl AuditRecord {
@@ -134,6 +190,15 @@ impl AuditRecord {
             detail: text("detail"),
             prev_hash: req("prev_hash"),
             hash: req("hash"),
+            action_name: LocalName::of(gengxin_model::vocab::AUDIT_ACTIONS, &req("action")),
+            outcome_name: LocalName::of(gengxin_model::vocab::AUDIT_OUTCOMES, &req("outcome")),
+            target_layer_name: text("target_layer")
+                .and_then(|n| gengxin_model::Layer::by_name(&n))
+                .map(|l| LocalName {
+                    zh: l.zh.into(),
+                    en: l.en.into(),
+                }),
+            target_name: None,
         }
     }
 }
@@ -145,6 +210,8 @@ pub struct AuditPage {
     total: u64,
     /// Oldest first.
     records: Vec<AuditRecord>,
+    /// Every action a record may name, with its names (for a filter by action).
+    actions: Vec<crate::features::CodeInfo>,
 }
 
 /// The audit log, oldest first, filtered by `actor`, `action` and time (`from` inclusive, `to`
@@ -165,9 +232,25 @@ pub async fn list(
     let (f, limit) = filters(q)?;
     let rows = gengxin_app::audit::select(&*s.store, &f, Some(limit)).await?;
     let total = s.store.count(LayerId::AuditLog).await?;
+    let mut records: Vec<AuditRecord> = rows.iter().map(AuditRecord::new).collect();
+    let mut names = std::collections::HashMap::new();
+    for r in &mut records {
+        let key = (r.target_layer.clone(), r.target_id.clone());
+        if key.0.is_none() || key.1.is_none() {
+            continue;
+        }
+        if !names.contains_key(&key) {
+            names.insert(key.clone(), target_name(&s, r).await);
+        }
+        r.target_name = names[&key].clone();
+    }
     Ok(Json(AuditPage {
         total,
-        records: rows.iter().map(AuditRecord::new).collect(),
+        records,
+        actions: gengxin_model::vocab::AUDIT_ACTIONS
+            .iter()
+            .map(crate::features::CodeInfo::of)
+            .collect(),
     }))
 }
 
@@ -181,9 +264,13 @@ pub async fn list(
 pub async fn export(
     State(s): State<AppState>,
     who: Who,
-    ApiQuery(q): ApiQuery<AuditQuery>,
+    headers: axum::http::HeaderMap,
+    ApiQuery(mut q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     allow(gengxin_auth::policy::require_audit_admin(&who.caller))?;
+    let codes = q.codes.take().map(|c| c.to_string());
+    let labels =
+        crate::imports::export_labels(codes.as_deref(), q.lang.take().as_deref(), &headers)?;
     let (f, _) = filters(q)?;
     let rows = gengxin_app::audit::select(&*s.store, &f, None).await?;
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
@@ -201,13 +288,26 @@ pub async fn export(
         "prev_hash",
         "hash",
     ];
-    w.write_record(cols).map_err(ApiError::internal)?;
+    let layer = gengxin_model::Layer::by_id(LayerId::AuditLog);
+    let heading: Vec<String> = cols
+        .iter()
+        .map(|c| labels.heading(Some(layer), c))
+        .collect();
+    w.write_record(&heading).map_err(ApiError::internal)?;
     for r in &rows {
         let cells: Vec<String> = cols
             .iter()
-            .map(|c| match r.get(c) {
+            .map(|c| match labels.value(Some(layer), c, r.get(c)) {
                 Value::Int(i) => i.to_string(),
-                Value::Text(t) => gengxin_io::export::escape_formula(t),
+                // The layer an action was on, by its title.
+                Value::Text(t) if *c == "target_layer" && labels != Labels::Codes => {
+                    match gengxin_model::Layer::by_name(&t) {
+                        Some(l) if labels == Labels::En => l.en.to_owned(),
+                        Some(l) => l.zh.to_owned(),
+                        None => gengxin_io::export::escape_formula(&t),
+                    }
+                }
+                Value::Text(t) => gengxin_io::export::escape_formula(&t),
                 _ => String::new(),
             })
             .collect();

@@ -27,6 +27,16 @@ pub struct CodeInfo {
     en: &'static str,
 }
 
+impl CodeInfo {
+    pub fn of(c: &gengxin_model::vocab::Code) -> CodeInfo {
+        CodeInfo {
+            code: c.code,
+            zh: c.zh,
+            en: c.en,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct FieldInfo {
     name: String,
@@ -84,15 +94,7 @@ pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<Laye
                     ty: f.ty.code(),
                     required: f.required,
                     title_zh: f.zh.into(),
-                    codes: f.codes.map(|cs| {
-                        cs.iter()
-                            .map(|c| CodeInfo {
-                                code: c.code,
-                                zh: c.zh,
-                                en: c.en,
-                            })
-                            .collect()
-                    }),
+                    codes: f.codes.map(|cs| cs.iter().map(CodeInfo::of).collect()),
                 })
                 .collect(),
             features: format!("/api/layers/{}/features", l.name),

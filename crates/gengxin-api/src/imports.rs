@@ -4,9 +4,9 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gengxin_io::export::Table;
+use gengxin_io::export::{Labels, Table};
 use gengxin_io::import::{ImportOptions, Issue, Report};
 use gengxin_io::{Format, ReadOptions};
 use gengxin_model::{Feature, LayerId};
@@ -420,12 +420,17 @@ pub async fn undo(
 }
 
 /// Downloads a layer, or the part matching `bbox` and field filters, as GeoJSON, CSV, Excel,
-/// a zipped Shapefile or a GeoPackage.
+/// a zipped Shapefile or a GeoPackage. CSV and Excel are for people by default: field titles as
+/// headings and code names as values (Chinese, or English for `lang=en` or an Accept-Language
+/// preferring English; Excel adds a sheet 代码 with the codes); `codes=true` keeps field names and
+/// codes, as the importer reads them.
 #[utoipa::path(get, path = "/api/layers/{layer}/export",
     params(
         ("layer" = String, Path),
         ("format" = String, Query, description = "geojson, csv, xlsx, shp or gpkg"),
         ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat in EPSG:4490"),
+        ("codes" = Option<bool>, Query, description = "CSV and xlsx: true for field names and raw codes (machines); default false: field titles and code names"),
+        ("lang" = Option<String>, Query, description = "CSV and xlsx headings and code names: zh (default) or en; without it, the Accept-Language header"),
     ),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream"),
@@ -435,15 +440,19 @@ pub async fn undo(
 pub async fn export(
     State(s): State<AppState>,
     who: Who,
+    headers: HeaderMap,
     ApiPath(layer): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let audit = export_allowed(&s, &who, &layer).await?;
     let mut format = None;
     let mut query = Query::default();
+    let (mut codes, mut lang) = (None, None);
     for (k, v) in params(raw) {
         match k.as_str() {
             "format" => format = Some(export_format(&v)?),
+            "codes" => codes = Some(v),
+            "lang" => lang = Some(v),
             "bbox" => query.bbox = Some(crate::wire::parse_bbox(&v)?),
             field => query.equals.push((
                 field.to_owned(),
@@ -452,6 +461,7 @@ pub async fn export(
         }
     }
     let format = format.ok_or_else(|| ApiError::bad_request("format is required"))?;
+    let labels = export_labels(codes.as_deref(), lang.as_deref(), &headers)?;
     let table = match gengxin_model::Layer::by_name(&layer) {
         // Positions the caller sees generalised are exported generalised.
         Some(l) if !gengxin_auth::policy::sees_exact_positions(&who.caller, l) => {
@@ -461,7 +471,45 @@ pub async fn export(
         _ => gengxin_io::export::load(&*s.store, &layer, query).await?,
     };
     audit_export(&s, audit, &table.rows).await?;
-    file_response(table, format).await
+    file_response(table, format, labels).await
+}
+
+/// How a CSV or xlsx export labels its columns and values: `codes=true` field names and codes
+/// (for machines); otherwise titles and code names, in English for `lang=en` or, without `lang`,
+/// an Accept-Language whose first language is English; in Chinese otherwise.
+pub(crate) fn export_labels(
+    codes: Option<&str>,
+    lang: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Labels, ApiError> {
+    match codes {
+        None | Some("false" | "0") => {}
+        Some("true" | "1") => return Ok(Labels::Codes),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "codes {other:?}: true or false"
+            )));
+        }
+    }
+    match lang {
+        Some("zh") => Ok(Labels::Zh),
+        Some("en") => Ok(Labels::En),
+        Some(other) => Err(ApiError::bad_request(format!("lang {other:?}: zh or en"))),
+        None => {
+            let first = headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split([',', ';']).next())
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            Ok(if first == "en" || first.starts_with("en-") {
+                Labels::En
+            } else {
+                Labels::Zh
+            })
+        }
+    }
 }
 
 /// Exports of a layer: anyone for public layers; scoped and personal layers only for the city
@@ -519,7 +567,11 @@ pub(crate) fn export_format(v: &str) -> Result<Format, ApiError> {
 }
 
 /// A table written in a format, as a download named after the table.
-pub(crate) async fn file_response(table: Table, format: Format) -> Result<Response, ApiError> {
+pub(crate) async fn file_response(
+    table: Table,
+    format: Format,
+    labels: Labels,
+) -> Result<Response, ApiError> {
     let (ext, mime) = match format {
         Format::GeoJson => ("geojson", "application/geo+json"),
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
@@ -536,7 +588,7 @@ pub(crate) async fn file_response(table: Table, format: Format) -> Result<Respon
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let dir = tempfile::tempdir().map_err(|e| internal(&e))?;
         let path = dir.path().join(&file_name);
-        gengxin_io::export::write(&table, format, &path)?;
+        gengxin_io::export::write_for(&table, format, &path, labels)?;
         std::fs::read(&path).map_err(|e| internal(&e))
     })
     .await

@@ -425,6 +425,7 @@ fn router(state: AppState) -> Router {
         tiles::VectorLayer,
         audit::AuditPage,
         audit::AuditRecord,
+        audit::LocalName,
         audit::ChainState,
         audit::ChainFinding,
         attachments::Attachment

@@ -377,6 +377,9 @@ struct ItemsQuery {
     offset: usize,
     properties: Option<Vec<String>>,
     format: Option<gengxin_io::Format>,
+    /// `codes` and `lang` of an export.
+    codes: Option<String>,
+    lang: Option<String>,
     /// The parameters to repeat in paging links.
     passthrough: Vec<(String, String)>,
 }
@@ -390,6 +393,8 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
         offset: 0,
         properties: None,
         format: None,
+        codes: None,
+        lang: None,
         passthrough: Vec::new(),
     };
     let mut filter_text = None;
@@ -459,6 +464,8 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
                 }
                 q.properties = Some(names);
             }
+            "codes" => q.codes = Some(v.clone()),
+            "lang" => q.lang = Some(v.clone()),
             "filter" => filter_text = Some(v.clone()),
             "filter-lang" => {
                 lang = match v.as_str() {
@@ -482,7 +489,7 @@ fn parse_items_query(l: &'static Layer, raw: Option<String>) -> Result<ItemsQuer
                     .push((f.name, crate::wire::parse_value(l, name, &v)?)),
                 None => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown parameter {name:?}: use limit, offset, bbox, bbox-crs, properties, filter, filter-lang, filter-crs, f, or a property of {} (see its queryables)",
+                        "unknown parameter {name:?}: use limit, offset, bbox, bbox-crs, properties, filter, filter-lang, filter-crs, f, codes, lang, or a property of {} (see its queryables)",
                         l.name
                     )));
                 }
@@ -620,6 +627,8 @@ pub struct Item {
         ("offset" = Option<usize>, Query, description = "Features to skip"),
         ("properties" = Option<String>, Query, description = "Comma-separated properties to return"),
         ("f" = Option<String>, Query, description = "json (default), geojson, csv, xlsx, shp or gpkg"),
+        ("codes" = Option<bool>, Query, description = "f=csv or xlsx: true for field names and raw codes (machines); default false: field titles and code names"),
+        ("lang" = Option<String>, Query, description = "f=csv or xlsx headings and code names: zh (default) or en; without it, the Accept-Language header"),
     ),
     responses(
         (status = 200, description = "GeoJSON FeatureCollection (or a file for f)", content_type = "application/geo+json", body = ItemsPage),
@@ -674,9 +683,11 @@ pub async fn items(
                 "{matched} features match; an export carries at most {MAX_EXPORT}: narrow the filter"
             )));
         }
+        let labels =
+            crate::imports::export_labels(q.codes.as_deref(), q.lang.as_deref(), &headers)?;
         crate::imports::audit_export(&s, audit, &page).await?;
         let table = gengxin_io::export::Table::of_layer(l, page);
-        return crate::imports::file_response(table, format).await;
+        return crate::imports::file_response(table, format, labels).await;
     }
     let o = origin(&headers);
     let link = |offset: usize| {

@@ -1141,10 +1141,11 @@ async fn files_upload_into_layers_list_export_and_undo_over_http() {
     );
 
     // Export: a CSV download of a model layer with a filter, and GeoJSON of the custom layer.
+    // `codes=true`: field names and codes, for machines.
     let r = app
         .clone()
         .oneshot(
-            Request::get("/api/layers/parcels/export?format=csv&land_use=0701")
+            Request::get("/api/layers/parcels/export?format=csv&land_use=0701&codes=true")
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -1162,6 +1163,32 @@ async fn files_upload_into_layers_list_export_and_undo_over_http() {
         String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     assert!(csv.lines().count() >= 2, "{csv}");
     assert!(csv.lines().skip(1).all(|l| l.contains(",0701,")), "{csv}");
+    assert!(
+        csv.trim_start_matches('\u{feff}')
+            .starts_with("id,code,land_use,"),
+        "{csv}"
+    );
+    // By default for people: the fields' Chinese titles and code names (English on request).
+    let (s, csv, _) = call(&app, "/api/layers/parcels/export?format=csv&land_use=0701").await;
+    assert_eq!(s, StatusCode::OK);
+    let csv = csv.as_str().unwrap();
+    assert!(csv.starts_with("\u{feff}编号,地块编号,现状用地,"), "{csv}");
+    assert!(!csv.contains(",0701,"), "{csv}");
+    let (_, csv, _) = call(
+        &app,
+        "/api/layers/parcels/export?format=csv&land_use=0701&lang=en",
+    )
+    .await;
+    assert!(
+        csv.as_str()
+            .unwrap()
+            .starts_with("\u{feff}ID,Code,Land use,"),
+        "{csv}"
+    );
+    let (s, _, _) = call(&app, "/api/layers/parcels/export?format=csv&lang=fr").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = call(&app, "/api/layers/parcels/export?format=csv&codes=maybe").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, gj, _) = call(&app, "/api/layers/plan_a/export?format=geojson").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(gj["features"].as_array().unwrap().len(), 2);
@@ -1856,10 +1883,25 @@ async fn ogc_items_filter_page_select_and_export() {
     assert_eq!(s, StatusCode::OK);
     let csv = csv.as_str().unwrap();
     assert!(
-        csv.trim_start_matches('\u{feff}').starts_with("id,"),
+        csv.trim_start_matches('\u{feff}').starts_with("编号,"),
         "{csv}"
     );
     assert_eq!(csv.lines().count(), 4, "{csv}");
+    let (_, csv, _) = call(
+        &app,
+        &format!(
+            "{items}?f=csv&codes=true&filter={}",
+            enc("land_use = '0701'")
+        ),
+    )
+    .await;
+    assert!(
+        csv.as_str()
+            .unwrap()
+            .trim_start_matches('\u{feff}')
+            .starts_with("id,"),
+        "{csv}"
+    );
 
     // f=geojson is a download of every match too, not a page.
     let (s, gj, ctype) = call(&app, &format!("{items}?f=geojson&limit=1")).await;

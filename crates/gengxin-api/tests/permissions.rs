@@ -319,6 +319,15 @@ const READS: &[Cell] = &[
         "/ogc/collections/projects/items?f=csv",
         [401, 200, 200, 403, 403, 403, 403, 403],
     ),
+    // Raw codes for machines and English headings: the same rule.
+    get(
+        "/api/layers/projects/export?format=xlsx&codes=true",
+        [401, 200, 200, 403, 403, 403, 403, 403],
+    ),
+    get(
+        "/ogc/collections/projects/items?f=csv&codes=true&lang=en",
+        [401, 200, 200, 403, 403, 403, 403, 403],
+    ),
     get(
         "/api/history/projects/prj-2",
         [401, 200, 200, 404, 404, 403, 403, 403],
@@ -407,6 +416,10 @@ const READS: &[Cell] = &[
     get("/api/audit", [401, 403, 403, 403, 403, 403, 403, 200]),
     get(
         "/api/audit/export",
+        [401, 403, 403, 403, 403, 403, 403, 200],
+    ),
+    get(
+        "/api/audit/export?codes=true&lang=en",
         [401, 403, 403, 403, 403, 403, 403, 200],
     ),
     get(

@@ -2,6 +2,11 @@
 //! `.prj` and `.cpg`) and GeoPackage. Every file carries the feature id and every field, so that
 //! importing an export gives back the same features.
 //!
+//! CSV and xlsx are opened by people in Excel: [`write_for`] with [`Labels::Zh`] or
+//! [`Labels::En`] heads the columns with the fields' titles and writes code names instead of codes
+//! (xlsx adds a second sheet, 代码, with every field's name and every code); [`Labels::Codes`]
+//! (what [`write`] does) keeps field names and codes, which the importer reads back.
+//!
 //! CSV cells of text that begin with `=`, `+`, `-`, `@`, tab or carriage return are prefixed with
 //! `'` so a spreadsheet never runs them as formulas (OWASP CSV injection); Gengxin's importer
 //! removes that prefix again. Numbers are written as numbers and never escaped.
@@ -56,12 +61,117 @@ pub async fn load(store: &dyn Store, layer: &str, query: Query) -> Result<Table,
     })
 }
 
-/// Writes a table in a format.
+/// How a CSV or xlsx export names its columns and coded values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Labels {
+    /// Field names and stored codes: what machines and the importer read.
+    #[default]
+    Codes,
+    /// Chinese field titles and code names.
+    Zh,
+    /// English field titles and code names.
+    En,
+}
+
+impl Labels {
+    /// The column heading of a field of a layer (a custom layer's fields are named by their
+    /// importer: their names).
+    pub fn heading(self, layer: Option<&Layer>, field: &str) -> String {
+        let zh = layer.and_then(|l| l.field(field)).map(|f| f.zh);
+        match (self, zh) {
+            (Labels::Codes, _) | (_, None) => field.to_owned(),
+            // A title's storage note, e.g. 关联地块(JSON), is not for people.
+            (Labels::Zh, Some(zh)) => zh.trim_end_matches("(JSON)").to_owned(),
+            (Labels::En, Some(_)) => english_title(field),
+        }
+    }
+
+    fn id_heading(self) -> &'static str {
+        match self {
+            Labels::Codes => "id",
+            Labels::Zh => "编号",
+            Labels::En => "ID",
+        }
+    }
+
+    fn wkt_heading(self, columns: &[(String, FieldType)]) -> String {
+        match self {
+            Labels::Codes => free_name("wkt", columns),
+            Labels::Zh => "几何(WKT)".into(),
+            Labels::En => "Geometry (WKT)".into(),
+        }
+    }
+
+    /// A value as people read it: a code's name, 是/否 for a boolean, a time in Beijing time as
+    /// Excel reads it (`2026-12-07 14:05:00`); otherwise the value.
+    pub fn value(self, layer: Option<&Layer>, field: &str, v: &Value) -> Value {
+        if self == Labels::Codes {
+            return v.clone();
+        }
+        let def = layer.and_then(|l| l.field(field));
+        if let (Some(f), Value::Text(t)) = (def, v)
+            && f.ty == FieldType::DateTime
+            && let Ok(at) = chrono::DateTime::parse_from_rfc3339(t)
+        {
+            let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset");
+            return Value::Text(at.with_timezone(&beijing).format("%Y-%m-%d %H:%M:%S").to_string());
+        }
+        match v {
+            Value::Text(code) => {
+                let named = layer
+                    .and_then(|l| l.field(field))
+                    .and_then(|f| f.codes)
+                    .and_then(|list| gengxin_model::vocab::find(list, code));
+                match named {
+                    Some(c) => Value::Text(self.name_of(c).to_owned()),
+                    None => v.clone(),
+                }
+            }
+            Value::Bool(b) => Value::Text(
+                match (self, b) {
+                    (Labels::En, true) => "yes",
+                    (Labels::En, false) => "no",
+                    (_, true) => "是",
+                    (_, false) => "否",
+                }
+                .to_owned(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    pub fn name_of(self, c: &gengxin_model::vocab::Code) -> &'static str {
+        if self == Labels::En { c.en } else { c.zh }
+    }
+}
+
+/// A field's English title from its name: `investment_total_wan` → `Investment total wan`.
+fn english_title(field: &str) -> String {
+    let words = field.replace('_', " ");
+    let mut cs = words.chars();
+    match cs.next() {
+        Some(first) => first.to_uppercase().chain(cs).collect(),
+        None => words,
+    }
+}
+
+/// Writes a table in a format, with field names and codes (see [`write_for`]).
 pub fn write(table: &Table, format: Format, path: &Path) -> Result<(), IoError> {
+    write_for(table, format, path, Labels::Codes)
+}
+
+/// Writes a table in a format; CSV and xlsx with the given [`Labels`] (the other formats are
+/// for machines and always carry field names and codes).
+pub fn write_for(
+    table: &Table,
+    format: Format,
+    path: &Path,
+    labels: Labels,
+) -> Result<(), IoError> {
     match format {
         Format::GeoJson => write_geojson(table, path),
-        Format::Csv => write_csv(table, path),
-        Format::Xlsx => write_xlsx(table, path),
+        Format::Csv => write_csv(table, path, labels),
+        Format::Xlsx => write_xlsx(table, path, labels),
         Format::Shapefile => write_shapefile_zip(table, path),
         Format::GeoPackage => write_gpkg(table, path),
         Format::OsmPbf => Err(IoError::Usage(
@@ -129,22 +239,24 @@ fn text_cell(v: &Value) -> String {
     }
 }
 
-fn write_csv(table: &Table, path: &Path) -> Result<(), IoError> {
+fn write_csv(table: &Table, path: &Path, labels: Labels) -> Result<(), IoError> {
+    let layer = Layer::by_name(&table.name);
     let file = std::fs::File::create(path).map_err(io(path))?;
     // A UTF-8 byte order mark, so that Excel opens Chinese text correctly.
     let mut file = std::io::BufWriter::new(file);
     file.write_all(b"\xef\xbb\xbf").map_err(io(path))?;
     let mut w = csv::Writer::from_writer(file);
     let err = |e: csv::Error| IoError::file(path, e);
-    let mut header = vec!["id".to_owned()];
-    header.extend(table.columns.iter().map(|(c, _)| c.clone()));
-    if table.geometry.is_some() {
-        header.push(free_name("wkt", &table.columns));
-    }
-    w.write_record(&header).map_err(err)?;
+    w.write_record(headings(table, layer, labels))
+        .map_err(err)?;
     for f in &table.rows {
         let mut row = vec![escape_formula(&f.id)];
-        row.extend(table.columns.iter().map(|(c, _)| text_cell(f.get(c))));
+        row.extend(
+            table
+                .columns
+                .iter()
+                .map(|(c, _)| text_cell(&labels.value(layer, c, f.get(c)))),
+        );
         if table.geometry.is_some() {
             row.push(
                 f.geometry
@@ -161,17 +273,29 @@ fn write_csv(table: &Table, path: &Path) -> Result<(), IoError> {
 /// Excel's limit on the characters of one cell.
 const XLSX_CELL: usize = 32_767;
 
-fn write_xlsx(table: &Table, path: &Path) -> Result<(), IoError> {
+/// The heading row: the id, the columns, the geometry as WKT.
+fn headings(table: &Table, layer: Option<&Layer>, labels: Labels) -> Vec<String> {
+    let mut header = vec![labels.id_heading().to_owned()];
+    header.extend(table.columns.iter().map(|(c, _)| labels.heading(layer, c)));
+    if table.geometry.is_some() {
+        header.push(labels.wkt_heading(&table.columns));
+    }
+    header
+}
+
+fn write_xlsx(table: &Table, path: &Path, labels: Labels) -> Result<(), IoError> {
     let xerr = |e: rust_xlsxwriter::XlsxError| IoError::file(path, e);
+    let layer = Layer::by_name(&table.name);
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    let name: String = table.name.chars().take(31).collect();
+    let title = match (labels, layer) {
+        (Labels::Zh, Some(l)) => l.zh,
+        (Labels::En, Some(l)) => l.en,
+        _ => &table.name,
+    };
+    let name: String = title.chars().take(31).collect();
     sheet.set_name(&name).map_err(xerr)?;
-    let mut header = vec!["id".to_owned()];
-    header.extend(table.columns.iter().map(|(c, _)| c.clone()));
-    if table.geometry.is_some() {
-        header.push(free_name("wkt", &table.columns));
-    }
+    let header = headings(table, layer, labels);
     for (j, h) in header.iter().enumerate() {
         sheet.write_string(0, j as u16, h).map_err(xerr)?;
     }
@@ -180,7 +304,7 @@ fn write_xlsx(table: &Table, path: &Path) -> Result<(), IoError> {
         sheet.write_string(r, 0, &f.id).map_err(xerr)?;
         for (j, (c, _)) in table.columns.iter().enumerate() {
             let col = j as u16 + 1;
-            match f.get(c) {
+            match &labels.value(layer, c, f.get(c)) {
                 Value::Null => {}
                 Value::Text(s) => {
                     sheet.write_string(r, col, s).map_err(xerr)?;
@@ -216,7 +340,47 @@ fn write_xlsx(table: &Table, path: &Path) -> Result<(), IoError> {
                 .map_err(xerr)?;
         }
     }
+    if labels != Labels::Codes {
+        write_code_sheet(&mut book, table, layer, labels).map_err(xerr)?;
+    }
     book.save(path).map_err(xerr)
+}
+
+/// The second sheet of an xlsx for people, 代码 (Codes): each column's title and field name,
+/// and under a coded field each code with its name.
+fn write_code_sheet(
+    book: &mut rust_xlsxwriter::Workbook,
+    table: &Table,
+    layer: Option<&Layer>,
+    labels: Labels,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let en = labels == Labels::En;
+    let sheet = book.add_worksheet();
+    sheet.set_name(if en { "Codes" } else { "代码" })?;
+    let head: [&str; 4] = if en {
+        ["Column", "Field", "Code", "Name"]
+    } else {
+        ["列", "字段", "代码", "名称"]
+    };
+    for (j, h) in head.iter().enumerate() {
+        sheet.write_string(0, j as u16, *h)?;
+    }
+    let mut r = 1;
+    for (c, _) in &table.columns {
+        let title = labels.heading(layer, c);
+        sheet.write_string(r, 0, &title)?;
+        sheet.write_string(r, 1, c)?;
+        r += 1;
+        let codes = layer.and_then(|l| l.field(c)).and_then(|f| f.codes);
+        for code in codes.unwrap_or_default() {
+            sheet.write_string(r, 0, &title)?;
+            sheet.write_string(r, 1, c)?;
+            sheet.write_string(r, 2, code.code)?;
+            sheet.write_string(r, 3, labels.name_of(code))?;
+            r += 1;
+        }
+    }
+    Ok(())
 }
 
 /// ESRI WKT of EPSG:4490, as ArcGIS writes it in a `.prj`.
