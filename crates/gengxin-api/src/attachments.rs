@@ -58,8 +58,14 @@ pub async fn download(
         .and_then(|m| HeaderValue::from_str(m).ok())
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let name = rfc8187(meta.get("file_name").as_str().unwrap_or("attachment"));
+    // Photos open in the browser (a report's thumbnail links to its full image); the rest are
+    // downloads.
+    let how = match media.to_str() {
+        Ok("image/jpeg" | "image/png") => "inline",
+        _ => "attachment",
+    };
     let disposition =
-        HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{name}")).expect("ASCII only");
+        HeaderValue::from_str(&format!("{how}; filename*=UTF-8''{name}")).expect("ASCII only");
     Ok((
         [
             (header::CONTENT_TYPE, media),

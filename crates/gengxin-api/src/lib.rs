@@ -149,6 +149,7 @@ fn router(state: AppState) -> Router {
         )
         .route("/api/forms/{id}", get(reporting::one_form))
         .route("/api/forms/{id}/template", get(reporting::template))
+        .route("/api/forms/{id}/check", post(reporting::check))
         .route(
             "/api/forms/{id}/upload",
             post(reporting::upload)
@@ -289,6 +290,7 @@ fn router(state: AppState) -> Router {
         reporting::one_form,
         reporting::create_form,
         reporting::template,
+        reporting::check,
         reporting::upload,
         reporting::submissions,
         reporting::create_submission,
@@ -360,6 +362,10 @@ fn router(state: AppState) -> Router {
         reporting::Scalar,
         reporting::ReviewBody,
         reporting::SubmissionBody,
+        reporting::FindingBody,
+        reporting::CheckRequest,
+        reporting::CheckBody,
+        reporting::BaselineBody,
         reporting::SubmissionDetailBody,
         reporting::DiffBody,
         reporting::TaskBody,

@@ -37,6 +37,41 @@ pub struct FormFieldBody {
     max_len: Option<usize>,
     /// The project field an approved value is written to.
     target: Option<String>,
+    /// Plausibility: a running total, which may not fall below the last approved value
+    /// without a note.
+    cumulative: Option<bool>,
+    /// Plausibility: the largest change from the last approved value without a note.
+    max_step: Option<f64>,
+    /// Plausibility of a date: not before this other date field's.
+    not_before: Option<String>,
+    /// Plausibility of a date: not after the day it is reported.
+    not_future: Option<bool>,
+}
+
+/// A plausibility finding on one field (the schema of `gengxin_report::Finding`, sent as it is).
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes Finding's serialisation; never built
+pub struct FindingBody {
+    field: String,
+    /// falls (a cumulative value below the last approved one), jump (a change above max_step),
+    /// order (a date before its not_before field's), future (a date after today).
+    rule: String,
+    /// error (blocks) or warning (needs a note, flagged to the reviewers).
+    severity: String,
+    /// What is wrong, in Chinese.
+    message: String,
+    /// The value compared with: the last approved one, the other date, or today.
+    #[schema(required = true)]
+    before: Option<Scalar>,
+    /// The value reported.
+    #[schema(required = true)]
+    after: Option<Scalar>,
+    /// jump: the largest change allowed without a note.
+    limit: Option<f64>,
+    /// order: the other date field.
+    other: Option<String>,
+    /// The reporter's note explaining a warning.
+    note: Option<String>,
 }
 
 /// A report form version.
@@ -134,6 +169,9 @@ pub struct SubmissionBody {
     /// The record-history change its approval made.
     #[schema(required = true)]
     change_id: Option<String>,
+    /// The plausibility findings when it was saved (warnings carry the reporter's note).
+    #[schema(value_type = Vec<FindingBody>)]
+    checks: Vec<gengxin_report::Finding>,
     /// The version to send back when editing or reviewing it.
     version: i64,
     created_at: String,
@@ -156,6 +194,7 @@ impl From<Listed> for SubmissionBody {
             submitted_at: text(f, "submitted_at"),
             reviews: serde_json::from_value(app::parse_json(f.get("reviews"))).unwrap_or_default(),
             change_id: text(f, "change_id"),
+            checks: serde_json::from_value(app::parse_json(f.get("checks"))).unwrap_or_default(),
             version: f.version,
             created_at: gengxin_model::timestamp(&f.created_at),
             updated_at: gengxin_model::timestamp(&f.updated_at),
@@ -281,6 +320,10 @@ pub struct NewSubmission {
     period: String,
     #[schema(value_type = Object)]
     values: serde_json::Map<String, Json_>,
+    /// The reporter's notes explaining plausibility warnings, by field name.
+    #[serde(default)]
+    #[schema(value_type = HashMap<String, String>)]
+    notes: serde_json::Map<String, Json_>,
     /// Submit for review now (else a draft).
     #[serde(default)]
     submit: bool,
@@ -309,6 +352,7 @@ pub async fn create_submission(
         project_id: b.project_id,
         period: b.period,
         values: b.values,
+        notes: b.notes,
         submit: b.submit,
         key,
     };
@@ -327,6 +371,10 @@ pub struct SubmissionEdit {
     version: i64,
     #[schema(value_type = Object)]
     values: serde_json::Map<String, Json_>,
+    /// The reporter's notes explaining plausibility warnings, by field name.
+    #[serde(default)]
+    #[schema(value_type = HashMap<String, String>)]
+    notes: serde_json::Map<String, Json_>,
     #[serde(default)]
     submit: bool,
 }
@@ -345,8 +393,16 @@ pub async fn edit_submission(
     ApiPath(id): ApiPath<String>,
     crate::extract::ApiJson(b): crate::extract::ApiJson<SubmissionEdit>,
 ) -> Result<Json<SubmissionBody>, ApiError> {
-    let sub =
-        app::edit_submission(&s.app, &who.actor(), &id, b.version, &b.values, b.submit).await?;
+    let sub = app::edit_submission(
+        &s.app,
+        &who.actor(),
+        &id,
+        b.version,
+        &b.values,
+        &b.notes,
+        b.submit,
+    )
+    .await?;
     Ok(Json(sub.into()))
 }
 
@@ -391,7 +447,7 @@ pub async fn submissions(
 pub struct DiffBody {
     field: String,
     label: String,
-    /// The project's value now.
+    /// The project's value now; once approved, the value its approval replaced.
     #[schema(required = true)]
     before: Option<Scalar>,
     /// The reported value.
@@ -405,7 +461,8 @@ pub struct SubmissionDetailBody {
     #[serde(flatten)]
     submission: SubmissionBody,
     form: FormBody,
-    /// Each project field it would change, its current value and the reported one.
+    /// Each project field it changes: its value before (the project's now; once approved, the
+    /// one the approval replaced) and the reported one.
     diff: Vec<DiffBody>,
     /// The project's version now.
     project_version: i64,
@@ -686,5 +743,89 @@ pub async fn upload(
         accepted: r.accepted,
         rejected: report.iter().filter(|r| !r.ok).count(),
         report,
+    }))
+}
+
+/// Values to check as they are typed.
+#[derive(Deserialize, ToSchema)]
+pub struct CheckRequest {
+    project_id: String,
+    /// The values filled so far, by field name (none: just the last approved values).
+    #[serde(default)]
+    #[schema(value_type = HashMap<String, Scalar>)]
+    values: serde_json::Map<String, Json_>,
+    /// The reporter's notes explaining warnings, by field name.
+    #[serde(default)]
+    #[schema(value_type = HashMap<String, String>)]
+    notes: serde_json::Map<String, Json_>,
+}
+
+/// The last approved values of a project for a form.
+#[derive(Serialize, ToSchema)]
+pub struct BaselineBody {
+    /// By field name: the project's value of each field that writes one, else the last approved
+    /// submission's (texts and attachments are not carried over).
+    #[schema(value_type = HashMap<String, Scalar>)]
+    values: serde_json::Map<String, Json_>,
+    /// The last approved submission of this form for the project.
+    #[schema(required = true)]
+    submission_id: Option<String>,
+    /// Its period.
+    #[schema(required = true)]
+    period: Option<String>,
+}
+
+/// What a check found.
+#[derive(Serialize, ToSchema)]
+pub struct CheckBody {
+    /// What a new report starts from and is checked against.
+    baseline: BaselineBody,
+    /// Invalid values, per field.
+    errors: Vec<FieldErrorBody>,
+    /// Plausibility findings against the baseline.
+    #[schema(value_type = Vec<FindingBody>)]
+    findings: Vec<gengxin_report::Finding>,
+}
+
+/// Checks a report's values as they are typed, storing nothing: the last approved values of the
+/// project (to prefill the form, `values` empty), each invalid field and the plausibility
+/// findings (a cumulative value that falls, a jump above the field's `max_step`, dates out of
+/// order or in the future). Only the project's reporters check.
+#[utoipa::path(post, path = "/api/forms/{id}/check", operation_id = "reporting_check", params(("id" = String, Path)),
+    request_body = CheckRequest, responses(
+    (status = 200, description = "The baseline and what the values break", body = CheckBody),
+    (status = 403, description = "Not a reporter of this project", body = crate::error::ErrorBody),
+    (status = 404, description = "No such form or project", body = crate::error::ErrorBody),
+))]
+pub async fn check(
+    State(s): State<AppState>,
+    who: Who,
+    ApiPath(id): ApiPath<String>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<CheckRequest>,
+) -> Result<Json<CheckBody>, ApiError> {
+    let c = app::check(
+        &s.app,
+        &who.actor(),
+        &id,
+        &b.project_id,
+        &b.values,
+        &b.notes,
+    )
+    .await?;
+    Ok(Json(CheckBody {
+        baseline: BaselineBody {
+            values: c.baseline.values,
+            submission_id: c.baseline.submission_id,
+            period: c.baseline.period,
+        },
+        errors: c
+            .errors
+            .into_iter()
+            .map(|e| FieldErrorBody {
+                field: e.field,
+                message: e.message,
+            })
+            .collect(),
+        findings: c.findings,
     }))
 }

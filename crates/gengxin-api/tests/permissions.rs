@@ -706,6 +706,13 @@ const WRITES: &[Write] = &[
     },
     Write {
         method: "POST",
+        uri: "/api/forms/progress@1/check",
+        headers: &[],
+        body: || Some(serde_json::json!({"project_id": "prj-1", "values": {"progress_pct": 20.0}})),
+        expect: [401, 404, 404, 404, 404, 404, 404, 404],
+    },
+    Write {
+        method: "POST",
         uri: "/api/forms/progress@1/upload?period=2026-11",
         headers: &[],
         body: none,

@@ -12,6 +12,7 @@ use gengxin_model::{Feature, GENERATED, LayerId, Value};
 use gengxin_store::gpkg::GeoPackageStore;
 use gengxin_store::{Query, Store};
 use http_body_util::BodyExt;
+use serde_json::{Value as Json, json};
 use tower::ServiceExt;
 
 fn at() -> chrono::DateTime<Utc> {
@@ -39,6 +40,7 @@ async fn seed(path: &Path) {
             .set("district_code", district)
             .set("stage", "construction")
             .set("progress_pct", 40.0)
+            .set("investment_done_wan", 194.1)
             .set("start_date", "2026-01-01")
             .set("planned_end_date", "2028-12-31")
     };
@@ -729,4 +731,90 @@ async fn report_photos_are_stored_without_exif_for_reporters_only() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_falling_cumulative_value_is_flagged_to_the_reviewers_and_the_approved_diff_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plausible.gpkg");
+    seed(&path).await;
+    let (_, app) = open(&path);
+    call(&app, "admin", "POST", "/api/forms", Some(progress_form()), &[]).await;
+    // The form starts from the last approved values (here: the project's).
+    let check = |values: serde_json::Value, notes: serde_json::Value| {
+        Some(serde_json::json!({"project_id": "prj-1", "values": values, "notes": notes}))
+    };
+    let c_uri = "/api/forms/progress@1/check";
+    let (s, c) = call(&app, "entity", "POST", c_uri, check(json!({}), json!({})), &[]).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(
+        c["baseline"]["values"],
+        json!({"stage": "construction", "progress_pct": 40.0, "investment_done_wan": 194.1,
+               "start_date": "2026-01-01", "planned_end_date": "2028-12-31"})
+    );
+    assert_eq!(c["baseline"]["submission_id"], Json::Null);
+    // Another district's user may not check (nor learn the values of) this project.
+    let (s, _) = call(&app, "jiangan", "POST", c_uri, check(json!({}), json!({})), &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let falling = json!({"stage": "construction", "progress_pct": 45, "investment_done_wan": 100});
+    let (_, c) = call(&app, "entity", "POST", c_uri, check(falling.clone(), json!({})), &[]).await;
+    let f = &c["findings"][0];
+    assert_eq!((f["field"].clone(), f["rule"].clone()), (json!("investment_done_wan"), json!("falls")));
+    assert_eq!((f["before"].clone(), f["after"].clone()), (json!(194.1), json!(100.0)));
+    // Submitted without a note: refused, per field; with one: accepted and stored.
+    let body = |notes: serde_json::Value| {
+        Some(json!({"form_id": "progress@1", "project_id": "prj-1", "period": this_month(),
+                    "values": falling, "notes": notes, "submit": true}))
+    };
+    let (s, v) = call(&app, "entity", "POST", "/api/submissions", body(json!({})), &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v.to_string().contains("investment_done_wan: "), "{v}");
+    let note = "上期误报，按审计结果更正";
+    let (s, v) = call(
+        &app,
+        "entity",
+        "POST",
+        "/api/submissions",
+        body(json!({"investment_done_wan": note})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let uri = format!("/api/submissions/{}", v["id"].as_str().unwrap());
+    // Both reviewers see the flag, with the reporter's note, next to the field.
+    for reviewer in ["wuchang", "admin"] {
+        let (_, d) = call(&app, reviewer, "GET", &uri, None, &[]).await;
+        let checks = d["checks"].as_array().unwrap();
+        assert_eq!(checks.len(), 1, "{d}");
+        assert_eq!(checks[0]["field"], "investment_done_wan");
+        assert_eq!(checks[0]["severity"], "warning");
+        assert_eq!(checks[0]["note"], note);
+        assert!(checks[0]["message"].as_str().unwrap().contains("194.1"));
+    }
+    // Approved by the district, then the city: the diff still shows before → after.
+    let review = |version: i64| Some(json!({"version": version, "decision": "approve"}));
+    let (s, r) = call(&app, "wuchang", "POST", &format!("{uri}/review"), review(1), &[]).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let version = r["version"].as_i64().unwrap();
+    let (s, _) = call(&app, "admin", "POST", &format!("{uri}/review"), review(version), &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, d) = call(&app, "leader", "GET", &uri, None, &[]).await;
+    assert_eq!(d["status"], "approved");
+    let diff: Vec<_> = d["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["field"].clone(), c["before"].clone(), c["after"].clone()))
+        .collect();
+    assert_eq!(
+        diff,
+        [
+            (json!("progress_pct"), json!(40.0), json!(45)),
+            (json!("investment_done_wan"), json!(194.1), json!(100.0)),
+        ]
+    );
+    // The next report starts from the approved values.
+    let (_, c) = call(&app, "entity", "POST", c_uri, check(json!({}), json!({})), &[]).await;
+    assert_eq!(c["baseline"]["values"]["investment_done_wan"], json!(100.0));
+    assert_eq!(c["baseline"]["submission_id"], d["id"]);
 }

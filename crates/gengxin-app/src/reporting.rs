@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use gengxin_auth::policy::{Denied, require_admin, require_login};
 use gengxin_auth::{Principal, Role, secret};
 use gengxin_model::{Feature, Layer, LayerId, Value};
-use gengxin_report::{Chain, Decision, FieldError, FormField, Level, Period};
+use gengxin_report::{Chain, Decision, FieldError, Finding, FormField, Level, Period};
 use gengxin_store::{Edit, Query, StoreError};
 use serde_json::{Map, Value as Json};
 
@@ -115,11 +115,31 @@ impl Listed {
 pub struct SubmissionDetail {
     pub submission: Listed,
     pub form: Form,
-    /// Each project field it would change: the current value and the reported one.
+    /// Each project field it changes: the value before (the project's now, or, once approved,
+    /// the one its approval replaced) and the reported one.
     pub diff: Vec<gengxin_report::Change>,
     pub project_version: i64,
     /// May the caller approve or return it now?
     pub can_review: bool,
+}
+
+/// The last approved values of a project for a form: what a new report starts from and is
+/// checked against.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    /// By field name (see `gengxin_report::baseline`).
+    pub values: Map<String, Json>,
+    /// The last approved submission of this form for the project, and its period.
+    pub submission_id: Option<String>,
+    pub period: Option<String>,
+}
+
+/// Values checked before they are sent: the per-field errors and the plausibility findings.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub baseline: Baseline,
+    pub errors: Vec<FieldError>,
+    pub findings: Vec<Finding>,
 }
 
 /// My tasks.
@@ -257,6 +277,118 @@ fn invalid(errors: Vec<FieldError>) -> AppError {
     )
 }
 
+/// The last approved values of a project for a form (of any version of the form's code),
+/// leaving out the submission `except` (the one being looked at).
+async fn baseline(
+    app: &App,
+    form: &Form,
+    project: &Feature,
+    except: Option<&str>,
+) -> Result<Baseline, AppError> {
+    let rows = app
+        .store
+        .query(
+            LayerId::Submissions,
+            Query {
+                equals: vec![
+                    ("project_id".into(), Value::Text(project.id.clone())),
+                    ("status".into(), Value::Text("approved".into())),
+                ],
+                ..Query::default()
+            },
+        )
+        .await?;
+    let prefix = format!("{}@", form.code);
+    let last = rows
+        .iter()
+        .filter(|r| Some(r.id.as_str()) != except)
+        .filter(|r| {
+            r.get("form_id")
+                .as_str()
+                .is_some_and(|f| f.starts_with(&prefix))
+        })
+        .max_by_key(|r| (r.get("period").as_str().map(str::to_owned), r.updated_at));
+    let values = last.map(|r| parse_json(r.get("values")));
+    Ok(Baseline {
+        values: gengxin_report::baseline(
+            &form.fields,
+            project,
+            values.as_ref().and_then(Json::as_object),
+        ),
+        submission_id: last.map(|r| r.id.clone()),
+        period: last.and_then(|r| r.get("period").as_str().map(str::to_owned)),
+    })
+}
+
+/// Plausibility findings of validated values, stored with the submission; with `submit`, an
+/// error or an unexplained warning refuses it (422, per field).
+fn plausible(
+    form: &Form,
+    values: &Map<String, Json>,
+    base: &Baseline,
+    notes: &Map<String, Json>,
+    today: chrono::NaiveDate,
+    submit: bool,
+) -> Result<Vec<Finding>, AppError> {
+    let found = gengxin_report::check(&form.fields, values, &base.values, notes, today);
+    let blocking: Vec<FieldError> = found
+        .iter()
+        .filter(|f| f.blocks())
+        .map(|f| FieldError {
+            field: f.field.clone(),
+            message: f.message.clone(),
+        })
+        .collect();
+    if submit && !blocking.is_empty() {
+        return Err(invalid(blocking));
+    }
+    Ok(found)
+}
+
+/// Checks values as the reporter types them, without storing anything: the last approved
+/// values (to prefill the form), each field's error and the plausibility findings.
+pub async fn check(
+    app: &App,
+    actor: &Actor,
+    form_id: &str,
+    project_id: &str,
+    values: &Map<String, Json>,
+    notes: &Map<String, Json>,
+) -> Result<Checked, AppError> {
+    let p = principal(actor)?;
+    let form = stored_form(app, form_id).await?;
+    let project = project(app, project_id)
+        .await?
+        .filter(|pr| may_see(&p, pr))
+        .ok_or_else(|| AppError::NotFound(format!("no project {project_id:?}")))?;
+    if !may_report(&p, &project) {
+        return Err(Denied::Forbidden.into());
+    }
+    let base = baseline(app, &form, &project, None).await?;
+    let (errors, findings) = match gengxin_report::validate(&form.fields, values, false) {
+        Ok(v) => (
+            Vec::new(),
+            gengxin_report::check(
+                &form.fields,
+                &v,
+                &base.values,
+                notes,
+                app.now().date_naive(),
+            ),
+        ),
+        Err(e) => (e, Vec::new()),
+    };
+    Ok(Checked {
+        baseline: base,
+        errors,
+        findings,
+    })
+}
+
+fn findings_json(f: &[Finding]) -> String {
+    serde_json::to_string(f).expect("findings serialise")
+}
+
 /// Active report forms (the latest version of each).
 pub async fn forms(app: &App, actor: &Actor) -> Result<Vec<Form>, AppError> {
     require_login(&actor.caller)?;
@@ -368,6 +500,8 @@ pub struct NewSubmission {
     pub project_id: String,
     pub period: String,
     pub values: Map<String, Json>,
+    /// The reporter's notes explaining plausibility warnings, by field.
+    pub notes: Map<String, Json>,
     /// Submit for review now (else a draft).
     pub submit: bool,
     /// The caller's idempotency key: a retry with the same key finds the first submission.
@@ -446,6 +580,8 @@ pub async fn create_submission(
     }
     let values = gengxin_report::validate(&form.fields, &b.values, b.submit).map_err(invalid)?;
     let now = app.now();
+    let base = baseline(app, &form, &project, None).await?;
+    let found = plausible(&form, &values, &base, &b.notes, now.date_naive(), b.submit)?;
     let row = Feature::new(id.clone(), "manual", now)
         .set("form_id", form.id.as_str())
         .set("project_id", project.id.as_str())
@@ -461,7 +597,8 @@ pub async fn create_submission(
             "submitted_at",
             b.submit.then(|| gengxin_model::timestamp(&now)),
         )
-        .set("idempotency_key", key.map(str::to_owned));
+        .set("idempotency_key", key.map(str::to_owned))
+        .set("checks", findings_json(&found));
     let mut edit = Edit {
         insert: vec![(LayerId::Submissions, vec![row.clone()])],
         ..Edit::default()
@@ -500,6 +637,7 @@ pub async fn edit_submission(
     id: &str,
     version: i64,
     values: &Map<String, Json>,
+    notes: &Map<String, Json>,
     submit: bool,
 ) -> Result<Listed, AppError> {
     let p = principal(actor)?;
@@ -522,7 +660,14 @@ pub async fn edit_submission(
     let form = stored_form(app, current.get("form_id").as_str().unwrap_or_default()).await?;
     let values = gengxin_report::validate(&form.fields, values, submit).map_err(invalid)?;
     let now = app.now();
+    let project = project(app, current.get("project_id").as_str().unwrap_or_default())
+        .await?
+        .ok_or_else(|| AppError::NotFound("the project is gone".into()))?;
+    let base = baseline(app, &form, &project, Some(id)).await?;
+    let found = plausible(&form, &values, &base, notes, now.date_naive(), submit)?;
     let mut row = current.clone();
+    row.properties
+        .insert("checks".into(), findings_json(&found).into());
     row.version = version;
     row.updated_at = now.max(current.updated_at);
     row.properties
@@ -638,11 +783,26 @@ pub async fn submission(app: &App, actor: &Actor, id: &str) -> Result<Submission
     let (row, project) = visible_submission(app, &p, id).await?;
     let form = stored_form(app, row.get("form_id").as_str().unwrap_or_default()).await?;
     let values = parse_json(row.get("values"));
-    let diff = gengxin_report::diff(
-        &form.fields,
-        values.as_object().unwrap_or(&Map::new()),
-        &project,
-    );
+    // Once approved, the project holds the reported values: the diff is the one its approval
+    // stored (before → after).
+    let diff = match parse_json(row.get("changes")) {
+        Json::Array(a) => a
+            .into_iter()
+            .filter_map(|c| {
+                Some(gengxin_report::Change {
+                    field: c.get("field")?.as_str()?.to_owned(),
+                    label: c.get("label")?.as_str()?.to_owned(),
+                    before: c.get("before").cloned().unwrap_or(Json::Null),
+                    after: c.get("after").cloned().unwrap_or(Json::Null),
+                })
+            })
+            .collect(),
+        _ => gengxin_report::diff(
+            &form.fields,
+            values.as_object().unwrap_or(&Map::new()),
+            &project,
+        ),
+    };
     let own = row.get("author").as_str() == Some(p.username.as_str());
     let can_review = !own
         && level(&p, &project).is_some_and(|l| {
@@ -728,6 +888,13 @@ pub async fn review(
         let values = parse_json(row.get("values"));
         let values = values.as_object().cloned().unwrap_or_default();
         let merged = gengxin_report::merge(&form.fields, &values, &project);
+        let changes = gengxin_report::diff(&form.fields, &values, &project);
+        updated.properties.insert(
+            "changes".into(),
+            serde_json::to_string(&changes)
+                .expect("changes serialise")
+                .into(),
+        );
         let change = crate::history::entry(
             Layer::by_id(LayerId::Projects),
             &project.id,
@@ -1025,9 +1192,33 @@ pub async fn upload(
                 values.insert(f.name.clone(), Json::from(v.trim()));
             }
         }
-        match gengxin_report::validate(&form.fields, &values, true) {
+        let base = baseline(app, &form, pr, None).await?;
+        let checked = gengxin_report::validate(&form.fields, &values, true).and_then(|v| {
+            // A sheet has no notes: errors refuse the row, warnings go to the reviewers.
+            let found = gengxin_report::check(
+                &form.fields,
+                &v,
+                &base.values,
+                &Map::new(),
+                now.date_naive(),
+            );
+            let errors: Vec<FieldError> = found
+                .iter()
+                .filter(|f| f.severity == gengxin_report::Severity::Error)
+                .map(|f| FieldError {
+                    field: f.field.clone(),
+                    message: f.message.clone(),
+                })
+                .collect();
+            if errors.is_empty() {
+                Ok((v, found))
+            } else {
+                Err(errors)
+            }
+        });
+        match checked {
             Err(errors) => out.errors = errors,
-            Ok(values) => {
+            Ok((values, found)) => {
                 let sid = submission_id(&p, Some(&format!("{file_hash}:{line}")));
                 out.submission_id = Some(sid.clone());
                 if app.store.get(LayerId::Submissions, &sid).await?.is_some() {
@@ -1047,7 +1238,8 @@ pub async fn upload(
                         .set("status", "submitted")
                         .set("values", Json::Object(values).to_string())
                         .set("author", p.username.as_str())
-                        .set("submitted_at", gengxin_model::timestamp(&now)),
+                        .set("submitted_at", gengxin_model::timestamp(&now))
+                        .set("checks", findings_json(&found)),
                 );
                 task_done(app, &mut edit, &form, &period, &pid, &sid).await?;
                 records.push(record(actor, "submit", &sid, format!("bulk row {line}")));

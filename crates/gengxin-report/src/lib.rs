@@ -44,6 +44,20 @@ pub struct FormField {
     /// The project field an approved value is written to (`progress_pct`, `stage` …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Plausibility ([`check`]): a running total (累计), which may not fall below the last
+    /// approved value without a note.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cumulative: bool,
+    /// Plausibility: the largest change from the last approved value without a note (e.g. 30
+    /// points of progress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_step: Option<f64>,
+    /// Plausibility of a date: not before the date of this other field of the form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    /// Plausibility of a date: one that has happened, not after the day it is reported.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_future: bool,
 }
 
 /// The project fields a form may write (the rest of a project is not reported).
@@ -51,6 +65,8 @@ pub const TARGETS: &[&str] = &[
     "stage",
     "progress_pct",
     "investment_done_wan",
+    "start_date",
+    "planned_end_date",
     "actual_end_date",
 ];
 
@@ -69,6 +85,10 @@ pub enum FormError {
     NoChoices(String),
     #[error("field {field:?} writes to {target:?}, which is not one of {TARGETS:?}")]
     BadTarget { field: String, target: String },
+    #[error(
+        "field {0:?}: not_before names a date field of the form, not_future is for dates, cumulative and max_step for numbers"
+    )]
+    BadRule(String),
 }
 
 /// Parses and checks a form's field list (JSON).
@@ -101,6 +121,19 @@ pub fn parse_fields(json: &str) -> Result<Vec<FormField>, FormError> {
                 target: t.clone(),
             });
         }
+        let number = matches!(f.kind, FieldKind::Number | FieldKind::Integer);
+        let date_of = |n: &String| {
+            fields
+                .iter()
+                .any(|o| &o.name == n && o.kind == FieldKind::Date && o.name != f.name)
+        };
+        if ((f.cumulative || f.max_step.is_some()) && !number)
+            || f.max_step.is_some_and(|m| !(m >= 0.0))
+            || ((f.not_future || f.not_before.is_some()) && f.kind != FieldKind::Date)
+            || f.not_before.as_ref().is_some_and(|n| !date_of(n))
+        {
+            return Err(FormError::BadRule(f.name.clone()));
+        }
     }
     Ok(fields)
 }
@@ -118,6 +151,10 @@ pub fn standard_progress_fields() -> Vec<FormField> {
         choices: Vec::new(),
         max_len: None,
         target: None,
+        cumulative: false,
+        max_step: None,
+        not_before: None,
+        not_future: false,
     };
     vec![
         FormField {
@@ -135,13 +172,30 @@ pub fn standard_progress_fields() -> Vec<FormField> {
             min: Some(0.0),
             max: Some(100.0),
             target: Some("progress_pct".into()),
+            max_step: Some(30.0),
             ..field("progress_pct", "总体进度", FieldKind::Number)
         },
         FormField {
             unit: Some("万元".into()),
             min: Some(0.0),
             target: Some("investment_done_wan".into()),
+            cumulative: true,
             ..field("investment_done_wan", "累计完成投资", FieldKind::Number)
+        },
+        FormField {
+            target: Some("start_date".into()),
+            ..field("start_date", "开工日期", FieldKind::Date)
+        },
+        FormField {
+            target: Some("planned_end_date".into()),
+            not_before: Some("start_date".into()),
+            ..field("planned_end_date", "计划完成日期", FieldKind::Date)
+        },
+        FormField {
+            target: Some("actual_end_date".into()),
+            not_before: Some("start_date".into()),
+            not_future: true,
+            ..field("actual_end_date", "实际完成日期", FieldKind::Date)
         },
         FormField {
             max_len: Some(500),
@@ -252,6 +306,187 @@ pub fn validate(
     } else {
         Err(errors)
     }
+}
+
+/// How serious a plausibility finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Blocks the submission (dates out of order, a date in the future).
+    Error,
+    /// Needs the reporter's note to submit, and is flagged to the reviewers.
+    Warning,
+}
+
+/// A plausibility finding on one field, against the last approved values ([`check`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub field: String,
+    /// `falls` (a cumulative value below the last approved one), `jump` (a change above
+    /// `max_step`), `order` (a date before `not_before`'s), `future` (a date after today).
+    pub rule: String,
+    pub severity: Severity,
+    /// What is wrong, in Chinese.
+    pub message: String,
+    /// The value compared with: the last approved one (`falls`, `jump`), the other date
+    /// (`order`), today (`future`).
+    pub before: serde_json::Value,
+    /// The value reported.
+    pub after: serde_json::Value,
+    /// `jump`: the largest change allowed without a note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    /// `order`: the other date field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<String>,
+    /// The reporter's note explaining a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Finding {
+    /// A warning without its note, or an error: the submission may not go on.
+    pub fn blocks(&self) -> bool {
+        self.severity == Severity::Error || self.note.is_none()
+    }
+}
+
+/// The last approved values a new report starts from: each field that writes a project field
+/// takes the project's value (what the last approval merged), the others the last approved
+/// submission's. Texts and attachments are per period and not carried over.
+pub fn baseline(
+    fields: &[FormField],
+    project: &Feature,
+    last_approved: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> serde_json::Map<String, serde_json::Value> {
+    fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::Text | FieldKind::Attachment))
+        .filter_map(|f| {
+            let v = match &f.target {
+                Some(t) => value_json(project.get(t)),
+                None => last_approved?.get(&f.name)?.clone(),
+            };
+            (!v.is_null()).then(|| (f.name.clone(), v))
+        })
+        .collect()
+}
+
+fn number_text(x: f64) -> String {
+    // 194.1, not 194.09999999999999
+    let r = (x * 1e6).round() / 1e6;
+    r.to_string()
+}
+
+/// Checks validated values (see [`validate`]) for plausibility against the last approved ones
+/// (`baseline`, see [`baseline`]) by the form's rules: a cumulative value may not fall, a
+/// number may not change by more than `max_step`, a date may not precede its `not_before`
+/// field's nor (`not_future`) lie after `today`. `notes` are the reporter's explanations by
+/// field; a warning with a note no longer blocks.
+pub fn check(
+    fields: &[FormField],
+    values: &serde_json::Map<String, serde_json::Value>,
+    baseline: &serde_json::Map<String, serde_json::Value>,
+    notes: &serde_json::Map<String, serde_json::Value>,
+    today: NaiveDate,
+) -> Vec<Finding> {
+    use serde_json::Value as J;
+    let date = |v: Option<&J>| {
+        v.and_then(J::as_str)
+            .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+    };
+    let mut out = Vec::new();
+    for f in fields {
+        let Some(after) = values.get(&f.name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let note = notes
+            .get(&f.name)
+            .and_then(J::as_str)
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| n.chars().take(500).collect::<String>());
+        let finding = |rule: &str, severity, message: String, before: J| Finding {
+            field: f.name.clone(),
+            rule: rule.into(),
+            severity,
+            message,
+            before,
+            after: after.clone(),
+            limit: None,
+            other: None,
+            note: (severity == Severity::Warning)
+                .then(|| note.clone())
+                .flatten(),
+        };
+        let unit = f
+            .unit
+            .as_deref()
+            .map(|u| format!(" {u}"))
+            .unwrap_or_default();
+        if let (Some(a), Some(b)) = (after.as_f64(), baseline.get(&f.name).and_then(J::as_f64)) {
+            if f.cumulative && a < b {
+                out.push(finding(
+                    "falls",
+                    Severity::Warning,
+                    format!(
+                        "「{}」是累计值，比上次审核通过的 {}{unit} 减少到 {}{unit}，请核对或填写说明",
+                        f.label,
+                        number_text(b),
+                        number_text(a)
+                    ),
+                    J::from(b),
+                ));
+            }
+            if let Some(m) = f.max_step
+                && (a - b).abs() > m + 1e-9
+            {
+                out.push(Finding {
+                    limit: Some(m),
+                    ..finding(
+                        "jump",
+                        Severity::Warning,
+                        format!(
+                            "「{}」从上次审核通过的 {}{unit} 变为 {}{unit}，变化超过 {}{unit}，请填写说明",
+                            f.label,
+                            number_text(b),
+                            number_text(a),
+                            number_text(m)
+                        ),
+                        J::from(b),
+                    )
+                });
+            }
+        }
+        if f.kind == FieldKind::Date
+            && let Some(d) = date(Some(after))
+        {
+            if let Some(other) = &f.not_before
+                && let Some(o) = fields.iter().find(|o| &o.name == other)
+                && let Some(od) = date(values.get(other).or_else(|| baseline.get(other)))
+                && d < od
+            {
+                out.push(Finding {
+                    other: Some(other.clone()),
+                    ..finding(
+                        "order",
+                        Severity::Error,
+                        format!("「{}」{d} 早于「{}」{od}", f.label, o.label),
+                        J::from(od.to_string()),
+                    )
+                });
+            }
+            if f.not_future && d > today {
+                out.push(finding(
+                    "future",
+                    Severity::Error,
+                    format!("「{}」{d} 晚于今天 {today}，不能是将来的日期", f.label),
+                    J::from(today.to_string()),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Who reviews a form's submissions.
@@ -552,7 +787,7 @@ pub fn job_row(kind: &str, form_code: &str, period: &str, run_at: DateTime<Utc>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, Value as Json, json};
 
     fn values(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
         v.as_object().unwrap().clone()
@@ -668,5 +903,134 @@ mod tests {
         let merged = merge(&f, &v, &p);
         assert_eq!(merged.get("progress_pct"), &Value::Real(55.0));
         assert_eq!(merged.get("name"), p.get("name"));
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_falling_cumulative_value_is_a_warning_a_note_explains() {
+        let f = standard_progress_fields();
+        let base = values(json!({"investment_done_wan": 194.1, "progress_pct": 40.0}));
+        let v = values(json!({"investment_done_wan": 100.0, "progress_pct": 45.0}));
+        let none = Map::new();
+        let found = check(&f, &v, &base, &none, day("2026-12-07"));
+        assert_eq!(found.len(), 1);
+        let w = &found[0];
+        assert_eq!(
+            (w.field.as_str(), w.rule.as_str()),
+            ("investment_done_wan", "falls")
+        );
+        assert_eq!(w.severity, Severity::Warning);
+        assert_eq!(
+            (w.before.clone(), w.after.clone()),
+            (json!(194.1), json!(100.0))
+        );
+        assert!(w.message.contains("194.1 万元"), "{}", w.message);
+        assert!(w.blocks());
+        // The same value, or a rise, is plausible; a note lets the fall through.
+        let same = values(json!({"investment_done_wan": 194.1}));
+        assert!(check(&f, &same, &base, &none, day("2026-12-07")).is_empty());
+        let notes = values(json!({"investment_done_wan": "上期多报，已更正"}));
+        let found = check(&f, &v, &base, &notes, day("2026-12-07"));
+        assert_eq!(found[0].note.as_deref(), Some("上期多报，已更正"));
+        assert!(!found[0].blocks());
+        // No baseline (a first report): nothing to compare with.
+        assert!(check(&f, &v, &Map::new(), &none, day("2026-12-07")).is_empty());
+    }
+
+    #[test]
+    fn progress_may_jump_by_max_step_and_no_more() {
+        let f = standard_progress_fields();
+        let base = values(json!({"progress_pct": 40.0}));
+        let t = day("2026-12-07");
+        let at = |p: f64| {
+            check(
+                &f,
+                &values(json!({"progress_pct": p})),
+                &base,
+                &Map::new(),
+                t,
+            )
+        };
+        assert!(at(70.0).is_empty(), "40 → 70 is 30 points: allowed");
+        let j = at(70.5);
+        assert_eq!((j[0].rule.as_str(), j[0].limit), ("jump", Some(30.0)));
+        assert!(j[0].message.contains("超过 30 %"), "{}", j[0].message);
+        assert_eq!(at(5.0)[0].rule, "jump", "a fall of 35 points as well");
+    }
+
+    #[test]
+    fn dates_are_ordered_and_actual_dates_not_in_the_future() {
+        let f = standard_progress_fields();
+        let t = day("2026-12-07");
+        let base = values(json!({"start_date": "2025-03-01", "planned_end_date": "2027-06-30"}));
+        let run = |v: serde_json::Value| check(&f, &values(v), &base, &Map::new(), t);
+        // The planned end before the start, reported together.
+        let e = run(json!({"start_date": "2026-01-01", "planned_end_date": "2025-12-31"}));
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].field.as_str(), e[0].rule.as_str()),
+            ("planned_end_date", "order")
+        );
+        assert_eq!(e[0].severity, Severity::Error);
+        assert_eq!(e[0].before, json!("2026-01-01"));
+        // The start from the baseline when not reported.
+        let e = run(json!({"actual_end_date": "2025-02-01"}));
+        assert_eq!(
+            (e[0].rule.as_str(), e[0].other.as_deref()),
+            ("order", Some("start_date"))
+        );
+        // Today is fine, tomorrow is not; a note does not let an error through.
+        assert!(run(json!({"actual_end_date": "2026-12-07"})).is_empty());
+        let e = check(
+            &f,
+            &values(json!({"actual_end_date": "2026-12-08"})),
+            &base,
+            &values(json!({"actual_end_date": "提前"})),
+            t,
+        );
+        assert_eq!(e[0].rule, "future");
+        assert!(e[0].blocks());
+    }
+
+    #[test]
+    fn the_baseline_is_the_project_and_the_last_approved_values() {
+        let mut f = standard_progress_fields();
+        f.push(FormField {
+            name: "workers".into(),
+            label: "在场工人".into(),
+            kind: FieldKind::Integer,
+            ..f[1].clone()
+        });
+        f.last_mut().unwrap().target = None;
+        let p = Feature::new("prj", "x", chrono::Utc::now())
+            .set("stage", "construction")
+            .set("progress_pct", 40.0)
+            .set("start_date", "2025-03-01");
+        let last = values(json!({"workers": 12, "note": "上月", "progress_pct": 35}));
+        let b = baseline(&f, &p, Some(&last));
+        assert_eq!(
+            Json::Object(b),
+            json!({"stage": "construction", "progress_pct": 40.0, "start_date": "2025-03-01", "workers": 12})
+        );
+    }
+
+    #[test]
+    fn rules_fit_the_field_kind() {
+        let bad = [
+            r#"[{"name":"a","label":"A","kind":"text","cumulative":true}]"#,
+            r#"[{"name":"a","label":"A","kind":"number","not_future":true}]"#,
+            r#"[{"name":"a","label":"A","kind":"date","not_before":"b"}]"#,
+            r#"[{"name":"a","label":"A","kind":"number","max_step":-1}]"#,
+        ];
+        for b in bad {
+            assert!(matches!(parse_fields(b), Err(FormError::BadRule(_))), "{b}");
+        }
+        assert!(parse_fields(
+            r#"[{"name":"a","label":"A","kind":"date"},{"name":"b","label":"B","kind":"date","not_before":"a","not_future":true}]"#
+        )
+        .is_ok());
     }
 }
