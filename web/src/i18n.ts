@@ -373,6 +373,13 @@ const zh = {
   failed: '操作失败',
   /// Between a label and its value: full-width in Chinese text.
   colon: '：',
+  // --- shell ---
+  modulesLabel: '功能模块',
+  modRetrieval: '信息检索',
+  modAssessment: '定量评估',
+  modMonitoring: '实施监测',
+  modReporting: '填报',
+  modManage: '管理',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -746,6 +753,13 @@ const en: Messages = {
   admDutyAudit: 'Audit administrator: read and verify the audit log',
   failed: 'Failed',
   colon: ': ',
+  // --- shell ---
+  modulesLabel: 'Modules',
+  modRetrieval: 'Retrieval',
+  modAssessment: 'Assessment',
+  modMonitoring: 'Monitoring',
+  modReporting: 'Reporting',
+  modManage: 'Admin',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }
