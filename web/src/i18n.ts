@@ -425,6 +425,13 @@ const zh = {
   floorsUnit: '层',
   admAllActions: '全部操作',
   admPublic: '公众',
+  // --- shell ---
+  modulesLabel: '功能模块',
+  modRetrieval: '信息检索',
+  modAssessment: '定量评估',
+  modMonitoring: '实施监测',
+  modReporting: '填报',
+  modManage: '管理',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -850,6 +857,13 @@ const en: Messages = {
   floorsUnit: ' floors',
   admAllActions: 'All actions',
   admPublic: 'Public',
+  // --- shell ---
+  modulesLabel: 'Modules',
+  modRetrieval: 'Retrieval',
+  modAssessment: 'Assessment',
+  modMonitoring: 'Monitoring',
+  modReporting: 'Reporting',
+  modManage: 'Admin',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }

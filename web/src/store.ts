@@ -16,10 +16,9 @@ export interface Crumb {
   parent: string
 }
 
-/// The tabs of the side panel.
-export type Tab = 'admin' | 'renewal' | 'summary' | 'query' | 'progress' | 'lifecircle' | 'report'
-/// 填报 (report) is shown only to signed-in users.
-export const TABS: Tab[] = ['admin', 'renewal', 'summary', 'query', 'progress', 'lifecircle', 'report']
+/// The sub-tabs of the side panel; each belongs to one module (shell/modules.ts).
+export type Tab = 'admin' | 'renewal' | 'summary' | 'query' | 'progress' | 'lifecircle' | 'report' | 'manage'
+export const TABS: Tab[] = ['admin', 'renewal', 'summary', 'query', 'progress', 'lifecircle', 'report', 'manage']
 
 export interface Picked {
   layer: string
@@ -54,8 +53,11 @@ export const state = reactive({
   fit: null as { box: Bbox; nonce: number } | null,
   panelOpen: true,
   zoom: 0,
-  /// The map's visible box.
+  /// The map's visible box, and its centre and zoom (for the URL).
   view: null as Bbox | null,
+  center: null as [number, number] | null,
+  /// Set when the map should jump to a centre and zoom (a view restored from the URL).
+  jump: null as { center: [number, number]; zoom: number } | null,
 })
 
 /// Geometries for the map's overlays (not deep-reactive: large arrays).
@@ -178,7 +180,6 @@ export async function selectUnit(code: string, opts: { fit?: boolean | 'outside'
     const inside = (v: Bbox | null, b: Bbox | null) =>
       !!v && !!b && v[0] >= b[0] && v[1] >= b[1] && v[2] <= b[2] && v[3] <= b[3]
     if (opts.fit === true || opts.fit === undefined || (opts.fit === 'outside' && !inside(state.view, box))) fitTo(box)
-    writeHash()
     void loadObjects()
   } catch (e) {
     if (seq === selectSeq) state.childrenError = e instanceof Error ? e.message : String(e)
@@ -236,7 +237,9 @@ export async function loadObjects() {
 }
 
 let parcelSeq = 0
-export async function selectObject(f: Feature) {
+/// Opens a renewal object: it becomes the current object (breadcrumb, panel) and its detail opens.
+/// `fit: false` keeps the map's view (a view restored from the URL).
+export async function selectObject(f: Feature, opts: { fit?: boolean } = {}) {
   // The object belongs under the current unit; if it does not, its district becomes current.
   const p = f.properties
   const within = [p.district_code, p.street_code, p.community_code].map((c) => String(c ?? ''))
@@ -245,9 +248,10 @@ export async function selectObject(f: Feature) {
     await selectUnit(String(p.district_code), { fit: false })
   }
   state.object = f
-  state.tab = 'renewal'
+  // In 信息检索 the panel shows the object's parcels; other workspaces keep their tab.
+  if (state.tab === 'admin' || state.tab === 'summary' || state.tab === 'query') state.tab = 'renewal'
   state.picked = { layer: 'renewal_objects', id: f.id }
-  fitTo(bbox(f.geometry))
+  if (opts.fit !== false) fitTo(bbox(f.geometry))
   const seq = ++parcelSeq
   state.parcelsLoading = true
   state.parcels = []
@@ -262,16 +266,17 @@ export async function selectObject(f: Feature) {
 }
 
 /// Opens a renewal object by id (from a click on the map).
-export async function selectObjectById(id: string) {
+export async function selectObjectById(id: string, opts: { fit?: boolean } = {}) {
   const known = state.objects.find((o) => o.id === id)
-  await selectObject(known ?? (await api.feature('renewal_objects', id)))
+  await selectObject(known ?? (await api.feature('renewal_objects', id)), opts)
 }
 
-export function clearObject() {
+/// Closes the open renewal object (its detail too); `fit: false` keeps the map's view.
+export function clearObject(opts: { fit?: boolean } = {}) {
   state.object = null
   state.parcels = []
   if (state.picked?.layer === 'renewal_objects') state.picked = null
-  fitTo(bbox(state.unit?.geometry))
+  if (opts.fit !== false) fitTo(bbox(state.unit?.geometry))
 }
 
 export function pick(layer: string, id: string) {
@@ -280,15 +285,4 @@ export function pick(layer: string, id: string) {
 
 export function closeDetail() {
   state.picked = null
-}
-
-function writeHash() {
-  const c = current.value
-  const h = c && c.code !== CITY ? `#unit=${c.code}` : ''
-  if (location.hash !== h) history.replaceState(null, '', h || location.pathname + location.search)
-}
-
-export function hashUnit(): string | null {
-  const m = /unit=(\d{6,12})/.exec(location.hash)
-  return m ? m[1]! : null
 }

@@ -326,9 +326,12 @@ export async function signIn(page, username, { errors } = {}) {
   }
 }
 
-/// Opens a tab of the side panel (whatever module it belongs to).
+/// Opens a tab of the side panel: first the module that holds it (its header entry lists its
+/// tabs in data-tabs), then the tab itself when the module has more than one.
 export async function showTab(page, tab) {
-  await page.click(`#tab-${tab}`)
+  if (!(await page.isVisible(`#tab-${tab}`))) await page.click(`[data-testid^="module-"][data-tabs~="${tab}"]`)
+  if (await page.isVisible(`#tab-${tab}`)) await page.click(`#tab-${tab}`)
+  await page.locator(`#panel-${tab}`).waitFor({ state: 'visible' })
 }
 
 /// Signs out through the header and waits for the 登录 button.

@@ -16,6 +16,7 @@ import {
   pixelStats,
   screenshot,
   signIn,
+  showTab,
   signOut,
   waitMapIdle,
   waitMapSettled,
@@ -86,7 +87,7 @@ const itemsOf = (filter, extra = '') =>
 
 /// Builds 面积 > m2 AND 现状用地 = 工业用地 over 地块 with the builder's controls.
 async function buildParcelQuery(page, m2 = 10000) {
-  await page.click('#tab-query')
+  await showTab(page, 'query')
   await page.waitForSelector('[data-testid="query-collection"] option[value="parcels"]', { state: 'attached' })
   await page.selectOption('[data-testid="query-collection"]', 'parcels')
   const conds = page.locator('[data-testid="condition"]')
@@ -292,7 +293,7 @@ describe('Gengxin web application', () => {
         }
       }
       await page.click(`[data-testid="unit-row"][data-code="${WUCHANG}"]`)
-      await page.click('#tab-renewal')
+      await showTab(page, 'renewal')
       await page.click(`[data-testid="object-row"][data-id="${target.id}"]`)
       const panel = page.locator('[data-testid="detail-panel"]')
       await panel.waitFor({ state: 'visible' })
@@ -348,7 +349,7 @@ describe('Gengxin web application', () => {
       // Signed out: the header offers 登录 and the progress tab asks to sign in.
       await page.locator('[data-testid="signin-open"]').waitFor({ state: 'visible' })
       assert.equal((await page.textContent('[data-testid="signin-open"]')).trim(), '登录')
-      await page.click('#tab-progress')
+      await showTab(page, 'progress')
       await page.locator('[data-testid="progress-signin"]').waitFor({ state: 'visible' })
       assert.match(await page.textContent('[data-testid="progress-signin"]'), /请先登录/)
 
@@ -504,12 +505,12 @@ describe('Gengxin web application', () => {
       const pub = await api(`/api/summary/admin_units/${CITY}`)
       assert.equal(pub.projects, null, 'the public summary publishes project figures')
       assert.equal(pub.counts.projects, null, 'the public summary counts projects')
-      await page.click('#tab-summary')
+      await showTab(page, 'summary')
       await page.locator('[data-testid="summary-projects-hidden"]').waitFor({ state: 'visible' })
 
       // The city leader sees every project.
       await signIn(page, 'leader', { errors })
-      await page.click('#tab-summary')
+      await showTab(page, 'summary')
       const city = await pageApi(page, `/api/summary/admin_units/${CITY}`)
       const district = await pageApi(page, `/api/summary/admin_units/${HONGSHAN}`)
       assert.ok(city.projects.count > 0, 'the city has no projects')
@@ -535,9 +536,9 @@ describe('Gengxin web application', () => {
       await screenshot(page, 'desktop-summary-city.png')
 
       // The district: drill down, the summary follows.
-      await page.click('#tab-admin')
+      await showTab(page, 'admin')
       await page.click(`[data-testid="unit-row"][data-code="${HONGSHAN}"]`)
-      await page.click('#tab-summary')
+      await showTab(page, 'summary')
       await waitValue(page, 'summary-projects-count', district.projects.count)
       assert.equal((await page.textContent('[data-testid="summary-name"]')).trim(), '洪山区')
 
@@ -691,7 +692,7 @@ describe('Gengxin web application', () => {
   test('query builder: a malformed CQL2 text shows the server message and selects the place', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
     try {
-      await page.click('#tab-query')
+      await showTab(page, 'query')
       await page.waitForSelector('[data-testid="query-collection"] option[value="parcels"]', { state: 'attached' })
       await page.selectOption('[data-testid="query-collection"]', 'parcels')
       const bad = 'area_m2 >> 3'
@@ -725,7 +726,7 @@ describe('Gengxin web application', () => {
     try {
       await page.evaluate(() => window.__map.jumpTo({ center: [114.31, 30.55], zoom: 14 }))
       await waitMapSettled(page)
-      await page.click('#tab-query')
+      await showTab(page, 'query')
       await page.waitForSelector('[data-testid="query-collection"] option[value="parcels"]', { state: 'attached' })
       await page.selectOption('[data-testid="query-collection"]', 'parcels')
 
@@ -862,7 +863,7 @@ describe('Gengxin web application', () => {
       const all = await pageApi(page, '/api/progress?limit=1')
       const lagging = await pageApi(page, '/api/progress?lagging=true&limit=5000')
       assert.ok(lagging.numberMatched > 0, 'no project lags behind plan')
-      await page.click('#tab-progress')
+      await showTab(page, 'progress')
       await page.locator('[data-testid="progress-panel"]').waitFor({ state: 'visible' })
       await waitValue(page, 'progress-count', all.numberMatched)
       await page.check('[data-testid="progress-lagging"]')
@@ -910,7 +911,7 @@ describe('Gengxin web application', () => {
       const code = '420102002003'
       const want = await api(`/api/life-circle/communities/${code}`)
       const unit = await api(`/api/units/${code}`)
-      await page.click('#tab-lifecircle')
+      await showTab(page, 'lifecircle')
       await page.locator('[data-testid="lc-panel"]').waitFor({ state: 'visible' })
       // The gap map is shown while the tab is open, coloured by the chosen tier.
       const paint = () =>
@@ -1033,7 +1034,7 @@ describe('Gengxin web application', () => {
       assert.ok(cityGaps.length > 0)
       assert.deepEqual(cityGaps, run.city_gaps.slice(0, cityGaps.length))
       // Leaving the tab hides the gap map.
-      await page.click('#tab-admin')
+      await showTab(page, 'admin')
       await page.waitForFunction(() => window.__map.getLayoutProperty('lc-communities-fill', 'visibility') === 'none')
       assertNoErrors(errors, [/status of 422/])
     } finally {
@@ -1049,7 +1050,7 @@ describe('Gengxin web application', () => {
       await signIn(page, 'entity', { errors })
       const mine = await pageApi(page, '/api/tasks')
       assert.ok(mine.to_fill.length > 0, 'the entity has no task to fill (have the server jobs run?)')
-      await page.click('#tab-report')
+      await showTab(page, 'report')
       await page.locator('[data-testid="task-row"]').first().waitFor({ state: 'visible', timeout: LONG })
       const rows = await page.$$eval('[data-testid="task-row"]', (rs) =>
         rs.map((r) => ({ project: r.dataset.project, district: r.dataset.district, status: r.dataset.status })),
@@ -1081,7 +1082,7 @@ describe('Gengxin web application', () => {
 
       // The district reviewer: the report waits in 待审核; the diff shows 总体进度; 通过.
       await signIn(page, 'wuchang', { errors })
-      await page.click('#tab-report')
+      await showTab(page, 'report')
       await page.locator(`[data-testid="review-row"][data-id="${id}"]`).waitFor({ state: 'visible', timeout: LONG })
       await page.click(`[data-testid="review-row"][data-id="${id}"]`)
       await page.locator('[data-testid="diff-table"]').waitFor({ state: 'visible', timeout: LONG })
@@ -1116,7 +1117,7 @@ describe('Gengxin web application', () => {
         '洪山区',
       )
       const district = await api(`/api/summary/admin_units/${HONGSHAN}`)
-      await page.click('#tab-summary')
+      await showTab(page, 'summary')
       await waitValue(page, 'summary-parcels-count', district.counts.parcels)
       await waitMapSettled(page)
       await screenshot(page, 'phone-summary.png')
