@@ -739,13 +739,29 @@ async fn a_falling_cumulative_value_is_flagged_to_the_reviewers_and_the_approved
     let path = dir.path().join("plausible.gpkg");
     seed(&path).await;
     let (_, app) = open(&path);
-    call(&app, "admin", "POST", "/api/forms", Some(progress_form()), &[]).await;
+    call(
+        &app,
+        "admin",
+        "POST",
+        "/api/forms",
+        Some(progress_form()),
+        &[],
+    )
+    .await;
     // The form starts from the last approved values (here: the project's).
     let check = |values: serde_json::Value, notes: serde_json::Value| {
         Some(serde_json::json!({"project_id": "prj-1", "values": values, "notes": notes}))
     };
     let c_uri = "/api/forms/progress@1/check";
-    let (s, c) = call(&app, "entity", "POST", c_uri, check(json!({}), json!({})), &[]).await;
+    let (s, c) = call(
+        &app,
+        "entity",
+        "POST",
+        c_uri,
+        check(json!({}), json!({})),
+        &[],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{c}");
     assert_eq!(
         c["baseline"]["values"],
@@ -754,19 +770,51 @@ async fn a_falling_cumulative_value_is_flagged_to_the_reviewers_and_the_approved
     );
     assert_eq!(c["baseline"]["submission_id"], Json::Null);
     // Another district's user may not check (nor learn the values of) this project.
-    let (s, _) = call(&app, "jiangan", "POST", c_uri, check(json!({}), json!({})), &[]).await;
+    let (s, _) = call(
+        &app,
+        "jiangan",
+        "POST",
+        c_uri,
+        check(json!({}), json!({})),
+        &[],
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let falling = json!({"stage": "construction", "progress_pct": 45, "investment_done_wan": 100});
-    let (_, c) = call(&app, "entity", "POST", c_uri, check(falling.clone(), json!({})), &[]).await;
+    let (_, c) = call(
+        &app,
+        "entity",
+        "POST",
+        c_uri,
+        check(falling.clone(), json!({})),
+        &[],
+    )
+    .await;
     let f = &c["findings"][0];
-    assert_eq!((f["field"].clone(), f["rule"].clone()), (json!("investment_done_wan"), json!("falls")));
-    assert_eq!((f["before"].clone(), f["after"].clone()), (json!(194.1), json!(100.0)));
+    assert_eq!(
+        (f["field"].clone(), f["rule"].clone()),
+        (json!("investment_done_wan"), json!("falls"))
+    );
+    assert_eq!(
+        (f["before"].clone(), f["after"].clone()),
+        (json!(194.1), json!(100.0))
+    );
     // Submitted without a note: refused, per field; with one: accepted and stored.
     let body = |notes: serde_json::Value| {
-        Some(json!({"form_id": "progress@1", "project_id": "prj-1", "period": this_month(),
-                    "values": falling, "notes": notes, "submit": true}))
+        Some(
+            json!({"form_id": "progress@1", "project_id": "prj-1", "period": this_month(),
+                    "values": falling, "notes": notes, "submit": true}),
+        )
     };
-    let (s, v) = call(&app, "entity", "POST", "/api/submissions", body(json!({})), &[]).await;
+    let (s, v) = call(
+        &app,
+        "entity",
+        "POST",
+        "/api/submissions",
+        body(json!({})),
+        &[],
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v.to_string().contains("investment_done_wan: "), "{v}");
     let note = "上期误报，按审计结果更正";
@@ -793,10 +841,26 @@ async fn a_falling_cumulative_value_is_flagged_to_the_reviewers_and_the_approved
     }
     // Approved by the district, then the city: the diff still shows before → after.
     let review = |version: i64| Some(json!({"version": version, "decision": "approve"}));
-    let (s, r) = call(&app, "wuchang", "POST", &format!("{uri}/review"), review(1), &[]).await;
+    let (s, r) = call(
+        &app,
+        "wuchang",
+        "POST",
+        &format!("{uri}/review"),
+        review(1),
+        &[],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let version = r["version"].as_i64().unwrap();
-    let (s, _) = call(&app, "admin", "POST", &format!("{uri}/review"), review(version), &[]).await;
+    let (s, _) = call(
+        &app,
+        "admin",
+        "POST",
+        &format!("{uri}/review"),
+        review(version),
+        &[],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     let (_, d) = call(&app, "leader", "GET", &uri, None, &[]).await;
     assert_eq!(d["status"], "approved");
@@ -814,7 +878,15 @@ async fn a_falling_cumulative_value_is_flagged_to_the_reviewers_and_the_approved
         ]
     );
     // The next report starts from the approved values.
-    let (_, c) = call(&app, "entity", "POST", c_uri, check(json!({}), json!({})), &[]).await;
+    let (_, c) = call(
+        &app,
+        "entity",
+        "POST",
+        c_uri,
+        check(json!({}), json!({})),
+        &[],
+    )
+    .await;
     assert_eq!(c["baseline"]["values"]["investment_done_wan"], json!(100.0));
     assert_eq!(c["baseline"]["submission_id"], d["id"]);
 }

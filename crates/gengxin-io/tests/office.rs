@@ -137,9 +137,11 @@ fn xlsx_for_people_has_titles_names_and_a_sheet_of_codes() {
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
     assert_eq!(book.sheet_names(), ["Renewal projects", "Codes"]);
     let codes = book.worksheet_range("Codes").unwrap();
-    assert!(codes.rows().any(|r| r[2].to_string() == "construction"
-        && r[3].to_string() == "construction"
-        && r[0].to_string() == "Stage"));
+    assert!(
+        codes
+            .rows()
+            .any(|r| r[2] == "construction" && r[3] == "construction" && r[0] == "Stage")
+    );
 }
 
 #[test]

@@ -128,7 +128,7 @@ pub fn parse_fields(json: &str) -> Result<Vec<FormField>, FormError> {
                 .any(|o| &o.name == n && o.kind == FieldKind::Date && o.name != f.name)
         };
         if ((f.cumulative || f.max_step.is_some()) && !number)
-            || f.max_step.is_some_and(|m| !(m >= 0.0))
+            || f.max_step.is_some_and(|m| m.is_nan() || m < 0.0)
             || ((f.not_future || f.not_before.is_some()) && f.kind != FieldKind::Date)
             || f.not_before.as_ref().is_some_and(|n| !date_of(n))
         {
