@@ -114,7 +114,11 @@ impl Labels {
             && let Ok(at) = chrono::DateTime::parse_from_rfc3339(t)
         {
             let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset");
-            return Value::Text(at.with_timezone(&beijing).format("%Y-%m-%d %H:%M:%S").to_string());
+            return Value::Text(
+                at.with_timezone(&beijing)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            );
         }
         match v {
             Value::Text(code) => {
