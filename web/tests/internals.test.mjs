@@ -249,12 +249,12 @@ describe('no raw internals', () => {
         if ((await page.evaluate(() => document.documentElement.lang)).startsWith('zh') !== (lang === 'zh')) {
           await page.click('[data-testid="lang-switch"]')
         }
-        await page.click(`[data-testid="unit-row"][data-code="${WUCHANG}"]`).catch(() => undefined)
+        await page.click(`[data-testid="unit-row"][data-code="${WUCHANG}"]`, { timeout: 3000 }).catch(() => undefined)
         for (const tab of ['admin', 'renewal', 'summary', 'query', 'progress', 'lifecircle', 'report']) {
           if (!(await page.locator(`#tab-${tab}`).count())) continue
-          await showTab(page, tab)
-          await page.waitForTimeout(600)
-          await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'), null, { timeout: LONG }).catch(() => undefined)
+          await page.click(`#tab-${tab}`, { timeout: 10_000 })
+          await page.waitForTimeout(500)
+          await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'), null, { timeout: 15_000 }).catch(() => undefined)
           // The real-data chip (the unit's source) is the map's part of this work.
           const text = await page.evaluate(() => {
             let s = document.body.innerText
@@ -264,7 +264,7 @@ describe('no raw internals', () => {
           assertClean(text, `${tab} (${lang})`, { lang })
         }
       }
-      await page.click('[data-testid="lang-switch"]')
+      await page.click('[data-testid="lang-switch"]', { timeout: 10_000 })
     })
   })
 

@@ -126,15 +126,15 @@ pub struct AuditRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     target_layer_name: Option<LocalName>,
-    /// The name of the target feature, for a public layer (other layers' contents are not the
-    /// audit administrator's to read).
+    /// The name of the target: a feature of a public layer by its name (other layers' contents
+    /// are not the audit administrator's to read), a job by its kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    target_name: Option<String>,
+    target_name: Option<LocalName>,
 }
 
 /// A name in Chinese and English.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct LocalName {
     zh: String,
     en: String,
@@ -156,18 +156,40 @@ impl LocalName {
     }
 }
 
-/// The name of a record's target feature, for a public model layer.
-async fn target_name(s: &AppState, r: &AuditRecord) -> Option<String> {
+/// The name of a record's target: a feature of a public model layer by its name, a job by its
+/// kind and what it is for.
+async fn target_name(s: &AppState, r: &AuditRecord) -> Option<LocalName> {
     let l = gengxin_model::Layer::by_name(r.target_layer.as_deref()?)?;
+    let id = r.target_id.as_deref()?;
+    if l.id == LayerId::Jobs {
+        let (kind, rest) = id.strip_prefix("job:")?.split_once(':').unwrap_or((id, ""));
+        let k = gengxin_model::vocab::find(gengxin_model::vocab::JOB_KINDS, kind)?;
+        let rest = rest.replace(':', " ");
+        let with = |name: &str| {
+            if rest.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name} · {rest}")
+            }
+        };
+        return Some(LocalName {
+            zh: with(k.zh),
+            en: with(k.en),
+        });
+    }
     if l.access != gengxin_model::Access::Public {
         return None;
     }
-    let f = s.store.get(l.id, r.target_id.as_deref()?).await.ok()??;
-    ["name", "title", "code"].iter().find_map(|k| {
+    let f = s.store.get(l.id, id).await.ok()??;
+    let name = ["name", "title", "code"].iter().find_map(|k| {
         f.get(k)
             .as_str()
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
+    })?;
+    Some(LocalName {
+        zh: name.clone(),
+        en: name,
     })
 }
 
