@@ -373,6 +373,27 @@ const zh = {
   failed: '操作失败',
   /// Between a label and its value: full-width in Chinese text.
   colon: '：',
+  // --- reporting ---
+  rpCarried: '沿用上期',
+  rpPrevious: '上期审核通过',
+  rpPreviousNone: '无上期数据',
+  rpNote: '说明',
+  rpNotePlaceholder: '请说明原因（将提交给审核人）',
+  rpNeedNote: '请先为标出的警示填写说明，或修正标出的错误',
+  rpChecking: '核对中…',
+  rpPhotoAdd: '上传照片',
+  rpPhotoRemove: '移除照片',
+  rpPhotoUploading: '正在上传…',
+  rpPhotoType: '只接受 JPEG 或 PNG 照片',
+  rpPhotoOpen: '查看原图',
+  plFalls: '累计值不应减少：上期审核通过 {before}，本期 {after}',
+  plJump: '变化超过 {limit}：上期审核通过 {before}，本期 {after}',
+  plOrder: '不应早于「{other}」（{before}）',
+  plFuture: '不应晚于今天（{before}）',
+  plWarning: '警示',
+  plError: '错误',
+  rvFlags: '合理性警示',
+  rvNoNote: '填报人未说明',
 } as const
 
 export type MessageKey = keyof typeof zh
@@ -746,6 +767,27 @@ const en: Messages = {
   admDutyAudit: 'Audit administrator: read and verify the audit log',
   failed: 'Failed',
   colon: ': ',
+  // --- reporting ---
+  rpCarried: 'Carried over',
+  rpPrevious: 'Last approved',
+  rpPreviousNone: 'No earlier approved value',
+  rpNote: 'Note',
+  rpNotePlaceholder: 'Explain why (the reviewers see it)',
+  rpNeedNote: 'Explain each warning marked, or correct each error marked, first',
+  rpChecking: 'Checking…',
+  rpPhotoAdd: 'Upload photos',
+  rpPhotoRemove: 'Remove photo',
+  rpPhotoUploading: 'Uploading…',
+  rpPhotoType: 'JPEG or PNG photos only',
+  rpPhotoOpen: 'Open the full image',
+  plFalls: 'A running total should not fall: last approved {before}, now {after}',
+  plJump: 'Changed by more than {limit}: last approved {before}, now {after}',
+  plOrder: 'Should not be before “{other}” ({before})',
+  plFuture: 'Should not be after today ({before})',
+  plWarning: 'Warning',
+  plError: 'Error',
+  rvFlags: 'Plausibility warnings',
+  rvNoNote: 'No note from the reporter',
 }
 
 const messages: Record<Lang, Messages> = { zh, en }
