@@ -510,7 +510,14 @@ export function submissions(
 /// Creates a submission (a draft, or submitted); the idempotency key makes a retried request
 /// create it once.
 export async function createSubmission(
-  body: { form_id: string; project_id: string; period: string; values: Record<string, Scalar>; submit: boolean },
+  body: {
+    form_id: string
+    project_id: string
+    period: string
+    values: Record<string, Scalar>
+    notes: Record<string, string>
+    submit: boolean
+  },
   idempotencyKey: string,
 ): Promise<Submission> {
   return sendJson<Submission>('POST', '/api/submissions', body, undefined, false, { 'Idempotency-Key': idempotencyKey })
@@ -518,7 +525,7 @@ export async function createSubmission(
 
 export function updateSubmission(
   id: string,
-  body: { version: number; values: Record<string, Scalar>; submit: boolean },
+  body: { version: number; values: Record<string, Scalar>; notes: Record<string, string>; submit: boolean },
 ): Promise<Submission> {
   return sendJson<Submission>('PUT', `/api/submissions/${enc(id)}`, body)
 }
@@ -548,16 +555,18 @@ export type UploadReport = Schemas['UploadBody']
 
 /// Uploads a filled workbook (the xlsx bytes as the body).
 export function uploadWorkbook(formId: string, period: string, file: Blob): Promise<UploadReport> {
-  return tracked(() => upload(formId, period, file))
+  const url = `/api/forms/${enc(formId)}/upload?period=${enc(period)}`
+  return postBytes<UploadReport>(url, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', file)
 }
 
-async function upload(formId: string, period: string, file: Blob): Promise<UploadReport> {
-  const url = `/api/forms/${enc(formId)}/upload?period=${enc(period)}`
+/// POSTs a file as the body (a stale CSRF token is renewed once; the busy bar counts it).
+function postBytes<T>(url: string, contentType: string, file: Blob): Promise<T> {
+  return tracked(() => postBytesOnce<T>(url, contentType, file))
+}
+
+async function postBytesOnce<T>(url: string, contentType: string, file: Blob): Promise<T> {
   const send = async () => {
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-    }
+    const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': contentType }
     if (csrf) headers['X-CSRF-Token'] = csrf
     return fetch(url, { method: 'POST', headers, body: file })
   }
@@ -567,11 +576,33 @@ async function upload(formId: string, period: string, file: Blob): Promise<Uploa
     if (f.status === 403 && f.code === 'csrf' && (await me().catch(() => null))) {
       res = await send()
       if (!res.ok) f = await failure(res, url)
-      else return (await res.json()) as UploadReport
+      else return (await res.json()) as T
     }
     throw f
   }
-  return (await res.json()) as UploadReport
+  return (await res.json()) as T
+}
+
+export type Finding = Schemas['FindingBody']
+
+export type Checked = Schemas['CheckBody']
+
+/// The last approved values of a project for a form (`values` empty: to prefill), the invalid
+/// fields and the plausibility findings of `values`.
+export function checkValues(
+  formId: string,
+  body: { project_id: string; values: Record<string, Scalar>; notes: Record<string, string> },
+  signal?: AbortSignal,
+): Promise<Checked> {
+  return sendJson<Checked>('POST', `/api/forms/${enc(formId)}/check`, body, signal)
+}
+
+export type Attachment = Schemas['Attachment']
+
+/// Uploads a file attached to a project (a report's photo; JPEG and PNG lose their EXIF).
+export function uploadAttachment(projectId: string, file: File): Promise<Attachment> {
+  const url = `/api/attachments?owner_id=${enc(projectId)}&file_name=${enc(file.name)}`
+  return postBytes<Attachment>(url, file.type || 'application/octet-stream', file)
 }
 
 // --- Administration (city administrators) ----------------------------------------------------

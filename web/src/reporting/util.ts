@@ -1,5 +1,5 @@
 // Small helpers of the reporting (填报) screens.
-import { ApiFailure, type FormField, type Scalar } from '../api/client'
+import { ApiFailure, type Finding, type FormField, type Scalar } from '../api/client'
 import { t, type MessageKey } from '../i18n'
 import { codeName } from '../store'
 
@@ -91,4 +91,25 @@ export function periodLabel(p: string): string {
   const q = /^(\d{4})-Q([1-4])$/.exec(p)
   if (q) return t('wlQuarter').replace('{y}', q[1]!).replace('{q}', q[2]!)
   return p
+}
+
+/// The attachment ids of an attachment field's value (several photos: comma-separated).
+export function attachmentIds(v: Scalar | undefined | null): string[] {
+  return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []
+}
+
+/// A plausibility finding in the current language: what is wrong, with the values compared.
+export function findingText(x: Finding, fields: FormField[]): string {
+  const f = fields.find((g) => g.name === x.field)
+  const other = fields.find((g) => g.name === x.other)
+  const key = ({ falls: 'plFalls', jump: 'plJump', order: 'plOrder', future: 'plFuture' } as const)[
+    x.rule as 'falls' | 'jump' | 'order' | 'future'
+  ]
+  if (!key) return x.message
+  const limit = x.limit === null || x.limit === undefined ? '' : showValue(f, x.limit)
+  return t(key)
+    .replace('{before}', showValue(x.rule === 'future' ? undefined : f, x.before ?? undefined))
+    .replace('{after}', showValue(f, x.after ?? undefined))
+    .replace('{limit}', limit)
+    .replace('{other}', other?.label ?? '')
 }
