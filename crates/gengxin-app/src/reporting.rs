@@ -954,12 +954,39 @@ fn progress_report(
     Some(r)
 }
 
+/// A task's status at `now`: the stored one, except that a task still `open` once its deadline
+/// day (China time) has ended is `overdue`, as the mark-overdue job will store it (the job runs
+/// every [`crate::jobs::POLL`], and only while a server runs, so the stored status may lag).
+/// My tasks and the calendar count with this one definition: 未报 = open + overdue.
+pub fn task_status(task: &Feature, now: DateTime<Utc>) -> &str {
+    let stored = task.get("status").as_str().unwrap_or_default();
+    let past = task
+        .get("deadline")
+        .as_str()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .is_some_and(|d| now >= crate::jobs::end_of_day(d));
+    if stored == "open" && past {
+        "overdue"
+    } else {
+        stored
+    }
+}
+
+/// A task as listed at `now`: with its status by [`task_status`].
+fn task_at(task: &Feature, now: DateTime<Utc>) -> Feature {
+    let mut t = task.clone();
+    let st = task_status(task, now).to_owned();
+    t.properties.insert("status".into(), st.into());
+    t
+}
+
 /// My tasks: reports to fill (open or overdue, in my scope), submissions awaiting my review,
 /// and my drafts and returned submissions.
 pub async fn tasks(app: &App, actor: &Actor) -> Result<Tasks, AppError> {
     let p = principal(actor)?;
     let by_id = projects_by_id(app).await?;
     let project_of = |r: &Feature| by_id.get(r.get("project_id").as_str().unwrap_or_default());
+    let now = app.now();
     let open = app
         .store
         .query(LayerId::ReportTasks, Query::default())
@@ -969,7 +996,7 @@ pub async fn tasks(app: &App, actor: &Actor) -> Result<Tasks, AppError> {
             .filter(|t| t.get("status").as_str() != Some("submitted"))
             .filter_map(|t| {
                 let pr = project_of(t)?;
-                may_report(&p, pr).then(|| Listed::new(t, Some(pr)))
+                may_report(&p, pr).then(|| Listed::new(&task_at(t, now), Some(pr)))
             })
             .collect()
     } else {
@@ -1013,7 +1040,8 @@ pub async fn tasks(app: &App, actor: &Actor) -> Result<Tasks, AppError> {
 }
 
 /// The reporting calendar and who has not reported: per form and period (newest first), the
-/// deadline and the tasks by state. District users see their district.
+/// deadline and the tasks by state ([`task_status`]: tasks = submitted + open + overdue, and
+/// `missing` is the open and overdue ones). District users see their district.
 pub async fn status(
     app: &App,
     actor: &Actor,
@@ -1045,6 +1073,8 @@ pub async fn status(
         )
         .await?;
     let by_id = projects_by_id(app).await?;
+    let now = app.now();
+    let rows: Vec<Feature> = rows.iter().map(|t| task_at(t, now)).collect();
     let mut periods: BTreeMap<(String, String), Vec<&Feature>> = BTreeMap::new();
     for t in &rows {
         let text = |k: &str| t.get(k).as_str().unwrap_or_default().to_owned();
