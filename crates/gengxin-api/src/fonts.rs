@@ -22,6 +22,9 @@ use crate::{ApiError, AppState};
 const DEFAULT_FONT: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 const DEFAULT_FACE: &str = "Noto Sans CJK SC";
 
+/// How long browsers keep a glyph range.
+const GLYPH_CACHE: &str = "public, max-age=86400";
+
 /// The one font and the ranges rendered so far.
 #[derive(Default)]
 pub struct Glyphs {
@@ -101,11 +104,16 @@ pub async fn glyphs(
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?,
     };
+    // A range depends only on the server's font: browsers keep it for a day (the map's second
+    // load asks for no glyphs).
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-protobuf"),
-        )],
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-protobuf"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(GLYPH_CACHE)),
+        ],
         bytes,
     )
         .into_response())

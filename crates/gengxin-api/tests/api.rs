@@ -1637,6 +1637,20 @@ async fn chinese_label_glyphs_are_served_from_the_cjk_font() {
         String::from_utf8_lossy(&body)
     );
     assert_eq!(ctype, "application/x-protobuf");
+    // Browsers keep glyph ranges (the map's second load asks for none).
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get("/fonts/Noto%20Sans%20CJK%20SC%20Regular/27392-27647.pbf")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers().get("cache-control").unwrap(),
+        "public, max-age=86400"
+    );
     use gengxin_fonts::proto::Glyphs;
     use prost::Message;
     let g = Glyphs::decode(&body[..]).unwrap();
