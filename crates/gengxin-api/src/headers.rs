@@ -19,7 +19,9 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' '
 
 /// Adds the headers; `hsts` when served behind TLS.
 pub async fn secure(hsts: bool, req: Request, next: Next) -> Response {
-    let private = carries_credentials(req.headers()) || private_path(req.uri().path());
+    let path = req.uri().path();
+    let private =
+        !same_for_everyone(path) && (carries_credentials(req.headers()) || private_path(path));
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     let set = |h: &mut HeaderMap, name, value: &'static str| {
@@ -59,6 +61,14 @@ fn carries_credentials(h: &HeaderMap) -> bool {
         || h.get_all(header::COOKIE)
             .iter()
             .any(|v| v.to_str().is_ok_and(|c| c.contains(crate::auth::COOKIE)))
+}
+
+/// Paths whose answers are the same whoever asks (the built scripts, whose names carry a content
+/// hash, and the label glyphs): they keep their own `Cache-Control` even for a signed-in
+/// caller, whose browser sends the session cookie with them — otherwise every load of the map
+/// downloads the application and its glyphs again.
+fn same_for_everyone(path: &str) -> bool {
+    ["/assets/", "/fonts/"].iter().any(|p| path.starts_with(p))
 }
 
 /// Paths whose answers are about accounts or the audit log whoever asks.

@@ -1637,7 +1637,8 @@ async fn chinese_label_glyphs_are_served_from_the_cjk_font() {
         String::from_utf8_lossy(&body)
     );
     assert_eq!(ctype, "application/x-protobuf");
-    // Browsers keep glyph ranges (the map's second load asks for none).
+    // Browsers keep glyph ranges (the map's second load asks for none), also when signed in
+    // (this app sends a bearer token with every request).
     let r = app
         .clone()
         .oneshot(
@@ -2637,6 +2638,12 @@ async fn every_answer_carries_the_security_headers_and_private_ones_are_not_stor
         ("/api/auth/me", &anon[..], true),
         ("/api/layers", &[][..], true),
         ("/api/audit", &[][..], true),
+        // The same for everyone: kept by the browser even when signed in.
+        (
+            "/fonts/Noto%20Sans%20CJK%20SC%20Regular/0-255.pbf",
+            &[][..],
+            false,
+        ),
     ] {
         let (_, _, h) = send_with(&app, "GET", uri, headers, serde_json::Value::Null).await;
         let get = |k: &str| {

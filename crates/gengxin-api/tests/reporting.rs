@@ -873,7 +873,7 @@ async fn a_falling_cumulative_value_is_flagged_to_the_reviewers_and_the_approved
     assert_eq!(
         diff,
         [
-            (json!("progress_pct"), json!(40.0), json!(45)),
+            (json!("progress_pct"), json!(40.0), json!(45.0)),
             (json!("investment_done_wan"), json!(194.1), json!(100.0)),
         ]
     );

@@ -53,8 +53,14 @@ fn an_open_task_is_overdue_once_its_deadline_day_has_ended_in_china() {
     // 2026-11-05 24:00 in China is 16:00 UTC.
     assert_eq!(task_status(&t, at(2026, 11, 5, 15)), "open");
     assert_eq!(task_status(&t, at(2026, 11, 5, 16)), "overdue");
-    assert_eq!(task_status(&task("prj-1", "submitted"), at(2026, 12, 1, 0)), "submitted");
-    assert_eq!(task_status(&task("prj-1", "overdue"), at(2026, 12, 1, 0)), "overdue");
+    assert_eq!(
+        task_status(&task("prj-1", "submitted"), at(2026, 12, 1, 0)),
+        "submitted"
+    );
+    assert_eq!(
+        task_status(&task("prj-1", "overdue"), at(2026, 12, 1, 0)),
+        "overdue"
+    );
 }
 
 #[tokio::test]
@@ -66,6 +72,9 @@ async fn the_calendar_counts_add_up_and_agree_with_my_tasks_before_the_job_runs(
         Feature::new(id, GENERATED, at(2026, 1, 1, 0))
             .set("code", id)
             .set("name", format!("{id} 改造项目"))
+            .set("renewal_object_id", "ro-1")
+            .set("start_date", "2026-01-01")
+            .set("planned_end_date", "2027-12-31")
             .set("district_code", "420106")
             .set("stage", "construction")
     };
@@ -95,7 +104,11 @@ async fn the_calendar_counts_add_up_and_agree_with_my_tasks_before_the_job_runs(
             .unwrap();
         assert_eq!(cal.len(), 1);
         let p = &cal[0];
-        assert_eq!((p.tasks, p.submitted, p.open, p.overdue), (3, 1, open, overdue), "{now}");
+        assert_eq!(
+            (p.tasks, p.submitted, p.open, p.overdue),
+            (3, 1, open, overdue),
+            "{now}"
+        );
         assert_eq!(p.tasks, p.submitted + p.open + p.overdue);
         assert_eq!(p.missing.len(), p.open + p.overdue);
         let mine = reporting::tasks(&app, &who).await.unwrap();

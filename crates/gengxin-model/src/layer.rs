@@ -1150,6 +1150,8 @@ static CATALOGUE: &[Layer] = &[
             f("reviews", Text, "审核记录(JSON)"),
             f("idempotency_key", Text, "幂等键"),
             f("change_id", Text, "合并变更"),
+            f("checks", Text, "合理性检查(JSON)"),
+            f("changes", Text, "批准时的变更(JSON)"),
         ],
     },
     Layer {

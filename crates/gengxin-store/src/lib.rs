@@ -323,6 +323,7 @@ pub(crate) fn field_version(layer: LayerId, field: &str) -> i64 {
     match (layer, field) {
         (LayerId::CustomLayers, "access" | "organisation_id") => 6,
         (LayerId::Users, "password_history") => 7,
+        (LayerId::Submissions, "checks" | "changes") => 8,
         _ => layer_version(layer),
     }
 }

@@ -239,7 +239,7 @@ async fn only_a_repeated_id_is_a_duplicate() {
 }
 
 #[tokio::test]
-async fn a_store_of_schema_5_gains_the_access_and_password_history_columns_and_keeps_its_rows() {
+async fn a_store_of_schema_5_gains_the_columns_added_since_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let (p, s) = new_store(dir.path());
     drop(s);
@@ -251,6 +251,8 @@ async fn a_store_of_schema_5_gains_the_access_and_password_history_columns_and_k
          ALTER TABLE renewal_custom_layers DROP COLUMN access;
          ALTER TABLE renewal_custom_layers DROP COLUMN organisation_id;
          ALTER TABLE gengxin_users DROP COLUMN password_history;
+         ALTER TABLE gengxin_submissions DROP COLUMN checks;
+         ALTER TABLE gengxin_submissions DROP COLUMN changes;
          UPDATE gengxin_meta SET value = '5' WHERE key = 'schema_version';
          INSERT INTO renewal_custom_layers (id, provenance, created_at, updated_at, title, fields)
            VALUES ('plan_old', 'test', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '旧规划', '[]');",
@@ -258,7 +260,7 @@ async fn a_store_of_schema_5_gains_the_access_and_password_history_columns_and_k
     .unwrap();
     drop(c);
     let s = GeoPackageStore::open(&p).unwrap();
-    assert_eq!(s.info().await.unwrap().schema_version, 7);
+    assert_eq!(s.info().await.unwrap().schema_version, 8);
     let old = s
         .get(LayerId::CustomLayers, "plan_old")
         .await
@@ -292,4 +294,21 @@ async fn a_store_of_schema_5_gains_the_access_and_password_history_columns_and_k
     s.insert(vec![(LayerId::Users, vec![u])]).await.unwrap();
     let u = s.get(LayerId::Users, "u1").await.unwrap().unwrap();
     assert_eq!(u.get("password_history"), &Value::Text("[\"h0\"]".into()));
+    // And schema 8's: a submission's plausibility findings and its approved changes.
+    let sub = Feature::new("s1", "test", chrono::Utc::now())
+        .set("form_id", "progress@1")
+        .set("project_id", "p1")
+        .set("district_code", "420102")
+        .set("period", "2026-10")
+        .set("status", "draft")
+        .set("values", "{}")
+        .set("author", "u1")
+        .set("checks", "[]")
+        .set("changes", "[]");
+    s.insert(vec![(LayerId::Submissions, vec![sub])])
+        .await
+        .unwrap();
+    let sub = s.get(LayerId::Submissions, "s1").await.unwrap().unwrap();
+    assert_eq!(sub.get("checks"), &Value::Text("[]".into()));
+    assert_eq!(sub.get("changes"), &Value::Text("[]".into()));
 }

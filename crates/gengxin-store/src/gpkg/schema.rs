@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[fn(&Transaction) -> rusqlite::Result<()>] = &[
     accounts_and_reporting_v5,
     custom_layer_access_v6,
     password_history_v7,
+    submission_checks_v8,
 ];
 
 pub fn latest_version() -> i64 {
@@ -158,7 +159,16 @@ fn custom_layer_access_v6(tx: &Transaction) -> rusqlite::Result<()> {
 }
 
 fn password_history_v7(tx: &Transaction) -> rusqlite::Result<()> {
-    for (layer, f) in added_fields(7) {
+    add_columns(tx, 7)
+}
+
+fn submission_checks_v8(tx: &Transaction) -> rusqlite::Result<()> {
+    add_columns(tx, 8)
+}
+
+/// Adds the fields a migration brings to tables made before it.
+fn add_columns(tx: &Transaction, version: i64) -> rusqlite::Result<()> {
+    for (layer, f) in added_fields(version) {
         tx.execute_batch(&format!(
             "ALTER TABLE \"{}\" ADD COLUMN \"{}\" {};",
             layer.table(),

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[fn() -> Vec<String>] = &[
     accounts_and_reporting_v5,
     custom_layer_access_v6,
     password_history_v7,
+    submission_checks_v8,
 ];
 
 pub fn latest_version() -> i64 {
@@ -122,8 +123,17 @@ fn custom_layer_access_v6() -> Vec<String> {
 }
 
 fn password_history_v7() -> Vec<String> {
+    add_columns(7)
+}
+
+fn submission_checks_v8() -> Vec<String> {
+    add_columns(8)
+}
+
+/// Adds the fields a migration brings to tables made before it, with their comments.
+fn add_columns(version: i64) -> Vec<String> {
     let mut sql = Vec::new();
-    for (layer, f) in added_fields(7) {
+    for (layer, f) in added_fields(version) {
         let t = table(layer);
         sql.push(format!(
             "ALTER TABLE {t} ADD COLUMN \"{}\" {}",
