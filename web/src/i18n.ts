@@ -465,7 +465,7 @@ const en: Messages = {
   langSwitchLabel: 'Switch to Chinese',
   breadcrumbs: 'You are here',
   back: 'Up one level',
-  adminTab: 'Administrative units',
+  adminTab: 'Divisions',
   renewalTab: 'Renewal objects',
   children: 'Sub-units',
   noChildren: 'No sub-units',

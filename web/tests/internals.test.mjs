@@ -281,9 +281,9 @@ describe('no raw internals', () => {
     })
 
     test('the audit log names actions, outcomes and targets; times in Beijing; its export is in Chinese', OPTS, async () => {
-      await showTab(page, 'report')
-      if (await page.locator('[data-testid="rp-view-admin"]').count()) await page.click('[data-testid="rp-view-admin"]')
-      await page.waitForSelector('[data-testid="adm-audit-row"]')
+      // The audit administrator's work is in 管理.
+      await showTab(page, 'manage')
+      await page.waitForSelector('[data-testid="adm-audit-row"]', { timeout: LONG })
       const rows = await page.$$eval('[data-testid="adm-audit-row"]', (trs) =>
         trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.trim())),
       )

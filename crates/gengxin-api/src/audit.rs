@@ -233,7 +233,7 @@ pub struct AuditPage {
     /// Oldest first.
     records: Vec<AuditRecord>,
     /// Every action a record may name, with its names (for a filter by action).
-    actions: Vec<crate::features::CodeInfo>,
+    actions: Vec<crate::wire::CodeInfo>,
 }
 
 /// The audit log, oldest first, filtered by `actor`, `action` and time (`from` inclusive, `to`
@@ -271,7 +271,7 @@ pub async fn list(
         records,
         actions: gengxin_model::vocab::AUDIT_ACTIONS
             .iter()
-            .map(crate::features::CodeInfo::of)
+            .map(crate::wire::CodeInfo::of)
             .collect(),
     }))
 }
@@ -291,8 +291,7 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     allow(gengxin_auth::policy::require_audit_admin(&who.caller))?;
     let codes = q.codes.take().map(|c| c.to_string());
-    let labels =
-        crate::imports::export_labels(codes.as_deref(), q.lang.take().as_deref(), &headers)?;
+    let labels = crate::wire::export_labels(codes.as_deref(), q.lang.take().as_deref(), &headers)?;
     let (f, _) = filters(q)?;
     let rows = gengxin_app::audit::select(&*s.store, &f, None).await?;
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);

@@ -21,23 +21,6 @@ pub const DEFAULT_LIMIT: usize = 1000;
 pub const MAX_LIMIT: usize = 10_000;
 
 #[derive(Serialize, ToSchema)]
-pub struct CodeInfo {
-    code: &'static str,
-    zh: &'static str,
-    en: &'static str,
-}
-
-impl CodeInfo {
-    pub fn of(c: &gengxin_model::vocab::Code) -> CodeInfo {
-        CodeInfo {
-            code: c.code,
-            zh: c.zh,
-            en: c.en,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct FieldInfo {
     name: String,
     /// text, int, real, bool, date or datetime.
@@ -45,7 +28,7 @@ pub struct FieldInfo {
     ty: &'static str,
     required: bool,
     title_zh: String,
-    codes: Option<Vec<CodeInfo>>,
+    codes: Option<Vec<crate::wire::CodeInfo>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -94,7 +77,9 @@ pub async fn layers(State(s): State<AppState>, who: Who) -> Result<Json<Vec<Laye
                     ty: f.ty.code(),
                     required: f.required,
                     title_zh: f.zh.into(),
-                    codes: f.codes.map(|cs| cs.iter().map(CodeInfo::of).collect()),
+                    codes: f
+                        .codes
+                        .map(|cs| cs.iter().map(crate::wire::CodeInfo::of).collect()),
                 })
                 .collect(),
             features: format!("/api/layers/{}/features", l.name),

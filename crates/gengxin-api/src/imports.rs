@@ -461,7 +461,7 @@ pub async fn export(
         }
     }
     let format = format.ok_or_else(|| ApiError::bad_request("format is required"))?;
-    let labels = export_labels(codes.as_deref(), lang.as_deref(), &headers)?;
+    let labels = crate::wire::export_labels(codes.as_deref(), lang.as_deref(), &headers)?;
     let table = match gengxin_model::Layer::by_name(&layer) {
         // Positions the caller sees generalised are exported generalised.
         Some(l) if !gengxin_auth::policy::sees_exact_positions(&who.caller, l) => {
@@ -472,44 +472,6 @@ pub async fn export(
     };
     audit_export(&s, audit, &table.rows).await?;
     file_response(table, format, labels).await
-}
-
-/// How a CSV or xlsx export labels its columns and values: `codes=true` field names and codes
-/// (for machines); otherwise titles and code names, in English for `lang=en` or, without `lang`,
-/// an Accept-Language whose first language is English; in Chinese otherwise.
-pub(crate) fn export_labels(
-    codes: Option<&str>,
-    lang: Option<&str>,
-    headers: &HeaderMap,
-) -> Result<Labels, ApiError> {
-    match codes {
-        None | Some("false" | "0") => {}
-        Some("true" | "1") => return Ok(Labels::Codes),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "codes {other:?}: true or false"
-            )));
-        }
-    }
-    match lang {
-        Some("zh") => Ok(Labels::Zh),
-        Some("en") => Ok(Labels::En),
-        Some(other) => Err(ApiError::bad_request(format!("lang {other:?}: zh or en"))),
-        None => {
-            let first = headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split([',', ';']).next())
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            Ok(if first == "en" || first.starts_with("en-") {
-                Labels::En
-            } else {
-                Labels::Zh
-            })
-        }
-    }
 }
 
 /// Exports of a layer: anyone for public layers; scoped and personal layers only for the city

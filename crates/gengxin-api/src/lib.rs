@@ -377,7 +377,7 @@ fn router(state: AppState) -> Router {
         units::UnitItem,
         features::LayerInfo,
         features::FieldInfo,
-        features::CodeInfo,
+        wire::CodeInfo,
         changes::ChangeEvent,
         tiles::TileLayerInfo,
         search::SearchHit,

@@ -683,8 +683,7 @@ pub async fn items(
                 "{matched} features match; an export carries at most {MAX_EXPORT}: narrow the filter"
             )));
         }
-        let labels =
-            crate::imports::export_labels(q.codes.as_deref(), q.lang.as_deref(), &headers)?;
+        let labels = crate::wire::export_labels(q.codes.as_deref(), q.lang.as_deref(), &headers)?;
         crate::imports::audit_export(&s, audit, &page).await?;
         let table = gengxin_io::export::Table::of_layer(l, page);
         return crate::imports::file_response(table, format, labels).await;

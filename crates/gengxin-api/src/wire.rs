@@ -2,8 +2,9 @@
 //! parameters every layer endpoint parses (bounding boxes, field values, versions as ETags).
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gengxin_io::export::Labels;
 use gengxin_model::{Feature, FieldType, Layer, Value, timestamp};
 use gengxin_store::Bbox;
 use serde::Serialize;
@@ -11,6 +12,24 @@ use serde_json::{Map, json};
 use utoipa::ToSchema;
 
 use crate::ApiError;
+
+/// A code of a vocabulary with its names (stage, land use, audit action …).
+#[derive(Serialize, ToSchema)]
+pub struct CodeInfo {
+    code: &'static str,
+    zh: &'static str,
+    en: &'static str,
+}
+
+impl CodeInfo {
+    pub fn of(c: &gengxin_model::vocab::Code) -> CodeInfo {
+        CodeInfo {
+            code: c.code,
+            zh: c.zh,
+            en: c.en,
+        }
+    }
+}
 
 /// The GeoJSON type of a feature: always `Feature`.
 #[derive(Clone, Copy, Serialize, ToSchema)]
@@ -181,4 +200,42 @@ pub fn with_etag(status: StatusCode, f: &Feature) -> Response {
 /// A text field of a row, if set.
 pub fn text(f: &Feature, k: &str) -> Option<String> {
     f.get(k).as_str().map(str::to_owned)
+}
+
+/// How a CSV or xlsx export labels its columns and values: `codes=true` field names and codes
+/// (for machines); otherwise titles and code names, in English for `lang=en` or, without `lang`,
+/// an Accept-Language whose first language is English; in Chinese otherwise.
+pub(crate) fn export_labels(
+    codes: Option<&str>,
+    lang: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Labels, ApiError> {
+    match codes {
+        None | Some("false" | "0") => {}
+        Some("true" | "1") => return Ok(Labels::Codes),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "codes {other:?}: true or false"
+            )));
+        }
+    }
+    match lang {
+        Some("zh") => Ok(Labels::Zh),
+        Some("en") => Ok(Labels::En),
+        Some(other) => Err(ApiError::bad_request(format!("lang {other:?}: zh or en"))),
+        None => {
+            let first = headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split([',', ';']).next())
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            Ok(if first == "en" || first.starts_with("en-") {
+                Labels::En
+            } else {
+                Labels::Zh
+            })
+        }
+    }
 }
