@@ -78,7 +78,7 @@ export async function appUrl() {
   if (html.includes('<div id="app">') && process.env.GENGXIN_TEST_DIST !== '1') {
     return { url: GENGXIN_URL + '/', close: async () => {} }
   }
-  const dist = join(WEB_DIR, 'dist')
+  const dist = process.env.GENGXIN_WEB_DIST ?? join(WEB_DIR, 'dist')
   if (!existsSync(join(dist, 'index.html'))) {
     throw new Error(
       `${GENGXIN_URL}/ does not serve the web application and web/dist is not built: run \`npm run build\` first`,

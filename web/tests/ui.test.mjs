@@ -292,6 +292,8 @@ describe('Gengxin web application', () => {
           break
         }
       }
+      // The leader lands in 实施监测; the drill-down is in 信息检索.
+      await showTab(page, 'admin')
       await page.click(`[data-testid="unit-row"][data-code="${WUCHANG}"]`)
       await showTab(page, 'renewal')
       await page.click(`[data-testid="object-row"][data-id="${target.id}"]`)
@@ -346,12 +348,11 @@ describe('Gengxin web application', () => {
   test('accounts: a wrong password is refused, the leader signs in and sees progress, 退出 signs out', OPTS, async () => {
     const { page, context, errors } = await openPage(browser, app.url, { width: 1366, height: 768 })
     try {
-      // Signed out: the header offers 登录 and the progress tab asks to sign in.
+      // Signed out: the header offers 登录 and there is no 实施监测 (projects are for staff).
       await page.locator('[data-testid="signin-open"]').waitFor({ state: 'visible' })
       assert.equal((await page.textContent('[data-testid="signin-open"]')).trim(), '登录')
-      await showTab(page, 'progress')
-      await page.locator('[data-testid="progress-signin"]').waitFor({ state: 'visible' })
-      assert.match(await page.textContent('[data-testid="progress-signin"]'), /请先登录/)
+      await page.locator('[data-testid="module-retrieval"]').waitFor({ state: 'visible' })
+      assert.equal(await page.locator('[data-testid="module-monitoring"]').count(), 0)
 
       // A wrong password: a Chinese message, still signed out.
       await page.click('[data-testid="signin-open"]')
@@ -365,7 +366,8 @@ describe('Gengxin web application', () => {
       assert.equal(await page.locator('[data-testid="signout"]').count(), 0)
       assert.equal(await page.evaluate(() => fetch('/api/auth/me').then((r) => r.status)), 401)
 
-      // The city leader: name and role in the header, and the progress table loads.
+      // The city leader: name and role in the header; they land in 实施监测 and the progress
+      // table loads.
       await signIn(page, 'leader', { errors })
       const me = await pageApi(page, '/api/auth/me')
       assert.equal(me.role, 'city_leader')
@@ -375,11 +377,12 @@ describe('Gengxin web application', () => {
       assert.equal(await page.locator('[data-testid="progress-signin"]').count(), 0)
       await screenshot(page, 'desktop-signed-in.png')
 
-      // 退出: signed out on the server too, and the panel asks to sign in again.
+      // 退出: signed out on the server too; 实施监测 goes and 信息检索 is shown.
       assert.equal((await page.textContent('[data-testid="signout"]')).trim(), '退出')
       await signOut(page)
       assert.equal(await page.getAttribute('[data-testid="account"]', 'data-user'), '')
-      await page.locator('[data-testid="progress-signin"]').waitFor({ state: 'visible' })
+      await page.locator('[data-testid="module-retrieval"][aria-current="page"]').waitFor({ state: 'visible' })
+      assert.equal(await page.locator('[data-testid="module-monitoring"]').count(), 0)
       assert.equal(await page.locator('[data-testid="progress-row"]').count(), 0)
       assert.equal(await page.evaluate(() => fetch('/api/auth/me').then((r) => r.status)), 401)
       assertNoErrors(errors, [UNAUTHENTICATED])
@@ -677,11 +680,12 @@ describe('Gengxin web application', () => {
         await page.waitForFunction((id) => document.querySelector('[data-testid="result-row"]')?.dataset.id === id, first.id)
       }
 
-      // Export: a CSV of every match, with a header naming id.
+      // Export: a CSV of every match (an office opens it in Excel: Chinese headers, a BOM).
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-csv"]')])
-      const csv = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '')
-      const lines = csv.split(/\r?\n/).filter((l) => l.trim() !== '')
-      assert.match(lines[0], /(^|,)"?id"?(,|$)/, `the CSV header is ${lines[0]}`)
+      const raw = readFileSync(await download.path(), 'utf8')
+      assert.ok(raw.startsWith('\uFEFF'), 'the CSV has no BOM (Excel would garble the Chinese)')
+      const lines = raw.slice(1).split(/\r?\n/).filter((l) => l.trim() !== '')
+      assert.match(lines[0], /^编号,地块编号,现状用地,/, `the CSV header is ${lines[0]}`)
       assert.equal(lines.length - 1, expected.numberMatched, 'the CSV does not hold every match')
       assertNoErrors(errors)
     } finally {

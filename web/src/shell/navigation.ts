@@ -7,7 +7,7 @@
 // a level: to the previous place); a sub-tab or a pan/zoom replaces the current entry. Opening a
 // URL restores all of it; without one (or with only a map view) a signed-in user lands in their
 // workspace on their own area (landingOf).
-import { computed, watch } from 'vue'
+import { computed, nextTick, watch } from 'vue'
 import { auth, checkSession } from '../auth'
 import { CITY, current, selectObjectById, selectUnit, state, TABS, type Picked, type Tab } from '../store'
 import { currentModule, landingOf, moduleById, rememberTab, switchLayers, tabShown } from './modules'
@@ -53,16 +53,19 @@ export function linkHash(): string {
   return '#' + q.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',')
 }
 
-/// Until the first place is shown, and while a history entry is restored, the URL is only
-/// replaced (no entry of its own).
+/// Until the first place is shown the URL is only replaced (no entry of its own); while a link
+/// or history entry is restored it is not written.
 let ready = false
 let restoring = 0
 
 function write(mode: 'push' | 'replace') {
+  // While a link is shown the URL already holds it: writing the half-restored state would replace
+  // the link (a reload right after pasting one would lose its place).
+  if (restoring) return
   const h = linkHash()
   if (location.hash === h) return
   const url = location.pathname + location.search + h
-  if (mode === 'push' && ready && !restoring) history.pushState(null, '', url)
+  if (mode === 'push' && ready) history.pushState(null, '', url)
   else history.replaceState(null, '', url)
 }
 
@@ -83,9 +86,16 @@ async function apply(link: Link) {
     state.picked = link.pick ?? null
     if (link.map) state.jump = link.map
   } finally {
+    // The watchers of what was just set run first (still restoring), then the URL is normalised.
+    await nextTick()
     restoring--
+    write('replace')
   }
 }
+
+/// Where the last landing put the view (null: the page was opened from a link).
+let landedAt: string | null = null
+const here = () => (state.object || state.picked ? null : `${state.tab}|${current.value?.code ?? ''}`)
 
 /// The user's own workspace and area.
 async function land(fit = true) {
@@ -93,6 +103,7 @@ async function land(fit = true) {
   state.tab = l.tab
   state.picked = null
   if (current.value?.code !== l.unit || state.object) await selectUnit(l.unit, { fit })
+  landedAt = here()
 }
 
 /// Starts the shell: restores the URL's link or lands the user, then follows state into the URL
@@ -114,7 +125,11 @@ export async function startShell() {
   watch(
     () => [auth.checked, auth.user?.username, state.tab] as const,
     () => {
-      if (auth.checked && !tabShown(state.tab)) state.tab = 'admin'
+      if (auth.checked && !tabShown(state.tab)) {
+        const landed = here() === landedAt
+        state.tab = 'admin'
+        if (landed) landedAt = here()
+      }
     },
   )
 
@@ -126,15 +141,14 @@ export async function startShell() {
     if (link.map) state.jump = link.map
     await land(!link.map)
   }
-  let landed = auth.user?.username ?? null
   ready = true
   write('replace')
-  // Signing in lands the user in their workspace (unless the page was opened from a link).
+  // Signing in (or out) lands the user in their workspace — unless they have gone elsewhere since
+  // the last landing (signing in to run something where they are), or opened a link.
   watch(
     () => auth.user?.username ?? null,
-    (u) => {
-      if (u && u !== landed && !explicit) void land()
-      landed = u
+    () => {
+      if (landedAt !== null && here() === landedAt) void land()
     },
   )
 }
