@@ -331,7 +331,7 @@ describe('Gengxin web application', () => {
       await page.click('[data-testid="lang-switch"]')
       await page.waitForFunction(() => document.documentElement.lang === 'en')
       assert.equal(await title(), 'Gengxin urban renewal decision support')
-      assert.match(await page.textContent('#tab-admin'), /Administrative units/)
+      assert.match(await page.textContent('#tab-admin'), /^Divisions/)
       // Remembered across a reload.
       await page.reload({ waitUntil: 'load' })
       await waitMapIdle(page)
